@@ -1,0 +1,87 @@
+//! The `phiscan` command line.
+
+mod cmd_rules;
+mod cmd_scan;
+mod console;
+mod exit;
+mod paths;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Find unprotected protected health information (PHI) in file shares and
+/// mailbox exports, and map where it lives.
+#[derive(Parser, Debug)]
+#[command(name = "phiscan", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// More log output on stderr: -v for progress notes, -vv to say why each
+    /// item was skipped, -vvv for how each item was read. Logs never carry matched values.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Scan folders and files for PHI.
+    Scan(cmd_scan::ScanArgs),
+    /// List, check, explain and export detection rules.
+    #[command(subcommand)]
+    Rules(cmd_rules::RulesCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    install_panic_hook();
+
+    let result = match cli.command {
+        Command::Scan(args) => cmd_scan::run(args),
+        Command::Rules(command) => cmd_rules::run(command),
+    };
+    match result {
+        Ok(code) => code.into(),
+        Err(err) => {
+            eprintln!("phiscan: {err:#}");
+            exit::FAILED.into()
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PHISCAN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+/// Replaces the default panic message, which would print the panic payload:
+/// a parser panicking on a malformed file may quote the file's content.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|location| format!("{}:{}", location.file(), location.line()))
+            .unwrap_or_else(|| "unknown location".into());
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("unnamed");
+        if name.starts_with("phiscan-worker") {
+            tracing::warn!(%location, "a parser failed with an internal error; the item is recorded with coverage error");
+        } else {
+            eprintln!(
+                "phiscan: internal error at {location} in thread {name}; the panic message is withheld because it may quote scanned content"
+            );
+        }
+    }));
+}

@@ -1,0 +1,241 @@
+//! The records of a scan, as written to JSON Lines and read back by tools.
+//!
+//! One [`Record::Scan`] opens a scan, one [`Record::Item`] describes each item
+//! (files, container members, messages), one [`Record::Finding`] describes each
+//! finding, and one [`Record::Summary`] closes the scan. `docs/output.md`
+//! documents every field.
+
+use crate::{Category, Class, Coverage, Locator};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One line of JSON Lines output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Record {
+    Scan(ScanRecord),
+    Item(ItemRecord),
+    Finding(FindingRecord),
+    Summary(SummaryRecord),
+}
+
+/// The first record of a scan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScanRecord {
+    /// Unique scan id (a UUID).
+    pub id: String,
+    /// Start time, RFC 3339 in UTC.
+    pub started: String,
+    /// The roots as given on the command line, as locations.
+    pub roots: Vec<String>,
+    /// phiscan's version.
+    pub version: String,
+    /// Digest of the loaded rule set; changes whenever any rule changes.
+    pub rules_version: String,
+    /// Host name of the machine that ran the scan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+/// One examined or explained item: a file, a folder with a finding in its
+/// name, or a member of a container.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ItemRecord {
+    /// The item's location: its path, extended with `!` and an inner path for
+    /// container members.
+    pub location: String,
+    /// The file on disk that holds the item (the outermost container for members).
+    pub path: String,
+    /// The format detected from content, such as `text`, `csv` or `pdf`.
+    pub format: String,
+    /// Size in bytes of the item's content.
+    pub size: u64,
+    /// Last modification time, RFC 3339 in UTC, when known.
+    pub modified: Option<String>,
+    pub class: Class,
+    pub coverage: Coverage,
+    /// Why coverage is not complete; null when it is.
+    pub reason: Option<String>,
+    /// Location of the containing item, for container members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// Number of findings in the item itself (not in its members).
+    #[serde(default)]
+    pub findings: u64,
+    /// Distinct categories found in the item.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<Category>,
+    /// Estimate of distinct individuals named in the item.
+    #[serde(default, skip_serializing_if = "Individuals::is_zero")]
+    pub individuals: Individuals,
+    /// Keyed BLAKE3 digest of the content, for finding copies. Absent when the
+    /// content was not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_id: Option<String>,
+}
+
+/// One finding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FindingRecord {
+    /// Location of the item holding the finding.
+    pub location: String,
+    /// Id of the rule that matched, such as `us.ssn`.
+    pub rule: String,
+    pub category: Category,
+    /// 0 to 100: how sure the rule is that the value is what the category says.
+    pub confidence: u8,
+    /// Byte offset of the first byte, into the item's text (into the file's own
+    /// bytes for UTF-8 text formats).
+    pub start: u64,
+    /// Byte offset one past the last byte.
+    pub end: u64,
+    /// Line number, counted from 1.
+    pub line: u64,
+    /// Byte column within the line, counted from 1.
+    pub column: u64,
+    pub locator: Locator,
+    /// The value with most characters masked, such as `***-**-6789`.
+    pub preview: String,
+    /// Hex HMAC-SHA256 of the normalized value under the installation key,
+    /// truncated to 128 bits.
+    pub fingerprint: String,
+    /// The raw value; present only with `--show-values` on terminal or JSON
+    /// Lines output, never in the store or reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// The last record of a scan.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SummaryRecord {
+    /// Id of the scan this record closes.
+    pub scan: String,
+    /// Number of items recorded.
+    pub items: u64,
+    pub by_class: BTreeMap<Class, u64>,
+    pub by_coverage: BTreeMap<Coverage, u64>,
+    /// Number of findings per category.
+    pub by_category: BTreeMap<Category, u64>,
+    /// Total number of findings.
+    pub findings: u64,
+    /// Bytes of content read.
+    pub bytes: u64,
+    /// Wall-clock duration in seconds.
+    pub duration: f64,
+    /// Estimate of distinct individuals across the scan.
+    pub individuals: Individuals,
+    /// Items whose content was read in this scan.
+    #[serde(default)]
+    pub items_read: u64,
+    /// Items whose results were reused from an earlier scan because they had
+    /// not changed.
+    #[serde(default)]
+    pub items_reused: u64,
+    /// False when the scan was interrupted before every root was walked.
+    pub complete: bool,
+}
+
+/// A range estimate of distinct people, from the keyed fingerprints of values
+/// that identify one person (SSN, MRN, health plan id, patient name, email).
+///
+/// `low` is the largest count of distinct values in any one of those
+/// categories: there are at least that many people. `high` is the sum over the
+/// categories: each person is counted at least once, and at most once per category.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Individuals {
+    pub low: u64,
+    pub high: u64,
+}
+
+impl Individuals {
+    /// Returns true when no identifying value was found.
+    pub fn is_zero(&self) -> bool {
+        self.low == 0 && self.high == 0
+    }
+}
+
+/// The error type of record sinks.
+pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A consumer of scan records: JSON Lines output, the inventory store, the console.
+///
+/// The scan's writer thread calls [`RecordSink::record`] for every record in
+/// order: the scan record first, the summary last.
+pub trait RecordSink: Send {
+    /// Consumes one record.
+    fn record(&mut self, record: &Record) -> Result<(), SinkError>;
+
+    /// Flushes what is buffered; called once after the summary record.
+    fn finish(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_record_keeps_null_reason() {
+        let record = Record::Item(ItemRecord {
+            location: "share/a.txt".into(),
+            path: "share/a.txt".into(),
+            format: "text".into(),
+            size: 10,
+            modified: None,
+            class: Class::None,
+            coverage: Coverage::Complete,
+            reason: None,
+            parent: None,
+            findings: 0,
+            categories: Vec::new(),
+            individuals: Individuals::default(),
+            content_id: None,
+        });
+        let json: serde_json::Value = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["type"], "item");
+        assert!(json["reason"].is_null());
+        assert!(json["modified"].is_null());
+        assert!(json.get("parent").is_none());
+    }
+
+    #[test]
+    fn summary_maps_use_contract_names() {
+        let mut summary = SummaryRecord {
+            scan: "s".into(),
+            complete: true,
+            ..SummaryRecord::default()
+        };
+        summary.by_class.insert(Class::PhiLikely, 2);
+        summary.by_coverage.insert(Coverage::Unsupported, 1);
+        summary.by_category.insert(Category::HealthPlanId, 3);
+        let json = serde_json::to_value(Record::Summary(summary)).unwrap();
+        assert_eq!(json["type"], "summary");
+        assert_eq!(json["by_class"]["phi-likely"], 2);
+        assert_eq!(json["by_coverage"]["unsupported"], 1);
+        assert_eq!(json["by_category"]["health-plan-id"], 3);
+    }
+
+    #[test]
+    fn finding_value_only_when_set() {
+        let mut finding = FindingRecord {
+            location: "a.txt".into(),
+            rule: "us.ssn".into(),
+            category: Category::Ssn,
+            confidence: 90,
+            start: 5,
+            end: 16,
+            line: 1,
+            column: 6,
+            locator: Locator::Text,
+            preview: "***-**-6789".into(),
+            fingerprint: "00".into(),
+            value: None,
+        };
+        let json = serde_json::to_value(Record::Finding(finding.clone())).unwrap();
+        assert!(json.get("value").is_none());
+        finding.value = Some("x".into());
+        let json = serde_json::to_value(Record::Finding(finding)).unwrap();
+        assert_eq!(json["value"], "x");
+    }
+}

@@ -1,0 +1,338 @@
+//! Record linking and item classification.
+//!
+//! An identifier makes a document PHI only when it is tied to health
+//! information about the same person. Findings are linked when they fall in one
+//! record: a spreadsheet or CSV row, a page, a message, a structured record
+//! such as an HL7 message, or, in running text, a window of 300 characters.
+
+use phiscan_core::records::Individuals;
+use phiscan_core::{Category, Class, Role};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// Characters of running text within which an identifier and a health signal
+/// count as one record.
+pub const LINK_WINDOW: usize = 300;
+
+/// How the findings of one segment group into records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordScope {
+    /// Running text: findings within [`LINK_WINDOW`] bytes of each other are linked.
+    Window,
+    /// Every segment with this key forms one record (a row, a page, a message).
+    /// Extractors emit the segments of one record consecutively.
+    Record(u64),
+}
+
+/// What the classifier needs of one finding.
+#[derive(Clone, Copy, Debug)]
+pub struct LinkInput {
+    pub category: Category,
+    pub role: Role,
+    /// Byte offsets in the segment, used for window linking.
+    pub start: usize,
+    pub end: usize,
+    pub fingerprint: [u8; 16],
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct RoleFlags {
+    direct: bool,
+    quasi: bool,
+    health: bool,
+}
+
+impl RoleFlags {
+    fn add(&mut self, role: Role) {
+        match role {
+            Role::Direct => self.direct = true,
+            Role::Quasi => self.quasi = true,
+            Role::Health => self.health = true,
+            Role::Provider => {}
+        }
+    }
+}
+
+/// Accumulates the findings of one item and decides its class.
+#[derive(Debug, Default)]
+pub struct ItemClassifier {
+    any: RoleFlags,
+    linked_direct: bool,
+    linked_quasi: bool,
+    current_key: Option<u64>,
+    current: RoleFlags,
+    categories: BTreeSet<Category>,
+    findings: u64,
+    people: PeopleCounter,
+    window_scratch: Vec<(usize, usize, Role)>,
+}
+
+/// The classifier's verdict on an item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub class: Class,
+    pub categories: Vec<Category>,
+    pub findings: u64,
+    pub individuals: Individuals,
+}
+
+impl ItemClassifier {
+    /// Creates an empty classifier.
+    pub fn new() -> ItemClassifier {
+        ItemClassifier::default()
+    }
+
+    /// Adds the findings of one segment.
+    pub fn add_segment(&mut self, scope: RecordScope, findings: &[LinkInput]) {
+        for finding in findings {
+            self.any.add(finding.role);
+            self.categories.insert(finding.category);
+            self.findings += 1;
+            self.people
+                .add(finding.category, finding.role, finding.fingerprint);
+        }
+
+        match scope {
+            RecordScope::Record(key) => {
+                if self.current_key != Some(key) {
+                    self.close_record();
+                    self.current_key = Some(key);
+                }
+                for finding in findings {
+                    self.current.add(finding.role);
+                }
+            }
+            RecordScope::Window => {
+                self.close_record();
+                self.link_window(findings);
+            }
+        }
+    }
+
+    fn close_record(&mut self) {
+        let record = std::mem::take(&mut self.current);
+        self.linked_direct |= record.direct && record.health;
+        self.linked_quasi |= record.quasi && record.health;
+        self.current_key = None;
+    }
+
+    fn link_window(&mut self, findings: &[LinkInput]) {
+        let scratch = &mut self.window_scratch;
+        scratch.clear();
+        scratch.extend(
+            findings
+                .iter()
+                .filter(|f| f.role != Role::Provider)
+                .map(|f| (f.start, f.end, f.role)),
+        );
+        scratch.sort_unstable_by_key(|&(start, _, _)| start);
+        for (i, &(start, end, role)) in scratch.iter().enumerate() {
+            if role != Role::Health {
+                continue;
+            }
+            let near = |&&(other_start, other_end, _): &&(usize, usize, Role)| {
+                other_start <= end + LINK_WINDOW && start <= other_end + LINK_WINDOW
+            };
+            let before = scratch[..i].iter().rev().take_while(|other| near(other));
+            let after = scratch[i + 1..].iter().take_while(|other| near(other));
+            for &(_, _, other_role) in before.chain(after) {
+                match other_role {
+                    Role::Direct => self.linked_direct = true,
+                    Role::Quasi => self.linked_quasi = true,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// The distinct person-identifying values seen so far.
+    pub fn people(&self) -> &PeopleCounter {
+        &self.people
+    }
+
+    /// Closes the last record and returns the item's verdict.
+    pub fn finish(mut self) -> Verdict {
+        self.close_record();
+        let class = if self.linked_direct {
+            Class::Phi
+        } else if (self.any.direct && self.any.health) || self.linked_quasi {
+            Class::PhiLikely
+        } else if self.any.direct {
+            Class::Pii
+        } else if self.any.health {
+            Class::HealthOnly
+        } else {
+            Class::None
+        };
+        Verdict {
+            class,
+            categories: self.categories.into_iter().collect(),
+            findings: self.findings,
+            individuals: self.people.estimate(),
+        }
+    }
+}
+
+/// Counts distinct values of the categories that identify one person.
+#[derive(Debug, Default, Clone)]
+pub struct PeopleCounter {
+    seen: HashMap<Category, HashSet<[u8; 16]>>,
+}
+
+impl PeopleCounter {
+    /// Categories whose values each belong to one person.
+    pub const PERSON_KEYS: [Category; 5] = [
+        Category::Ssn,
+        Category::Mrn,
+        Category::HealthPlanId,
+        Category::Name,
+        Category::Email,
+    ];
+
+    /// Records a fingerprint if its category identifies a person.
+    pub fn add(&mut self, category: Category, role: Role, fingerprint: [u8; 16]) {
+        if role == Role::Direct && Self::PERSON_KEYS.contains(&category) {
+            self.seen.entry(category).or_default().insert(fingerprint);
+        }
+    }
+
+    /// Merges another counter into this one.
+    pub fn merge(&mut self, other: PeopleCounter) {
+        for (category, values) in other.seen {
+            self.seen.entry(category).or_default().extend(values);
+        }
+    }
+
+    /// The estimate: at least the largest category count, at most their sum.
+    pub fn estimate(&self) -> Individuals {
+        let counts = self.seen.values().map(|values| values.len() as u64);
+        Individuals {
+            low: counts.clone().max().unwrap_or(0),
+            high: counts.sum(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(category: Category, start: usize, id: u8) -> LinkInput {
+        LinkInput {
+            category,
+            role: category.default_role(),
+            start,
+            end: start + 5,
+            fingerprint: [id; 16],
+        }
+    }
+
+    #[test]
+    fn identifier_and_diagnosis_in_one_row_is_phi() {
+        let mut classifier = ItemClassifier::new();
+        classifier.add_segment(RecordScope::Record(1), &[finding(Category::Ssn, 0, 1)]);
+        classifier.add_segment(
+            RecordScope::Record(1),
+            &[finding(Category::Diagnosis, 0, 2)],
+        );
+        assert_eq!(classifier.finish().class, Class::Phi);
+    }
+
+    #[test]
+    fn identifier_and_diagnosis_in_different_rows_is_phi_likely() {
+        let mut classifier = ItemClassifier::new();
+        classifier.add_segment(RecordScope::Record(1), &[finding(Category::Ssn, 0, 1)]);
+        classifier.add_segment(
+            RecordScope::Record(2),
+            &[finding(Category::Diagnosis, 0, 2)],
+        );
+        assert_eq!(classifier.finish().class, Class::PhiLikely);
+    }
+
+    #[test]
+    fn window_links_nearby_findings_only() {
+        let mut near = ItemClassifier::new();
+        near.add_segment(
+            RecordScope::Window,
+            &[
+                finding(Category::Mrn, 0, 1),
+                finding(Category::Diagnosis, 200, 2),
+            ],
+        );
+        assert_eq!(near.finish().class, Class::Phi);
+
+        let mut far = ItemClassifier::new();
+        far.add_segment(
+            RecordScope::Window,
+            &[
+                finding(Category::Mrn, 0, 1),
+                finding(Category::Diagnosis, 2000, 2),
+            ],
+        );
+        assert_eq!(far.finish().class, Class::PhiLikely);
+    }
+
+    #[test]
+    fn date_with_diagnosis_is_phi_likely() {
+        let mut classifier = ItemClassifier::new();
+        classifier.add_segment(
+            RecordScope::Window,
+            &[
+                finding(Category::Date, 0, 1),
+                finding(Category::Diagnosis, 20, 2),
+            ],
+        );
+        assert_eq!(classifier.finish().class, Class::PhiLikely);
+    }
+
+    #[test]
+    fn classes_without_links() {
+        let mut pii = ItemClassifier::new();
+        pii.add_segment(RecordScope::Window, &[finding(Category::Phone, 0, 1)]);
+        assert_eq!(pii.finish().class, Class::Pii);
+
+        let mut health = ItemClassifier::new();
+        health.add_segment(RecordScope::Window, &[finding(Category::Diagnosis, 0, 1)]);
+        assert_eq!(health.finish().class, Class::HealthOnly);
+
+        let mut dates = ItemClassifier::new();
+        dates.add_segment(RecordScope::Window, &[finding(Category::Date, 0, 1)]);
+        assert_eq!(dates.finish().class, Class::None);
+
+        assert_eq!(ItemClassifier::new().finish().class, Class::None);
+    }
+
+    #[test]
+    fn provider_ids_do_not_link() {
+        let mut classifier = ItemClassifier::new();
+        classifier.add_segment(
+            RecordScope::Window,
+            &[
+                finding(Category::ProviderId, 0, 1),
+                finding(Category::Diagnosis, 10, 2),
+            ],
+        );
+        assert_eq!(classifier.finish().class, Class::HealthOnly);
+    }
+
+    #[test]
+    fn individuals_range_from_fingerprints() {
+        let mut classifier = ItemClassifier::new();
+        classifier.add_segment(
+            RecordScope::Window,
+            &[
+                finding(Category::Ssn, 0, 1),
+                finding(Category::Ssn, 20, 2),
+                finding(Category::Ssn, 40, 1),
+                finding(Category::Mrn, 60, 3),
+                finding(Category::Phone, 80, 4),
+            ],
+        );
+        let verdict = classifier.finish();
+        assert_eq!(verdict.individuals, Individuals { low: 2, high: 3 });
+        assert_eq!(verdict.findings, 5);
+        assert_eq!(
+            verdict.categories,
+            vec![Category::Phone, Category::Ssn, Category::Mrn]
+        );
+    }
+}

@@ -1,0 +1,30 @@
+//! The detection stage: rules in, findings out.
+//!
+//! Rules are data ([`rule`]): TOML files with a pattern, an optional named
+//! validator, context keywords, column headers and examples. A [`RuleSet`]
+//! compiles every pattern into one multi-pattern automaton, and a per-thread
+//! [`Matcher`] scans each segment in two stages: one pass finds candidate spans
+//! for all rules, then validators and context scoring run on candidates only.
+//! Text is normalized first ([`normalize`]) and offsets are mapped back to the
+//! original. [`classify`] links identifiers and health signals that share a
+//! record and gives each item a class; [`privacy`] turns values into masked
+//! previews and keyed fingerprints.
+//!
+//! This crate reads no files except rule files, and never logs a value.
+
+pub mod check;
+pub mod classify;
+pub mod data;
+mod embedded;
+pub mod matcher;
+pub mod normalize;
+pub mod privacy;
+pub mod rule;
+pub mod ruleset;
+pub mod validate;
+
+pub use classify::{ItemClassifier, LinkInput, PeopleCounter, RecordScope, Verdict};
+pub use matcher::{Field, Match, Matcher, SegmentInput};
+pub use privacy::{Fingerprinter, KEY_LEN, mask};
+pub use rule::{Rule, RuleError, RuleSpec};
+pub use ruleset::{RuleSet, RuleSources};

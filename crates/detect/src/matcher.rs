@@ -1,0 +1,524 @@
+//! Two-stage matching: one multi-pattern pass finds candidates for every rule,
+//! then validators and context scoring run on the candidates only.
+
+use crate::normalize::Normalized;
+use crate::ruleset::{RuleSet, label_contains, normalize_label};
+use regex_automata::meta;
+use regex_automata::{Anchored, Input, PatternSet};
+use std::collections::HashMap;
+use std::ops::Range;
+
+/// A byte range of a segment that belongs to a named field, such as a CSV cell
+/// under its column header.
+#[derive(Clone, Debug)]
+pub struct Field<'a> {
+    pub range: Range<usize>,
+    pub label: &'a str,
+}
+
+/// The text handed to the matcher, with its structure.
+#[derive(Clone, Debug)]
+pub struct SegmentInput<'a> {
+    pub text: &'a str,
+    /// Field name that applies to the whole text (JSON key, XML element, HL7 field).
+    pub label: Option<&'a str>,
+    /// Named sub-ranges, sorted by start and not overlapping.
+    pub fields: &'a [Field<'a>],
+    /// Matches starting outside this byte range are not reported; text around it
+    /// only gives context. Lets a caller scan overlapping chunks of a stream.
+    pub report: Range<usize>,
+}
+
+impl<'a> SegmentInput<'a> {
+    /// Plain text with no structure, all of it reported.
+    pub fn plain(text: &'a str) -> SegmentInput<'a> {
+        SegmentInput {
+            text,
+            label: None,
+            fields: &[],
+            report: 0..text.len(),
+        }
+    }
+}
+
+/// A validated, scored match. Offsets are byte offsets into the segment text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Match {
+    /// Index of the rule in its [`RuleSet`].
+    pub rule: usize,
+    pub start: usize,
+    pub end: usize,
+    pub confidence: u8,
+    /// Whether a keyword, header or field name gave context.
+    pub context: bool,
+    /// The value in canonical form, input to the fingerprint.
+    pub canonical: String,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct KeywordHit {
+    start: usize,
+    end: usize,
+    keyword: u32,
+}
+
+/// Labels seen by one matcher before its label cache is cleared.
+const LABEL_CACHE_LIMIT: usize = 4096;
+
+/// Per-thread matching state, built once and reused for every segment.
+pub struct Matcher {
+    candidates_cache: meta::Cache,
+    starts_cache: meta::Cache,
+    pattern_set: PatternSet,
+    hits: Vec<KeywordHit>,
+    hits_ready: bool,
+    /// For each label seen, the rules it gives context to.
+    label_rules: HashMap<String, Box<[u32]>>,
+    raw: Vec<Match>,
+    /// Rules matching at the current candidate start, reused between candidates.
+    matched_rules: Vec<usize>,
+}
+
+impl Matcher {
+    /// Creates matching state for a rule set.
+    pub fn new(rules: &RuleSet) -> Matcher {
+        Matcher {
+            candidates_cache: rules.candidates.create_cache(),
+            starts_cache: rules.starts.create_cache(),
+            pattern_set: PatternSet::new(rules.starts.pattern_len()),
+            hits: Vec::new(),
+            hits_ready: false,
+            label_rules: HashMap::new(),
+            raw: Vec::new(),
+            matched_rules: Vec::new(),
+        }
+    }
+
+    /// Finds every match in a segment and appends them to `out`, sorted by start.
+    ///
+    /// Offsets refer to `input.text` as given, before normalization.
+    pub fn find(&mut self, rules: &RuleSet, input: &SegmentInput<'_>, out: &mut Vec<Match>) {
+        let normalized = Normalized::new(input.text);
+        let text = normalized.text();
+        let bytes = text.as_bytes();
+        self.hits_ready = false;
+        self.raw.clear();
+
+        let segment_label_rules = input.label.map(|label| self.rules_for_label(rules, label));
+
+        let mut at = 0;
+        while at < bytes.len() {
+            let search = Input::new(bytes).range(at..);
+            let Some(candidate) = rules
+                .candidates
+                .search_with(&mut self.candidates_cache, &search)
+            else {
+                break;
+            };
+            let start = candidate.start();
+            self.pattern_set.clear();
+            let anchored = Input::new(bytes).range(start..).anchored(Anchored::Yes);
+            rules.starts.which_overlapping_matches_with(
+                &mut self.starts_cache,
+                &anchored,
+                &mut self.pattern_set,
+            );
+            let mut matched = std::mem::take(&mut self.matched_rules);
+            matched.clear();
+            matched.extend(self.pattern_set.iter().map(|pattern| pattern.as_usize()));
+            for &rule_index in &matched {
+                self.check_candidate(
+                    rules,
+                    input,
+                    &normalized,
+                    start,
+                    rule_index,
+                    &segment_label_rules,
+                );
+            }
+            self.matched_rules = matched;
+            at = next_char_boundary(text, start);
+        }
+
+        resolve_overlaps(rules, &mut self.raw);
+        out.append(&mut self.raw);
+    }
+
+    fn check_candidate(
+        &mut self,
+        rules: &RuleSet,
+        input: &SegmentInput<'_>,
+        normalized: &Normalized<'_>,
+        start: usize,
+        rule_index: usize,
+        segment_label_rules: &Option<Box<[u32]>>,
+    ) {
+        let compiled = &rules.rules[rule_index];
+        let text = normalized.text();
+        let Some(captures) = compiled.regex.captures_at(text.as_bytes(), start) else {
+            return;
+        };
+        let whole = captures.get(0).expect("group 0 always participates");
+        if whole.start() != start {
+            return;
+        }
+        let value = match compiled.value_group {
+            Some(group) => match captures.get(group) {
+                Some(value) => value,
+                None => return,
+            },
+            None => whole,
+        };
+        let (value_start, value_end) = (value.start(), value.end());
+        // A pattern may match across a code point in ASCII mode; only whole
+        // characters are reported.
+        if !text.is_char_boundary(value_start) || !text.is_char_boundary(value_end) {
+            return;
+        }
+        let original_start = normalized.to_original(value_start);
+        let original_end = normalized.to_original(value_end);
+        if !input.report.contains(&original_start) || original_end <= original_start {
+            return;
+        }
+
+        let value_text = &text[value_start..value_end];
+        let canonical = match compiled.rule.validator {
+            Some(validator) => match validator.check(value_text, &rules.data) {
+                Some(canonical) => canonical,
+                None => return,
+            },
+            None => default_canonical(value_text),
+        };
+        if compiled.exclude.contains(&canonical)
+            || compiled.exclude.contains(&value_text.to_ascii_lowercase())
+        {
+            return;
+        }
+
+        let field_label = field_at(input.fields, original_start).map(|field| field.label);
+        let field_context = match field_label {
+            Some(label) => self
+                .rules_for_label(rules, label)
+                .contains(&(rule_index as u32)),
+            None => false,
+        };
+        let label_context = segment_label_rules
+            .as_ref()
+            .is_some_and(|marked| marked.contains(&(rule_index as u32)));
+        let context = field_context
+            || label_context
+            || self.keyword_near(rules, text, rule_index, value_start, value_end);
+        if compiled.rule.spec.requires_context && !context {
+            return;
+        }
+
+        let confidence = if context {
+            compiled.rule.context_confidence()
+        } else {
+            compiled.rule.spec.confidence
+        };
+        self.raw.push(Match {
+            rule: rule_index,
+            start: original_start,
+            end: original_end,
+            confidence,
+            context,
+            canonical,
+        });
+    }
+
+    /// Returns the rules a column header or field name gives context to.
+    fn rules_for_label(&mut self, rules: &RuleSet, label: &str) -> Box<[u32]> {
+        if let Some(marked) = self.label_rules.get(label) {
+            return marked.clone();
+        }
+        let normalized = normalize_label(label);
+        let marked: Box<[u32]> = rules
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, compiled)| {
+                compiled
+                    .headers
+                    .iter()
+                    .any(|header| label_contains(&normalized, header))
+                    || compiled.rule.spec.keywords.iter().any(|keyword| {
+                        // A keyword like `patient #` loses its `#` when
+                        // normalized and would claim every `Patient ...` header.
+                        let as_label = normalize_label(keyword);
+                        as_label == keyword.to_ascii_lowercase()
+                            && label_contains(&normalized, &as_label)
+                    })
+            })
+            .map(|(index, _)| index as u32)
+            .collect();
+        if self.label_rules.len() >= LABEL_CACHE_LIMIT {
+            self.label_rules.clear();
+        }
+        self.label_rules.insert(label.to_string(), marked.clone());
+        marked
+    }
+
+    /// Returns true when a keyword of the rule lies within its window of the value.
+    fn keyword_near(
+        &mut self,
+        rules: &RuleSet,
+        text: &str,
+        rule_index: usize,
+        start: usize,
+        end: usize,
+    ) -> bool {
+        let Some(automaton) = &rules.keywords else {
+            return false;
+        };
+        if !self.hits_ready {
+            self.hits.clear();
+            let bytes = text.as_bytes();
+            for hit in automaton.find_iter(bytes) {
+                if is_word_bounded(bytes, hit.start(), hit.end()) {
+                    self.hits.push(KeywordHit {
+                        start: hit.start(),
+                        end: hit.end(),
+                        keyword: hit.pattern().as_u32(),
+                    });
+                }
+            }
+            self.hits_ready = true;
+        }
+
+        let window = rules.rules[rule_index].rule.spec.window;
+        let low = chars_back(text, start, window.before);
+        let high = chars_forward(text, end, window.after);
+        let first = self
+            .hits
+            .partition_point(|hit| hit.start + rules.max_keyword_len < low);
+        self.hits[first..]
+            .iter()
+            .take_while(|hit| hit.start < high)
+            .filter(|hit| hit.end > low)
+            .any(|hit| rules.keyword_rules[hit.keyword as usize].contains(&(rule_index as u32)))
+    }
+}
+
+/// Canonical form for rules without a validator: lowercase, with runs of
+/// whitespace folded into one space.
+fn default_canonical(value: &str) -> String {
+    value
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase()
+}
+
+fn field_at<'a, 'b>(fields: &'b [Field<'a>], offset: usize) -> Option<&'b Field<'a>> {
+    let index = fields.partition_point(|field| field.range.start <= offset);
+    let field = fields.get(index.checked_sub(1)?)?;
+    field.range.contains(&offset).then_some(field)
+}
+
+fn is_word_bounded(bytes: &[u8], start: usize, end: usize) -> bool {
+    let inner_first = bytes[start];
+    let inner_last = bytes[end - 1];
+    let before_ok = !inner_first.is_ascii_alphanumeric()
+        || start == 0
+        || !bytes[start - 1].is_ascii_alphanumeric();
+    let after_ok = !inner_last.is_ascii_alphanumeric()
+        || end == bytes.len()
+        || !bytes[end].is_ascii_alphanumeric();
+    before_ok && after_ok
+}
+
+fn next_char_boundary(text: &str, offset: usize) -> usize {
+    let mut next = offset + 1;
+    while next < text.len() && !text.is_char_boundary(next) {
+        next += 1;
+    }
+    next
+}
+
+fn chars_back(text: &str, offset: usize, count: usize) -> usize {
+    let mut position = offset;
+    for _ in 0..count {
+        if position == 0 {
+            break;
+        }
+        position -= 1;
+        while !text.is_char_boundary(position) {
+            position -= 1;
+        }
+    }
+    position
+}
+
+fn chars_forward(text: &str, offset: usize, count: usize) -> usize {
+    let mut position = offset;
+    for _ in 0..count {
+        if position >= text.len() {
+            break;
+        }
+        position = next_char_boundary(text, position);
+    }
+    position.min(text.len())
+}
+
+/// Orders matches by start and removes duplicates: of matches with the same
+/// span, the most confident is kept; of nested matches in one category, the
+/// outer one is kept.
+fn resolve_overlaps(rules: &RuleSet, matches: &mut Vec<Match>) {
+    if matches.len() < 2 {
+        return;
+    }
+    matches.sort_by(|a, b| {
+        a.start
+            .cmp(&b.start)
+            .then(b.end.cmp(&a.end))
+            .then(b.confidence.cmp(&a.confidence))
+            .then(a.rule.cmp(&b.rule))
+    });
+    matches.dedup_by(|later, earlier| later.start == earlier.start && later.end == earlier.end);
+
+    let mut kept: Vec<Match> = Vec::with_capacity(matches.len());
+    for candidate in matches.drain(..) {
+        let category = rules.rules[candidate.rule].rule.category;
+        let nested = kept.iter().rev().take(8).any(|outer| {
+            outer.start <= candidate.start
+                && candidate.end <= outer.end
+                && rules.rules[outer.rule].rule.category == category
+        });
+        if !nested {
+            kept.push(candidate);
+        }
+    }
+    *matches = kept;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> RuleSet {
+        RuleSet::embedded().unwrap()
+    }
+
+    fn find(rules: &RuleSet, input: &SegmentInput<'_>) -> Vec<(String, String)> {
+        let mut matcher = Matcher::new(rules);
+        let mut out = Vec::new();
+        matcher.find(rules, input, &mut out);
+        out.iter()
+            .map(|m| {
+                (
+                    rules.rule(m.rule).spec.id.clone(),
+                    input.text[m.start..m.end].to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn ids(found: &[(String, String)]) -> Vec<&str> {
+        found.iter().map(|(id, _)| id.as_str()).collect()
+    }
+
+    #[test]
+    fn dashed_ssn_found() {
+        let rules = rules();
+        let found = find(&rules, &SegmentInput::plain("SSN: 234-56-7890."));
+        assert_eq!(
+            found,
+            vec![("us.ssn".to_string(), "234-56-7890".to_string())]
+        );
+    }
+
+    #[test]
+    fn specimen_ssn_rejected() {
+        let rules = rules();
+        let found = find(&rules, &SegmentInput::plain("SSN: 078-05-1120"));
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn plain_ssn_needs_context() {
+        let rules = rules();
+        assert!(find(&rules, &SegmentInput::plain("order 234567890 shipped")).is_empty());
+        let found = find(
+            &rules,
+            &SegmentInput::plain("social security number 234567890"),
+        );
+        assert_eq!(ids(&found), vec!["us.ssn.plain"]);
+    }
+
+    #[test]
+    fn field_label_gives_context() {
+        let rules = rules();
+        let text = "234567890";
+        let fields = [Field {
+            range: 0..9,
+            label: "Patient SSN",
+        }];
+        let input = SegmentInput {
+            text,
+            label: None,
+            fields: &fields,
+            report: 0..text.len(),
+        };
+        assert_eq!(ids(&find(&rules, &input)), vec!["us.ssn.plain"]);
+    }
+
+    #[test]
+    fn en_dashes_are_normalized_and_mapped() {
+        let rules = rules();
+        let text = "SSN 234\u{2013}56\u{2013}7890";
+        let found = find(&rules, &SegmentInput::plain(text));
+        assert_eq!(
+            found,
+            vec![(
+                "us.ssn".to_string(),
+                "234\u{2013}56\u{2013}7890".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn report_range_filters_overlap() {
+        let rules = rules();
+        let text = "SSN 234-56-7890 and 345-67-8901";
+        let input = SegmentInput {
+            report: 10..text.len(),
+            ..SegmentInput::plain(text)
+        };
+        let found = find(&rules, &input);
+        assert_eq!(
+            found,
+            vec![("us.ssn".to_string(), "345-67-8901".to_string())]
+        );
+    }
+
+    #[test]
+    fn overlapping_rules_both_report() {
+        let rules = rules();
+        // The date and the MRN overlap nothing, but each starts where the
+        // previous candidate ended: both must be found.
+        let found = find(&rules, &SegmentInput::plain("MRN: 4471029 DOB 03/14/1984"));
+        let found_ids = ids(&found);
+        assert!(found_ids.contains(&"us.mrn.labelled"), "{found:?}");
+        assert!(
+            found_ids.iter().any(|id| id.starts_with("date")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn pathological_text_completes() {
+        let rules = rules();
+        let digits = "7".repeat(1 << 20);
+        assert!(find(&rules, &SegmentInput::plain(&digits)).is_empty());
+        let separators = "-/ ".repeat(300_000);
+        assert!(find(&rules, &SegmentInput::plain(&separators)).is_empty());
+    }
+
+    #[test]
+    fn keyword_must_be_whole_word() {
+        let rules = rules();
+        // "assn" contains "ssn" but is not the keyword.
+        assert!(find(&rules, &SegmentInput::plain("assn 234567890")).is_empty());
+    }
+}

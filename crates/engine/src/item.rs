@@ -1,0 +1,769 @@
+//! Processing one entry: open, sniff, extract, detect, classify, record.
+
+use crate::scan::{Scanner, describe_io_error};
+use crate::writer::{FinishedItem, Message};
+use crossbeam_channel::Sender;
+use phiscan_core::location::{child_location, os_str_to_text, path_to_location};
+use phiscan_core::records::{FindingRecord, Individuals, ItemRecord};
+use phiscan_core::{Class, Coverage, Locator};
+use phiscan_detect::privacy::hex_fingerprint;
+use phiscan_detect::{
+    ItemClassifier, LinkInput, Match, Matcher, PeopleCounter, RecordScope, RuleSet, SegmentInput,
+    mask,
+};
+use phiscan_extract::{Child, Flow, Input, Outcome, SNIFF_LEN, Segment, Sink, extract, sniff};
+use phiscan_sources::{Entry, EntryKind, WalkError, WalkEvent};
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Instant, SystemTime};
+
+/// Findings buffered per item before they are sent to the writer.
+const FINDING_BATCH: usize = 1024;
+
+/// Record key of the segment that holds an item's own name, apart from its content.
+const NAME_RECORD: u64 = u64::MAX;
+
+/// Per-thread state, built once and reused for every item.
+pub(crate) struct Worker {
+    matcher: Matcher,
+    matches: Vec<Match>,
+    links: Vec<LinkInput>,
+    head: Vec<u8>,
+}
+
+impl Worker {
+    pub(crate) fn new(rules: &RuleSet) -> Worker {
+        Worker {
+            matcher: Matcher::new(rules),
+            matches: Vec::new(),
+            links: Vec::new(),
+            head: vec![0; SNIFF_LEN],
+        }
+    }
+}
+
+/// Where an item sits: its location, the file on disk that holds it, and its container.
+struct ItemPlace<'a> {
+    location: String,
+    path: &'a str,
+    parent: Option<&'a str>,
+    depth: u32,
+}
+
+impl Scanner {
+    pub(crate) fn process_event(
+        &self,
+        worker: &mut Worker,
+        event: WalkEvent,
+        sender: &Sender<Message>,
+        cancel: &AtomicBool,
+    ) {
+        match event {
+            WalkEvent::Error(err) => self.record_walk_error(&err, sender),
+            WalkEvent::Entry(entry) => self.process_entry(worker, &entry, sender, cancel),
+        }
+    }
+
+    fn record_walk_error(&self, err: &WalkError, sender: &Sender<Message>) {
+        let path = err
+            .path
+            .clone()
+            .unwrap_or_else(|| self.options.roots[err.root].clone());
+        let location = path_to_location(&path);
+        let record = bare_item(
+            &location,
+            &location,
+            "unknown",
+            0,
+            None,
+            Coverage::Error,
+            Some(err.message.clone()),
+        );
+        send_item(sender, record, PeopleCounter::default(), 0, false);
+    }
+
+    fn process_entry(
+        &self,
+        worker: &mut Worker,
+        entry: &Entry,
+        sender: &Sender<Message>,
+        cancel: &AtomicBool,
+    ) {
+        let location = path_to_location(&entry.path);
+        let modified = entry.meta.modified;
+        let format = match entry.kind {
+            EntryKind::Directory => "folder",
+            EntryKind::Symlink => "symlink",
+            EntryKind::Fifo => "fifo",
+            EntryKind::Socket => "socket",
+            EntryKind::BlockDevice | EntryKind::CharDevice => "device",
+            EntryKind::File | EntryKind::Other => "unknown",
+        };
+
+        if let Some(reason) = &entry.excluded {
+            let record = bare_item(
+                &location,
+                &location,
+                format,
+                entry.meta.size,
+                modified,
+                Coverage::Skipped,
+                Some(reason.clone()),
+            );
+            send_item(sender, record, PeopleCounter::default(), 0, false);
+            return;
+        }
+        match entry.kind {
+            EntryKind::File => self.process_file(worker, entry, &location, sender, cancel),
+            EntryKind::Directory => self.process_folder(worker, entry, &location, sender, cancel),
+            EntryKind::Symlink => {
+                let reason = "symbolic link, not followed (use --follow-symlinks to follow links)";
+                let record = bare_item(
+                    &location,
+                    &location,
+                    format,
+                    0,
+                    modified,
+                    Coverage::Skipped,
+                    Some(reason.into()),
+                );
+                send_item(sender, record, PeopleCounter::default(), 0, false);
+            }
+            kind => {
+                let reason = format!(
+                    "{}: not opened, because reading it could block or change a device",
+                    kind.describe()
+                );
+                let record = bare_item(
+                    &location,
+                    &location,
+                    format,
+                    0,
+                    modified,
+                    Coverage::Skipped,
+                    Some(reason),
+                );
+                send_item(sender, record, PeopleCounter::default(), 0, false);
+            }
+        }
+    }
+
+    /// Scans a folder's name; records the folder only when its name holds a finding.
+    fn process_folder(
+        &self,
+        worker: &mut Worker,
+        entry: &Entry,
+        location: &str,
+        sender: &Sender<Message>,
+        cancel: &AtomicBool,
+    ) {
+        let place = ItemPlace {
+            location: location.to_string(),
+            path: location,
+            parent: None,
+            depth: 0,
+        };
+        let mut sink = ItemSink::new(self, worker, &place, sender, cancel);
+        sink.scan_name(&entry.path);
+        if sink.findings == 0 {
+            return;
+        }
+        let record = sink.finish(
+            Outcome::complete(phiscan_extract::Format::Empty),
+            "folder",
+            0,
+            entry.meta.modified,
+            None,
+        );
+        let (record, people) = record;
+        send_item(sender, record, people, 0, false);
+    }
+
+    fn process_file(
+        &self,
+        worker: &mut Worker,
+        entry: &Entry,
+        location: &str,
+        sender: &Sender<Message>,
+        cancel: &AtomicBool,
+    ) {
+        let modified = entry.meta.modified;
+        let file = match open_read_only(&entry.path, self.options.walk.follow_symlinks) {
+            Ok(file) => file,
+            Err(err) => {
+                let reason = format!("cannot open: {}", describe_io_error(&err));
+                let record = bare_item(
+                    location,
+                    location,
+                    "unknown",
+                    entry.meta.size,
+                    modified,
+                    Coverage::Error,
+                    Some(reason),
+                );
+                send_item(sender, record, PeopleCounter::default(), 0, false);
+                return;
+            }
+        };
+        let size = match file.metadata() {
+            Ok(metadata) if metadata.is_file() => metadata.len(),
+            Ok(_) => {
+                let reason = "no longer a regular file when opened; not read".to_string();
+                let record = bare_item(
+                    location,
+                    location,
+                    "unknown",
+                    0,
+                    modified,
+                    Coverage::Skipped,
+                    Some(reason),
+                );
+                send_item(sender, record, PeopleCounter::default(), 0, false);
+                return;
+            }
+            Err(err) => {
+                let reason = format!("cannot read metadata: {}", describe_io_error(&err));
+                let record = bare_item(
+                    location,
+                    location,
+                    "unknown",
+                    0,
+                    modified,
+                    Coverage::Error,
+                    Some(reason),
+                );
+                send_item(sender, record, PeopleCounter::default(), 0, false);
+                return;
+            }
+        };
+
+        let mut reader = HashingReader::new(file, &self.content_key);
+        let mut head = std::mem::take(&mut worker.head);
+        head.resize(SNIFF_LEN, 0);
+        let head_len = match read_up_to(&mut reader, &mut head) {
+            Ok(len) => len,
+            Err(err) => {
+                worker.head = head;
+                let reason = format!("read failed: {}", describe_io_error(&err));
+                let record = bare_item(
+                    location,
+                    location,
+                    "unknown",
+                    size,
+                    modified,
+                    Coverage::Error,
+                    Some(reason),
+                );
+                send_item(sender, record, PeopleCounter::default(), 0, false);
+                return;
+            }
+        };
+        let sniffed = sniff(&head[..head_len], size);
+
+        let place = ItemPlace {
+            location: location.to_string(),
+            path: location,
+            parent: None,
+            depth: 0,
+        };
+        let mut sink = ItemSink::new(self, worker, &place, sender, cancel);
+        sink.scan_name(&entry.path);
+        let mut rest = ReadCounter::new(&mut reader);
+        let input = Input::Stream {
+            head: &head[..head_len],
+            rest: &mut rest,
+            size,
+        };
+        let outcome = extract(input, sniffed, &self.options.limits, &mut sink);
+        let bytes_read = head_len as u64 + rest.count;
+        let content_read = outcome.coverage != Coverage::Unsupported;
+        let content_id = (bytes_read == size).then(|| reader.digest());
+        let (record, people) = sink.finish(outcome, "", size, modified, content_id);
+        worker.head = head;
+        send_item(sender, record, people, bytes_read, content_read);
+    }
+
+    /// Processes a container member held in memory; returns its coverage.
+    fn process_bytes(
+        &self,
+        worker: &mut Worker,
+        place: &ItemPlace<'_>,
+        data: &[u8],
+        modified: Option<SystemTime>,
+        sender: &Sender<Message>,
+        cancel: &AtomicBool,
+    ) -> Coverage {
+        let sniffed = sniff(&data[..data.len().min(SNIFF_LEN)], data.len() as u64);
+        let name = place.location.rsplit(['/', '!']).next().unwrap_or("");
+        let mut sink = ItemSink::new(self, worker, place, sender, cancel);
+        sink.scan_name_text(name);
+        let outcome = extract(Input::Bytes(data), sniffed, &self.options.limits, &mut sink);
+        let content_id = Some(keyed_digest(&self.content_key, data));
+        let (record, people) = sink.finish(outcome, "", data.len() as u64, modified, content_id);
+        let coverage = record.coverage;
+        send_item(sender, record, people, 0, true);
+        coverage
+    }
+}
+
+/// Receives one item's segments and children: matches, classifies, batches findings.
+struct ItemSink<'s> {
+    scanner: &'s Scanner,
+    worker: &'s mut Worker,
+    place: &'s ItemPlace<'s>,
+    sender: &'s Sender<Message>,
+    cancel: &'s AtomicBool,
+    deadline: Instant,
+    classifier: ItemClassifier,
+    batch: Vec<FindingRecord>,
+    findings: u64,
+    stop_reason: Option<String>,
+    children: u64,
+    incomplete_children: u64,
+}
+
+impl<'s> ItemSink<'s> {
+    fn new(
+        scanner: &'s Scanner,
+        worker: &'s mut Worker,
+        place: &'s ItemPlace<'s>,
+        sender: &'s Sender<Message>,
+        cancel: &'s AtomicBool,
+    ) -> ItemSink<'s> {
+        ItemSink {
+            scanner,
+            worker,
+            place,
+            sender,
+            cancel,
+            deadline: Instant::now() + scanner.options.item_timeout,
+            classifier: ItemClassifier::new(),
+            batch: Vec::new(),
+            findings: 0,
+            stop_reason: None,
+            children: 0,
+            incomplete_children: 0,
+        }
+    }
+
+    /// Scans the last component of a path as text.
+    fn scan_name(&mut self, path: &Path) {
+        let name = path
+            .file_name()
+            .map(os_str_to_text)
+            .unwrap_or_else(|| path_to_location(path));
+        self.scan_name_text(&name);
+    }
+
+    fn scan_name_text(&mut self, name: &str) {
+        if name.is_empty() {
+            return;
+        }
+        let locate = |_: usize| Locator::FileName;
+        let segment = Segment {
+            text: name,
+            offset: 0,
+            offset_map: &[],
+            line: 1,
+            column: 1,
+            label: None,
+            fields: &[],
+            report: 0..name.len(),
+            scope: RecordScope::Record(NAME_RECORD),
+            locate: &locate,
+        };
+        self.match_segment(&segment);
+    }
+
+    fn match_segment(&mut self, segment: &Segment<'_>) {
+        let scanner = self.scanner;
+        let rules = &*scanner.rules;
+        let worker = &mut *self.worker;
+        worker.matches.clear();
+        worker.links.clear();
+        let input = SegmentInput {
+            text: segment.text,
+            label: segment.label,
+            fields: segment.fields,
+            report: segment.report.clone(),
+        };
+        worker.matcher.find(rules, &input, &mut worker.matches);
+
+        let mut lines = SegmentLines::new(segment);
+        for found in &worker.matches {
+            if found.confidence < scanner.options.min_confidence {
+                continue;
+            }
+            let rule = rules.rule(found.rule);
+            let value = &segment.text[found.start..found.end];
+            let fingerprint = scanner
+                .fingerprinter
+                .fingerprint(rule.category, &found.canonical);
+            let (line, column) = lines.at(found.start);
+            self.batch.push(FindingRecord {
+                location: self.place.location.clone(),
+                rule: rule.spec.id.clone(),
+                category: rule.category,
+                confidence: found.confidence,
+                start: segment.item_offset(found.start),
+                end: segment.item_offset(found.end),
+                line,
+                column,
+                locator: (segment.locate)(found.start),
+                preview: mask(rule.category, value),
+                fingerprint: hex_fingerprint(&fingerprint),
+                value: scanner.options.show_values.then(|| value.to_string()),
+            });
+            worker.links.push(LinkInput {
+                category: rule.category,
+                role: rule.role,
+                start: found.start,
+                end: found.end,
+                fingerprint,
+            });
+        }
+        self.findings += worker.links.len() as u64;
+        self.classifier.add_segment(segment.scope, &worker.links);
+        if self.batch.len() >= FINDING_BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            let batch = std::mem::take(&mut self.batch);
+            let _ = self.sender.send(Message::Findings(batch));
+        }
+    }
+
+    fn should_stop(&mut self) -> bool {
+        if self.cancel.load(Ordering::Relaxed) {
+            self.stop_reason =
+                Some("the scan was interrupted before this item was finished".into());
+            return true;
+        }
+        if Instant::now() > self.deadline {
+            self.stop_reason = Some(format!(
+                "time limit of {} seconds per item reached (--item-timeout)",
+                self.scanner.options.item_timeout.as_secs()
+            ));
+            return true;
+        }
+        false
+    }
+
+    /// Ends the item: flushes findings and builds its record.
+    fn finish(
+        mut self,
+        outcome: Outcome,
+        format_override: &str,
+        size: u64,
+        modified: Option<SystemTime>,
+        content_id: Option<String>,
+    ) -> (ItemRecord, PeopleCounter) {
+        self.flush();
+        let mut coverage = outcome.coverage;
+        let mut reason = outcome.reason;
+        if outcome.stopped {
+            reason = self.stop_reason.take().or(reason);
+        }
+        if self.incomplete_children > 0 && coverage == Coverage::Complete {
+            coverage = Coverage::Partial;
+            reason = Some(format!(
+                "{} of {} members not fully examined; see their item records",
+                self.incomplete_children, self.children
+            ));
+        }
+        let people = self.classifier.people().clone();
+        let verdict = self.classifier.finish();
+        let format = if format_override.is_empty() {
+            outcome.format.name()
+        } else {
+            format_override
+        };
+        let record = ItemRecord {
+            location: self.place.location.clone(),
+            path: self.place.path.to_string(),
+            format: format.to_string(),
+            size,
+            modified: modified.map(crate::rfc3339),
+            class: verdict.class,
+            coverage,
+            reason,
+            parent: self.place.parent.map(str::to_string),
+            findings: verdict.findings,
+            categories: verdict.categories,
+            individuals: verdict.individuals,
+            content_id,
+        };
+        (record, people)
+    }
+}
+
+impl Sink for ItemSink<'_> {
+    fn segment(&mut self, segment: &Segment<'_>) -> Flow {
+        if self.should_stop() {
+            return Flow::Stop;
+        }
+        self.match_segment(segment);
+        Flow::Continue
+    }
+
+    fn child(&mut self, child: Child<'_>) -> Flow {
+        if self.should_stop() {
+            return Flow::Stop;
+        }
+        self.flush();
+        self.children += 1;
+        let place = ItemPlace {
+            location: child_location(&self.place.location, child.name),
+            path: self.place.path,
+            parent: Some(&self.place.location),
+            depth: self.place.depth + 1,
+        };
+        let max_depth = self.scanner.options.limits.max_depth;
+        let coverage = if let Some((coverage, reason)) = child.unreadable {
+            let record = bare_item(
+                &place.location,
+                place.path,
+                "unknown",
+                0,
+                child.modified,
+                coverage,
+                Some(reason),
+            );
+            let record = ItemRecord {
+                parent: place.parent.map(str::to_string),
+                ..record
+            };
+            send_item(self.sender, record, PeopleCounter::default(), 0, false);
+            coverage
+        } else if place.depth > max_depth {
+            let reason = format!("nested deeper than {max_depth} containers; not opened");
+            let record = bare_item(
+                &place.location,
+                place.path,
+                "unknown",
+                child.data.len() as u64,
+                child.modified,
+                Coverage::Skipped,
+                Some(reason),
+            );
+            let record = ItemRecord {
+                parent: place.parent.map(str::to_string),
+                ..record
+            };
+            send_item(self.sender, record, PeopleCounter::default(), 0, false);
+            Coverage::Skipped
+        } else {
+            self.scanner.process_bytes(
+                self.worker,
+                &place,
+                child.data,
+                child.modified,
+                self.sender,
+                self.cancel,
+            )
+        };
+        if coverage != Coverage::Complete {
+            self.incomplete_children += 1;
+        }
+        Flow::Continue
+    }
+}
+
+/// Line and column of offsets in one segment, visited in increasing order.
+struct SegmentLines<'a> {
+    text: &'a [u8],
+    first_line: u64,
+    first_column: u64,
+    position: usize,
+    line: u64,
+    /// Offset in the segment where the current line starts, or None while on
+    /// the segment's first line.
+    line_start: Option<usize>,
+}
+
+impl<'a> SegmentLines<'a> {
+    fn new(segment: &'a Segment<'a>) -> SegmentLines<'a> {
+        SegmentLines {
+            text: segment.text.as_bytes(),
+            first_line: segment.line,
+            first_column: segment.column,
+            position: 0,
+            line: segment.line,
+            line_start: None,
+        }
+    }
+
+    fn at(&mut self, offset: usize) -> (u64, u64) {
+        if offset < self.position {
+            self.position = 0;
+            self.line = self.first_line;
+            self.line_start = None;
+        }
+        let end = offset.min(self.text.len());
+        for newline in memchr::memchr_iter(b'\n', &self.text[self.position..end]) {
+            self.line += 1;
+            self.line_start = Some(self.position + newline + 1);
+        }
+        self.position = end;
+        match self.line_start {
+            Some(start) => (self.line, (offset - start) as u64 + 1),
+            None => (self.line, self.first_column + offset as u64),
+        }
+    }
+}
+
+fn bare_item(
+    location: &str,
+    path: &str,
+    format: &str,
+    size: u64,
+    modified: Option<SystemTime>,
+    coverage: Coverage,
+    reason: Option<String>,
+) -> ItemRecord {
+    ItemRecord {
+        location: location.to_string(),
+        path: path.to_string(),
+        format: format.to_string(),
+        size,
+        modified: modified.map(crate::rfc3339),
+        class: Class::None,
+        coverage,
+        reason,
+        parent: None,
+        findings: 0,
+        categories: Vec::new(),
+        individuals: Individuals::default(),
+        content_id: None,
+    }
+}
+
+fn send_item(
+    sender: &Sender<Message>,
+    record: ItemRecord,
+    people: PeopleCounter,
+    bytes_read: u64,
+    content_read: bool,
+) {
+    let _ = sender.send(Message::Item(Box::new(FinishedItem {
+        record,
+        people,
+        bytes_read,
+        content_read,
+    })));
+}
+
+/// Opens a file for reading without changing it: read-only, without updating
+/// its access time where the platform allows, and without blocking if the path
+/// was replaced by a FIFO after the walk saw a regular file.
+fn open_read_only(path: &Path, follow_symlinks: bool) -> io::Result<File> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut flags = libc::O_NONBLOCK;
+        if !follow_symlinks {
+            flags |= libc::O_NOFOLLOW;
+        }
+        // O_NOATIME is allowed only for the file's owner (or with
+        // CAP_FOWNER); fall back to a plain open when it is refused.
+        let attempt = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(flags | libc::O_NOATIME)
+            .open(path);
+        match attempt {
+            Err(err) if err.raw_os_error() == Some(libc::EPERM) => std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(flags)
+                .open(path),
+            other => other,
+        }
+    }
+    #[cfg(all(unix, not(target_os = "linux")))]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut flags = libc::O_NONBLOCK;
+        if !follow_symlinks {
+            flags |= libc::O_NOFOLLOW;
+        }
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(flags)
+            .open(path)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = follow_symlinks;
+        File::open(path)
+    }
+}
+
+fn read_up_to(reader: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match reader.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(filled)
+}
+
+/// A reader that feeds every byte to a keyed BLAKE3 hasher.
+struct HashingReader<R> {
+    inner: R,
+    hasher: blake3::Hasher,
+}
+
+impl<R: Read> HashingReader<R> {
+    fn new(inner: R, key: &[u8; 32]) -> HashingReader<R> {
+        HashingReader {
+            inner,
+            hasher: blake3::Hasher::new_keyed(key),
+        }
+    }
+
+    /// Hex digest of what was read, truncated to 128 bits.
+    fn digest(&self) -> String {
+        let hash = self.hasher.finalize();
+        hash.to_hex()[..32].to_string()
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buffer)?;
+        self.hasher.update(&buffer[..read]);
+        Ok(read)
+    }
+}
+
+fn keyed_digest(key: &[u8; 32], data: &[u8]) -> String {
+    blake3::keyed_hash(key, data).to_hex()[..32].to_string()
+}
+
+/// Counts the bytes read through it.
+struct ReadCounter<'r, R> {
+    inner: &'r mut R,
+    count: u64,
+}
+
+impl<'r, R: Read> ReadCounter<'r, R> {
+    fn new(inner: &'r mut R) -> ReadCounter<'r, R> {
+        ReadCounter { inner, count: 0 }
+    }
+}
+
+impl<R: Read> Read for ReadCounter<'_, R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buffer)?;
+        self.count += read as u64;
+        Ok(read)
+    }
+}

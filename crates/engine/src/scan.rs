@@ -1,0 +1,234 @@
+//! Scan configuration and the pipeline run.
+
+use crate::item::Worker;
+use crate::writer::{Message, Writer};
+use phiscan_core::location::path_to_location;
+use phiscan_core::records::{Record, RecordSink, ScanRecord, SinkError, SummaryRecord};
+use phiscan_detect::{Fingerprinter, RuleSet};
+use phiscan_extract::Limits;
+use phiscan_sources::{WalkEvent, WalkOptions, Walker};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Entries and messages that may wait in each channel; bounds memory when
+/// one stage is slower than the next.
+const CHANNEL_CAPACITY: usize = 1024;
+
+/// What to scan and how.
+#[derive(Clone, Debug)]
+pub struct ScanOptions {
+    pub roots: Vec<PathBuf>,
+    /// Worker threads; 0 means one per core.
+    pub threads: usize,
+    pub walk: WalkOptions,
+    pub limits: Limits,
+    /// Add raw values to finding records (terminal and JSON Lines only).
+    pub show_values: bool,
+    /// Findings below this confidence (0-100) are dropped.
+    pub min_confidence: u8,
+    /// Wall-clock time one item may take before it is recorded as partial.
+    pub item_timeout: Duration,
+}
+
+impl Default for ScanOptions {
+    fn default() -> ScanOptions {
+        ScanOptions {
+            roots: Vec::new(),
+            threads: 0,
+            walk: WalkOptions::default(),
+            limits: Limits::default(),
+            show_values: false,
+            min_confidence: 0,
+            item_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Counters a progress display can poll while a scan runs.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub items: AtomicU64,
+    pub bytes: AtomicU64,
+    pub findings: AtomicU64,
+}
+
+/// A scan that could not run, or whose output failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("{path}: cannot scan this root: {message}")]
+    Root { path: String, message: String },
+    #[error(transparent)]
+    Pattern(#[from] phiscan_sources::fs::PatternError),
+    #[error("cannot start worker threads: {0}")]
+    Threads(String),
+    #[error("output failed: {0}")]
+    Output(SinkError),
+}
+
+/// A configured scanner: rules, key and options.
+pub struct Scanner {
+    pub(crate) rules: Arc<RuleSet>,
+    pub(crate) fingerprinter: Fingerprinter,
+    pub(crate) content_key: [u8; 32],
+    pub(crate) options: ScanOptions,
+}
+
+impl Scanner {
+    /// Creates a scanner. `key` is the installation's secret fingerprint key.
+    pub fn new(rules: Arc<RuleSet>, key: &[u8; 32], options: ScanOptions) -> Scanner {
+        Scanner {
+            rules,
+            fingerprinter: Fingerprinter::new(key),
+            content_key: blake3::derive_key("phiscan 2026 content id", key),
+            options,
+        }
+    }
+
+    /// The rule set in use.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// Runs the scan, handing every record to `sinks`; returns the summary.
+    ///
+    /// Setting `cancel` stops the scan at the next item boundary; the summary
+    /// then says the scan is not complete.
+    pub fn run(
+        &self,
+        sinks: Vec<Box<dyn RecordSink>>,
+        progress: Arc<Progress>,
+        cancel: Arc<AtomicBool>,
+    ) -> Result<SummaryRecord, ScanError> {
+        for root in &self.options.roots {
+            if let Err(err) = std::fs::metadata(root) {
+                return Err(ScanError::Root {
+                    path: path_to_location(root),
+                    message: describe_io_error(&err),
+                });
+            }
+        }
+        let walker = Walker::new(self.options.roots.clone(), &self.options.walk)?;
+        let threads = match self.options.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|index| format!("phiscan-worker-{index}"))
+            .build()
+            .map_err(|err| ScanError::Threads(err.to_string()))?;
+
+        let started = SystemTime::now();
+        let clock = Instant::now();
+        let scan = ScanRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            started: crate::rfc3339(started),
+            roots: self
+                .options
+                .roots
+                .iter()
+                .map(|root| path_to_location(root))
+                .collect(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            rules_version: self.rules.version().to_string(),
+            host: host_name(),
+        };
+        let mut writer = Writer::new(sinks, &scan.id, progress, cancel.clone());
+        writer.send(&Record::Scan(scan));
+        if writer.failure().is_some() {
+            let err = writer.finish(0.0, false).err();
+            return Err(ScanError::Output(
+                err.unwrap_or_else(|| "output failed".into()),
+            ));
+        }
+
+        let (entry_sender, entry_receiver) =
+            crossbeam_channel::bounded::<WalkEvent>(CHANNEL_CAPACITY);
+        let (message_sender, message_receiver) =
+            crossbeam_channel::bounded::<Message>(CHANNEL_CAPACITY);
+        let writer_thread = std::thread::Builder::new()
+            .name("phiscan-writer".into())
+            .spawn(move || {
+                for message in message_receiver {
+                    writer.handle(message);
+                }
+                writer
+            })
+            .map_err(|err| ScanError::Threads(err.to_string()))?;
+
+        let walk_complete = AtomicBool::new(true);
+        std::thread::scope(|scope| {
+            let walk_cancel = &cancel;
+            let walk_complete = &walk_complete;
+            let walker = &walker;
+            scope.spawn(move || {
+                walker.walk(&mut |event| {
+                    if walk_cancel.load(Ordering::Relaxed) {
+                        walk_complete.store(false, Ordering::Relaxed);
+                        return false;
+                    }
+                    entry_sender.send(event).is_ok()
+                });
+                drop(entry_sender);
+            });
+
+            pool.scope(|pool_scope| {
+                for _ in 0..threads {
+                    let receiver = entry_receiver.clone();
+                    let sender = message_sender.clone();
+                    let cancel = &cancel;
+                    pool_scope.spawn(move |_| {
+                        let mut worker = Worker::new(&self.rules);
+                        for event in receiver {
+                            if cancel.load(Ordering::Relaxed) {
+                                continue;
+                            }
+                            self.process_event(&mut worker, event, &sender, cancel);
+                        }
+                    });
+                }
+            });
+        });
+        drop(message_sender);
+
+        let writer = writer_thread
+            .join()
+            .map_err(|_| ScanError::Threads("the writer thread failed".into()))?;
+        let complete = walk_complete.load(Ordering::Relaxed) && !cancel.load(Ordering::Relaxed);
+        writer
+            .finish(clock.elapsed().as_secs_f64(), complete)
+            .map_err(ScanError::Output)
+    }
+}
+
+/// Words an I/O error the way a user reads it.
+pub(crate) fn describe_io_error(err: &std::io::Error) -> String {
+    match err.kind() {
+        std::io::ErrorKind::NotFound => "not found".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => err.to_string(),
+    }
+}
+
+fn host_name() -> Option<String> {
+    #[cfg(unix)]
+    {
+        let mut buffer = [0u8; 256];
+        // SAFETY: the buffer is valid for its whole length, and gethostname
+        // writes at most that many bytes.
+        let result = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
+        if result == 0 {
+            let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+            return String::from_utf8(buffer[..end].to_vec())
+                .ok()
+                .filter(|name| !name.is_empty());
+        }
+        None
+    }
+    #[cfg(not(unix))]
+    {
+        std::env::var("COMPUTERNAME").ok()
+    }
+}

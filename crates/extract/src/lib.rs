@@ -1,0 +1,319 @@
+//! The extraction stage: items in, text segments and child items out.
+//!
+//! [`sniff`] finds an item's real format from its first bytes. [`extract`]
+//! turns the item into [`Segment`]s, each a piece of text with its position in
+//! the item, a locator and the structure around it (column headers, field
+//! names, record boundaries), and hands them to a [`Sink`]. Containers hand
+//! their members to the sink as [`Child`] items, which the caller extracts in
+//! turn. Every call ends in an [`Outcome`] with a coverage state: an item is
+//! only called complete when every byte of its content reached the sink.
+//!
+//! Extraction runs under `catch_unwind`: a parser that panics on a malformed
+//! file yields an `error` outcome, and the panic message (which may quote the
+//! file's content) is not kept.
+
+pub mod csv;
+pub mod decode;
+pub mod json;
+pub mod lines;
+pub mod markup;
+pub mod sniff;
+pub mod text;
+
+use phiscan_core::{Coverage, Locator};
+use phiscan_detect::{Field, RecordScope};
+use std::io::Read;
+use std::ops::Range;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::SystemTime;
+
+pub use decode::TextEncoding;
+pub use sniff::{Format, SNIFF_LEN, Sniffed, sniff};
+
+/// Bounds on the work and memory spent on one item.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest item, in bytes, read whole into memory. Plain text and delimited
+    /// text are streamed and have no size limit.
+    pub max_whole_bytes: u64,
+    /// Bytes decoded per chunk when streaming text.
+    pub chunk_bytes: usize,
+    /// Bytes of context carried between streamed chunks; also the longest
+    /// match that can span a chunk boundary.
+    pub overlap_bytes: usize,
+    /// Longest delimited-text record, in bytes, before it is scanned as plain text.
+    pub max_record_bytes: usize,
+    /// Deepest nesting of containers (a zip in a zip is depth 2).
+    pub max_depth: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_whole_bytes: 256 << 20,
+            chunk_bytes: 1 << 20,
+            overlap_bytes: 4096,
+            max_record_bytes: 8 << 20,
+            max_depth: 8,
+        }
+    }
+}
+
+/// Whether the sink wants more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// Stop extracting this item (a time limit, or the scan is cancelled).
+    Stop,
+}
+
+/// A piece of an item's text, with where it is and what surrounds it.
+pub struct Segment<'a> {
+    pub text: &'a str,
+    /// Offset of `text[0]` in the item's text: byte offsets into the file for
+    /// UTF-8 text formats, into the decoded text otherwise.
+    pub offset: u64,
+    /// Where offsets stop being aligned: sorted `(segment offset, item offset)`
+    /// pairs, for text decoded from escapes. Empty when aligned.
+    pub offset_map: &'a [(usize, u64)],
+    /// Line (from 1) and byte column (from 1) of `text[0]`.
+    pub line: u64,
+    pub column: u64,
+    /// Field name that applies to the whole segment.
+    pub label: Option<&'a str>,
+    /// Named sub-ranges, such as the cells of a row under their headers.
+    pub fields: &'a [Field<'a>],
+    /// Matches starting outside this range are context only.
+    pub report: Range<usize>,
+    pub scope: RecordScope,
+    /// Builds the locator of a finding at a segment offset.
+    pub locate: &'a dyn Fn(usize) -> Locator,
+}
+
+impl Segment<'_> {
+    /// Maps a segment offset to an offset in the item's text.
+    pub fn item_offset(&self, offset: usize) -> u64 {
+        let index = self
+            .offset_map
+            .partition_point(|&(segment, _)| segment <= offset);
+        match index.checked_sub(1) {
+            None => self.offset + offset as u64,
+            Some(i) => {
+                let (segment, item) = self.offset_map[i];
+                item + (offset - segment) as u64
+            }
+        }
+    }
+}
+
+/// A member of a container, handed to the sink to be extracted in turn.
+pub struct Child<'a> {
+    /// Inner path within the container, such as `2024/jan.csv`.
+    pub name: &'a str,
+    pub data: &'a [u8],
+    pub modified: Option<SystemTime>,
+    /// Set when the member cannot be read (encrypted entry, unsupported
+    /// compression); `data` is then empty.
+    pub unreadable: Option<(Coverage, String)>,
+}
+
+/// Receives what an extractor produces.
+pub trait Sink {
+    /// Receives one segment of text.
+    fn segment(&mut self, segment: &Segment<'_>) -> Flow;
+    /// Receives one member of a container.
+    fn child(&mut self, child: Child<'_>) -> Flow;
+}
+
+/// How extraction of one item ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub format: Format,
+    pub coverage: Coverage,
+    pub reason: Option<String>,
+    /// Set when the sink asked to stop; the caller knows why and words the reason.
+    pub stopped: bool,
+}
+
+impl Outcome {
+    /// A complete outcome.
+    pub fn complete(format: Format) -> Outcome {
+        Outcome {
+            format,
+            coverage: Coverage::Complete,
+            reason: None,
+            stopped: false,
+        }
+    }
+
+    /// An outcome with a coverage state other than complete, and its reason.
+    pub fn with(format: Format, coverage: Coverage, reason: impl Into<String>) -> Outcome {
+        Outcome {
+            format,
+            coverage,
+            reason: Some(reason.into()),
+            stopped: false,
+        }
+    }
+
+    /// An outcome for an extractor the sink stopped.
+    pub fn stopped(format: Format) -> Outcome {
+        Outcome {
+            format,
+            coverage: Coverage::Partial,
+            reason: Some("extraction stopped before the end".into()),
+            stopped: true,
+        }
+    }
+}
+
+/// The content of an item: whole bytes, or the first bytes and a reader for
+/// the rest (files on disk).
+pub enum Input<'a> {
+    Bytes(&'a [u8]),
+    Stream {
+        head: &'a [u8],
+        rest: &'a mut dyn Read,
+        size: u64,
+    },
+}
+
+impl Input<'_> {
+    /// Size of the whole input in bytes.
+    pub fn size(&self) -> u64 {
+        match self {
+            Input::Bytes(bytes) => bytes.len() as u64,
+            Input::Stream { size, .. } => *size,
+        }
+    }
+
+    fn head(&self) -> &[u8] {
+        match self {
+            Input::Bytes(bytes) => &bytes[..bytes.len().min(SNIFF_LEN)],
+            Input::Stream { head, .. } => head,
+        }
+    }
+}
+
+/// Extracts an item, isolating panics: a panicking parser yields an `error`
+/// outcome.
+pub fn extract(
+    input: Input<'_>,
+    sniffed: Sniffed,
+    limits: &Limits,
+    sink: &mut dyn Sink,
+) -> Outcome {
+    let format = sniffed.format;
+    match catch_unwind(AssertUnwindSafe(|| dispatch(input, sniffed, limits, sink))) {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(err)) => Outcome::with(format, Coverage::Error, format!("read failed: {err}")),
+        Err(_) => {
+            tracing::debug!(format = format.name(), "extractor panicked");
+            Outcome::with(
+                format,
+                Coverage::Error,
+                format!(
+                    "the {} parser failed with an internal error (panic)",
+                    format.name()
+                ),
+            )
+        }
+    }
+}
+
+fn dispatch(
+    input: Input<'_>,
+    sniffed: Sniffed,
+    limits: &Limits,
+    sink: &mut dyn Sink,
+) -> std::io::Result<Outcome> {
+    let format = sniffed.format;
+    let encoding = sniffed.encoding.unwrap_or(TextEncoding::Utf8);
+    match format {
+        Format::Empty => Ok(Outcome::complete(format)),
+        Format::Text | Format::Hl7v2 | Format::X12 => {
+            text::extract_stream(reader_of(input), encoding, format, limits, sink)
+        }
+        Format::Eml | Format::Mbox | Format::Rtf => {
+            let mut outcome =
+                text::extract_stream(reader_of(input), encoding, format, limits, sink)?;
+            if outcome.coverage == Coverage::Complete {
+                outcome.coverage = Coverage::Partial;
+                outcome.reason = Some(pending_reason(format).into());
+            }
+            Ok(outcome)
+        }
+        Format::Csv | Format::Tsv => {
+            let delimiter = csv::sniff_delimiter_bytes(input.head(), encoding).unwrap_or(b',');
+            csv::extract_stream(reader_of(input), encoding, format, delimiter, limits, sink)
+        }
+        Format::Json | Format::Xml | Format::Html => {
+            if input.size() > limits.max_whole_bytes {
+                // Too large to hold in memory: every byte is still scanned, as
+                // plain text, without the structure.
+                tracing::debug!(
+                    format = format.name(),
+                    "structured text over the in-memory limit, scanned as plain text"
+                );
+                return text::extract_stream(reader_of(input), encoding, format, limits, sink);
+            }
+            let bytes = read_whole(input)?;
+            let text = decode::decode_all(&bytes, encoding);
+            Ok(match format {
+                Format::Json => json::extract(&text, sink),
+                _ => markup::extract(&text, format == Format::Html, sink),
+            })
+        }
+        other => Ok(unsupported(other)),
+    }
+}
+
+/// Why a format pending full support is only partly examined.
+fn pending_reason(format: Format) -> &'static str {
+    match format {
+        Format::Eml | Format::Mbox => {
+            "scanned as plain text: MIME parts encoded in base64 or quoted-printable were not decoded"
+        }
+        Format::Rtf => {
+            "scanned as plain text: RTF control words, hex-encoded text and embedded objects were not decoded"
+        }
+        _ => "scanned as plain text",
+    }
+}
+
+/// The outcome for formats phiscan detects but does not read.
+pub fn unsupported(format: Format) -> Outcome {
+    let reason = if format.is_image() {
+        format!(
+            "{} image: images are not examined, and photos or scanned pages may hold PHI",
+            format.name()
+        )
+    } else {
+        match format {
+            Format::Executable => "executable program: not examined".to_string(),
+            Format::Binary => "unrecognized binary data: not examined".to_string(),
+            other => format!("{} files are not read yet", other.name()),
+        }
+    };
+    Outcome::with(format, Coverage::Unsupported, reason)
+}
+
+fn reader_of<'a>(input: Input<'a>) -> Box<dyn Read + 'a> {
+    match input {
+        Input::Bytes(bytes) => Box::new(bytes),
+        Input::Stream { head, rest, .. } => Box::new(head.chain(rest)),
+    }
+}
+
+/// Reads the whole input into memory; callers check the size limit first.
+fn read_whole<'a>(input: Input<'a>) -> std::io::Result<std::borrow::Cow<'a, [u8]>> {
+    match input {
+        Input::Bytes(bytes) => Ok(std::borrow::Cow::Borrowed(bytes)),
+        Input::Stream { head, rest, size } => {
+            let mut bytes = Vec::with_capacity(size as usize);
+            bytes.extend_from_slice(head);
+            rest.read_to_end(&mut bytes)?;
+            Ok(std::borrow::Cow::Owned(bytes))
+        }
+    }
+}

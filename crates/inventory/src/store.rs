@@ -1,0 +1,522 @@
+//! The SQLite store.
+
+use phiscan_core::records::{
+    FindingRecord, ItemRecord, Record, RecordSink, ScanRecord, SinkError, SummaryRecord,
+};
+use rusqlite::{Connection, OpenFlags, params};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Schema migrations, applied in order. The store's `user_version` pragma is
+/// the number of migrations applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: scans, items and findings.
+    r#"
+    CREATE TABLE scans (
+        id TEXT PRIMARY KEY,
+        started TEXT NOT NULL,
+        finished TEXT,
+        roots TEXT NOT NULL,
+        version TEXT NOT NULL,
+        rules_version TEXT NOT NULL,
+        host TEXT,
+        complete INTEGER NOT NULL DEFAULT 0,
+        summary TEXT
+    );
+    CREATE TABLE items (
+        scan_id TEXT NOT NULL REFERENCES scans(id),
+        location TEXT NOT NULL,
+        path TEXT NOT NULL,
+        parent TEXT,
+        format TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        modified TEXT,
+        class TEXT NOT NULL,
+        coverage TEXT NOT NULL,
+        reason TEXT,
+        findings INTEGER NOT NULL,
+        categories TEXT NOT NULL,
+        individuals_low INTEGER NOT NULL,
+        individuals_high INTEGER NOT NULL,
+        content_id TEXT,
+        PRIMARY KEY (scan_id, location)
+    );
+    CREATE TABLE findings (
+        scan_id TEXT NOT NULL REFERENCES scans(id),
+        location TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        category TEXT NOT NULL,
+        confidence INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL,
+        line INTEGER NOT NULL,
+        "column" INTEGER NOT NULL,
+        locator TEXT NOT NULL,
+        preview TEXT NOT NULL,
+        fingerprint TEXT NOT NULL
+    );
+    CREATE INDEX findings_by_item ON findings (scan_id, location);
+    CREATE INDEX findings_by_fingerprint ON findings (fingerprint);
+    CREATE INDEX items_by_class ON items (scan_id, class);
+    "#,
+];
+
+/// Records inserted per transaction.
+const BATCH: usize = 4096;
+
+/// An error opening or writing the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the store folder {path}: {source}")]
+    CreateFolder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot create the store {path}: {source}")]
+    CreateFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot open the store {path}: {source}; if the file is damaged, move it aside and run the scan again to start a new store"
+    )]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the store {path} has schema version {found}, newer than this phiscan supports ({supported}); upgrade phiscan or use another --db file"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error(
+        "the store {path} is not a phiscan store (it has tables but no phiscan schema version); use another --db file"
+    )]
+    Foreign { path: PathBuf },
+    #[error("store write failed: {0}")]
+    Write(#[from] rusqlite::Error),
+}
+
+/// The inventory store.
+pub struct Store {
+    connection: Connection,
+    path: PathBuf,
+    pending: usize,
+    scan_id: Option<String>,
+}
+
+impl Store {
+    /// Opens the store at `path`, creating it (mode 0600) and its folder when missing,
+    /// and applies pending migrations.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            create_private_folder(folder).map_err(|source| StoreError::CreateFolder {
+                path: folder.to_path_buf(),
+                source,
+            })?;
+        }
+        create_private_file(path).map_err(|source| StoreError::CreateFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let open_error = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let connection = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_error)?;
+        connection
+            .busy_timeout(Duration::from_secs(30))
+            .map_err(open_error)?;
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_error)?;
+        connection
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_error)?;
+        let mut store = Store {
+            connection,
+            path: path.to_path_buf(),
+            pending: 0,
+            scan_id: None,
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The store's file path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version this build writes.
+    pub fn schema_version() -> u32 {
+        MIGRATIONS.len() as u32
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let open_error = |source| StoreError::Open {
+            path: self.path.clone(),
+            source,
+        };
+        let version: u32 = self
+            .connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(open_error)?;
+        let supported = Self::schema_version();
+        if version > supported {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found: version,
+                supported,
+            });
+        }
+        if version == 0 {
+            let tables: u32 = self
+                .connection
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                    [],
+                    |row| row.get(0),
+                )
+                .map_err(open_error)?;
+            if tables > 0 {
+                return Err(StoreError::Foreign {
+                    path: self.path.clone(),
+                });
+            }
+        }
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let transaction = self.connection.transaction()?;
+            transaction.execute_batch(migration)?;
+            transaction.pragma_update(None, "user_version", index as u32 + 1)?;
+            transaction.commit()?;
+            tracing::debug!(version = index + 1, "store schema migrated");
+        }
+        Ok(())
+    }
+
+    fn begin_if_needed(&mut self) -> Result<(), rusqlite::Error> {
+        if self.pending == 0 && self.connection.is_autocommit() {
+            self.connection.execute_batch("BEGIN")?;
+        }
+        Ok(())
+    }
+
+    fn commit_if_full(&mut self) -> Result<(), rusqlite::Error> {
+        self.pending += 1;
+        if self.pending >= BATCH {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), rusqlite::Error> {
+        if !self.connection.is_autocommit() {
+            self.connection.execute_batch("COMMIT")?;
+        }
+        self.pending = 0;
+        Ok(())
+    }
+
+    fn insert_scan(&mut self, scan: &ScanRecord) -> Result<(), rusqlite::Error> {
+        self.connection.execute(
+            "INSERT INTO scans (id, started, roots, version, rules_version, host) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                scan.id,
+                scan.started,
+                serde_json::to_string(&scan.roots).unwrap_or_default(),
+                scan.version,
+                scan.rules_version,
+                scan.host,
+            ],
+        )?;
+        self.scan_id = Some(scan.id.clone());
+        Ok(())
+    }
+
+    fn insert_item(&mut self, item: &ItemRecord) -> Result<(), rusqlite::Error> {
+        self.begin_if_needed()?;
+        let categories = serde_json::to_string(&item.categories).unwrap_or_default();
+        self.connection
+            .prepare_cached(
+                "INSERT OR REPLACE INTO items (scan_id, location, path, parent, format, size, modified, class, coverage, reason, findings, categories, individuals_low, individuals_high, content_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )?
+            .execute(params![
+                self.scan_id,
+                item.location,
+                item.path,
+                item.parent,
+                item.format,
+                item.size as i64,
+                item.modified,
+                item.class.as_str(),
+                item.coverage.as_str(),
+                item.reason,
+                item.findings as i64,
+                categories,
+                item.individuals.low as i64,
+                item.individuals.high as i64,
+                item.content_id,
+            ])?;
+        self.commit_if_full()
+    }
+
+    fn insert_finding(&mut self, finding: &FindingRecord) -> Result<(), rusqlite::Error> {
+        self.begin_if_needed()?;
+        // `finding.value` is deliberately not stored.
+        let locator = serde_json::to_string(&finding.locator).unwrap_or_default();
+        self.connection
+            .prepare_cached(
+                "INSERT INTO findings (scan_id, location, rule, category, confidence, start, \"end\", line, \"column\", locator, preview, fingerprint)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?
+            .execute(params![
+                self.scan_id,
+                finding.location,
+                finding.rule,
+                finding.category.as_str(),
+                finding.confidence,
+                finding.start as i64,
+                finding.end as i64,
+                finding.line as i64,
+                finding.column as i64,
+                locator,
+                finding.preview,
+                finding.fingerprint,
+            ])?;
+        self.commit_if_full()
+    }
+
+    fn finish_scan(&mut self, summary: &SummaryRecord) -> Result<(), rusqlite::Error> {
+        self.commit()?;
+        self.connection.execute(
+            "UPDATE scans SET finished = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), complete = ?2, summary = ?3 WHERE id = ?1",
+            params![
+                summary.scan,
+                summary.complete,
+                serde_json::to_string(summary).unwrap_or_default(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Direct access to the connection, for queries.
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+}
+
+impl RecordSink for Store {
+    fn record(&mut self, record: &Record) -> Result<(), SinkError> {
+        match record {
+            Record::Scan(scan) => self.insert_scan(scan)?,
+            Record::Item(item) => self.insert_item(item)?,
+            Record::Finding(finding) => self.insert_finding(finding)?,
+            Record::Summary(summary) => self.finish_scan(summary)?,
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), SinkError> {
+        self.commit()?;
+        Ok(())
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // An interrupted scan keeps what was written: its scan row stays
+        // without a summary and with complete = 0.
+        if let Err(err) = self.commit() {
+            tracing::warn!(error = %err, "final store commit failed");
+        }
+    }
+}
+
+fn create_private_folder(folder: &Path) -> std::io::Result<()> {
+    if folder.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(folder)
+}
+
+/// Creates the file with owner-only permissions if it does not exist, so
+/// SQLite never creates it with the process umask. SQLite gives its -wal and
+/// -shm files the permissions of the database file.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use phiscan_core::records::Individuals;
+    use phiscan_core::{Category, Class, Coverage, Locator};
+
+    fn scan() -> Record {
+        Record::Scan(ScanRecord {
+            id: "scan-1".into(),
+            started: "2026-01-01T00:00:00Z".into(),
+            roots: vec!["share".into()],
+            version: "0.1.0".into(),
+            rules_version: "sha256:x".into(),
+            host: None,
+        })
+    }
+
+    fn finding(value: Option<&str>) -> Record {
+        Record::Finding(FindingRecord {
+            location: "share/a.txt".into(),
+            rule: "us.ssn".into(),
+            category: Category::Ssn,
+            confidence: 98,
+            start: 5,
+            end: 16,
+            line: 1,
+            column: 6,
+            locator: Locator::Text,
+            preview: "***-**-7890".into(),
+            fingerprint: "ab".repeat(16),
+            value: value.map(str::to_string),
+        })
+    }
+
+    fn item() -> Record {
+        Record::Item(ItemRecord {
+            location: "share/a.txt".into(),
+            path: "share/a.txt".into(),
+            format: "text".into(),
+            size: 20,
+            modified: None,
+            class: Class::Pii,
+            coverage: Coverage::Complete,
+            reason: None,
+            parent: None,
+            findings: 1,
+            categories: vec![Category::Ssn],
+            individuals: Individuals { low: 1, high: 1 },
+            content_id: None,
+        })
+    }
+
+    #[test]
+    fn records_round_trip_without_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store/inventory.sqlite");
+        let mut store = Store::open(&path).unwrap();
+        store.record(&scan()).unwrap();
+        store.record(&finding(Some("234-56-7890"))).unwrap();
+        store.record(&item()).unwrap();
+        store
+            .record(&Record::Summary(SummaryRecord {
+                scan: "scan-1".into(),
+                complete: true,
+                ..SummaryRecord::default()
+            }))
+            .unwrap();
+        store.finish().unwrap();
+        drop(store);
+
+        let bytes = std::fs::read(&path).unwrap();
+        let wal = std::fs::read(path.with_extension("sqlite-wal")).unwrap_or_default();
+        for content in [&bytes, &wal] {
+            assert!(
+                memchr_find(content, b"234-56-7890").is_none(),
+                "raw value stored"
+            );
+        }
+        let store = Store::open(&path).unwrap();
+        let (class, findings): (String, i64) = store
+            .connection()
+            .query_row("SELECT class, findings FROM items", [], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((class.as_str(), findings), ("pii", 1));
+        let complete: bool = store
+            .connection()
+            .query_row("SELECT complete FROM scans", [], |row| row.get(0))
+            .unwrap();
+        assert!(complete);
+    }
+
+    fn memchr_find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+        haystack
+            .windows(needle.len())
+            .position(|window| window == needle)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn store_is_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inventory.sqlite");
+        let mut store = Store::open(&path).unwrap();
+        store.record(&scan()).unwrap();
+        store.finish().unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let wal_mode = std::fs::metadata(path.with_extension("sqlite-wal"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(wal_mode, 0o600);
+    }
+
+    #[test]
+    fn newer_schema_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inventory.sqlite");
+        drop(Store::open(&path).unwrap());
+        let connection = Connection::open(&path).unwrap();
+        connection.pragma_update(None, "user_version", 99).unwrap();
+        drop(connection);
+        let err = Store::open(&path).err().unwrap();
+        assert!(err.to_string().contains("schema version 99"), "{err}");
+    }
+
+    #[test]
+    fn garbage_file_is_rejected_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inventory.sqlite");
+        std::fs::write(&path, vec![0x42; 4096]).unwrap();
+        let err = Store::open(&path).err().unwrap();
+        assert!(err.to_string().contains("cannot open the store"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), vec![0x42; 4096]);
+    }
+
+    #[test]
+    fn foreign_database_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.sqlite");
+        let connection = Connection::open(&path).unwrap();
+        connection.execute_batch("CREATE TABLE t (x)").unwrap();
+        drop(connection);
+        let err = Store::open(&path).err().unwrap();
+        assert!(err.to_string().contains("not a phiscan store"), "{err}");
+    }
+}
