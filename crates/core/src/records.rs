@@ -44,7 +44,7 @@ pub struct ItemRecord {
     /// The item's location: its path, extended with `!` and an inner path for
     /// container members.
     pub location: String,
-    /// The file on disk that holds the item (the outermost container for members).
+    /// The file on disk that contains the item (the outermost container for members).
     pub path: String,
     /// The format detected from content, such as `text`, `csv` or `pdf`.
     pub format: String,
@@ -54,7 +54,7 @@ pub struct ItemRecord {
     pub modified: Option<String>,
     pub class: Class,
     pub coverage: Coverage,
-    /// Why coverage is not complete; null when it is.
+    /// Reason coverage is not complete; null when it is.
     pub reason: Option<String>,
     /// Location of the containing item, for container members.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,7 +82,7 @@ pub struct FindingRecord {
     /// Id of the rule that matched, such as `us.ssn`.
     pub rule: String,
     pub category: Category,
-    /// 0 to 100: how sure the rule is that the value is what the category says.
+    /// Confidence from 0 to 100 that the value is of the finding's category.
     pub confidence: u8,
     /// Byte offset of the first byte, into the item's text (into the file's own
     /// bytes for UTF-8 text formats).

@@ -197,8 +197,8 @@ fn month_from_name(word: &str) -> Option<u32> {
 
 /// Expands a two-digit year: 00-29 is 2000-2029, 30-99 is 1930-1999.
 ///
-/// NOTE: a birth date written as 03/04/25 in 2026 is ambiguous; the pivot
-/// favors recent years for visit dates, which are far more common in records.
+/// NOTE: a birth date written as 03/04/25 in 2026 is ambiguous. The pivot
+/// favors recent years because visit dates are far more common in records.
 fn expand_year(year: u32, written_digits: usize) -> u32 {
     if written_digits == 2 {
         if year < 30 { 2000 + year } else { 1900 + year }

@@ -22,7 +22,7 @@ use std::time::{Instant, SystemTime};
 /// Findings buffered per item before they are sent to the writer.
 const FINDING_BATCH: usize = 1024;
 
-/// Record key of the segment that holds an item's own name, apart from its content.
+/// Record key of the segment with an item's own name, kept apart from its content.
 const NAME_RECORD: u64 = u64::MAX;
 
 /// Per-thread state, built once and reused for every item.
@@ -44,7 +44,7 @@ impl Worker {
     }
 }
 
-/// Where an item sits: its location, the file on disk that holds it, and its container.
+/// Place of an item: its location, the file on disk that contains it, and its container.
 struct ItemPlace<'a> {
     location: String,
     path: &'a str,
@@ -150,7 +150,7 @@ impl Scanner {
         }
     }
 
-    /// Scans a folder's name; records the folder only when its name holds a finding.
+    /// Scans a folder's name, and records the folder only when its name has a finding.
     fn process_folder(
         &self,
         worker: &mut Worker,

@@ -9,7 +9,7 @@ use phiscan_detect::PeopleCounter;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// What workers send to the writer.
+/// Message from a worker to the writer.
 pub(crate) enum Message {
     /// A batch of findings of the item being extracted.
     Findings(Vec<FindingRecord>),

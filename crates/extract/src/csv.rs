@@ -11,13 +11,13 @@ use std::ops::Range;
 
 const DELIMITERS: [u8; 4] = [b',', b'\t', b';', b'|'];
 
-/// Longest header cell, in characters, for a first row to count as headers.
+/// Maximum length, in characters, of a header cell in a first row that counts as headers.
 const MAX_HEADER_LEN: usize = 64;
 
 /// Detects the delimiter of delimited text; returns `None` for other text.
 ///
 /// Every record of the sample must have the same number of fields, at least
-/// two; with only two fields at least five records are needed, because prose
+/// two. With only two fields at least five records are needed, because prose
 /// with one comma per line would pass otherwise.
 pub fn sniff_delimiter(text: &str) -> Option<u8> {
     let mut best: Option<(u8, usize)> = None;

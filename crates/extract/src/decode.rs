@@ -9,7 +9,7 @@
 use encoding_rs::{Decoder, Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
 use std::io::{self, Read};
 
-/// How an item's bytes encode text.
+/// Text encoding of an item's bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TextEncoding {
     /// UTF-8, with or without a byte order mark.
@@ -76,8 +76,8 @@ pub fn detect_encoding(head: &[u8]) -> Option<TextEncoding> {
     let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
     detector.feed(head, false);
     let guess = detector.guess(None, chardetng::Utf8Detection::Deny);
-    // chardetng never answers UTF-8 with allow_utf8 = false; mostly-UTF-8 text
-    // with a stray byte is decoded as Windows-1252, which keeps ASCII intact.
+    // chardetng does not guess UTF-8 when UTF-8 detection is denied. Mostly
+    // UTF-8 text with a stray byte is decoded as Windows-1252, which keeps ASCII intact.
     let encoding = if guess == UTF_8 { WINDOWS_1252 } else { guess };
     Some(TextEncoding::Legacy(encoding))
 }
@@ -177,7 +177,7 @@ impl<R: Read> TextReader<R> {
         self.eof
     }
 
-    /// The encoding being decoded.
+    /// Returns the encoding being decoded.
     pub fn encoding(&self) -> TextEncoding {
         self.encoding
     }

@@ -20,7 +20,7 @@ enum PathPart<'t> {
     Index(usize),
 }
 
-/// What the tokenizer found.
+/// Token event from the tokenizer.
 enum Event<'e, 't> {
     /// A string value or key: raw range inside the quotes.
     String {
@@ -350,7 +350,7 @@ fn pointer(path: &[PathPart<'_>]) -> String {
     out
 }
 
-/// The key that names a value: the nearest key on its path.
+/// Returns the key that names a value: the nearest key on its path.
 fn nearest_key<'p>(path: &'p [PathPart<'_>]) -> Option<&'p str> {
     path.iter().rev().find_map(|part| match part {
         PathPart::Key(key) => Some(key.as_ref()),

@@ -41,7 +41,7 @@ pub struct Limits {
     /// Bytes of context carried between streamed chunks; also the longest
     /// match that can span a chunk boundary.
     pub overlap_bytes: usize,
-    /// Longest delimited-text record, in bytes, before it is scanned as plain text.
+    /// Maximum size, in bytes, of a delimited-text record; a longer one is scanned as plain text.
     pub max_record_bytes: usize,
     /// Deepest nesting of containers (a zip in a zip is depth 2).
     pub max_depth: u32,
@@ -73,8 +73,8 @@ pub struct Segment<'a> {
     /// Offset of `text[0]` in the item's text: byte offsets into the file for
     /// UTF-8 text formats, into the decoded text otherwise.
     pub offset: u64,
-    /// Where offsets stop being aligned: sorted `(segment offset, item offset)`
-    /// pairs, for text decoded from escapes. Empty when aligned.
+    /// Breakpoints where offsets stop being aligned: sorted `(segment offset,
+    /// item offset)` pairs, for text decoded from escapes. Empty when aligned.
     pub offset_map: &'a [(usize, u64)],
     /// Line (from 1) and byte column (from 1) of `text[0]`.
     pub line: u64,
@@ -136,7 +136,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// A complete outcome.
+    /// Creates a complete outcome.
     pub fn complete(format: Format) -> Outcome {
         Outcome {
             format,
@@ -146,7 +146,7 @@ impl Outcome {
         }
     }
 
-    /// An outcome with a coverage state other than complete, and its reason.
+    /// Creates an outcome with a coverage state other than complete, and its reason.
     pub fn with(format: Format, coverage: Coverage, reason: impl Into<String>) -> Outcome {
         Outcome {
             format,
@@ -156,7 +156,7 @@ impl Outcome {
         }
     }
 
-    /// An outcome for an extractor the sink stopped.
+    /// Creates the outcome of an extractor that the sink stopped.
     pub fn stopped(format: Format) -> Outcome {
         Outcome {
             format,
@@ -268,7 +268,7 @@ fn dispatch(
     }
 }
 
-/// Why a format pending full support is only partly examined.
+/// Returns why a format pending full support is only partly examined.
 fn pending_reason(format: Format) -> &'static str {
     match format {
         Format::Eml | Format::Mbox => {
@@ -281,7 +281,7 @@ fn pending_reason(format: Format) -> &'static str {
     }
 }
 
-/// The outcome for formats phiscan detects but does not read.
+/// Returns the outcome for formats phiscan detects but does not read.
 pub fn unsupported(format: Format) -> Outcome {
     let reason = if format.is_image() {
         format!(

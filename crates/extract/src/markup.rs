@@ -20,7 +20,7 @@ const VOID_ELEMENTS: [&str; 14] = [
 /// Attributes whose values are presentation only and never scanned.
 const SKIPPED_ATTRIBUTES: [&str; 2] = ["style", "class"];
 
-/// Longest text, in characters, that counts as the label of the next value
+/// Maximum length, in characters, of text that counts as the label of the next value
 /// (`<td>SSN</td><td>234-56-7890</td>`).
 const MAX_LABEL_CHARS: usize = 48;
 
@@ -288,7 +288,7 @@ impl<'t> Walker<'t, '_> {
         flow
     }
 
-    /// The label of XML text: the parent and the element's local names
+    /// Returns the label of XML text: the parent and the element's local names
     /// (`name given`), so both can match a rule's headers.
     fn element_label(&self) -> Option<String> {
         let mut names = self

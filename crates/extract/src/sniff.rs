@@ -53,7 +53,7 @@ pub enum Format {
 }
 
 impl Format {
-    /// The name written in item records.
+    /// Returns the name written in item records.
     pub fn name(self) -> &'static str {
         match self {
             Format::Empty => "empty",

@@ -9,7 +9,7 @@ use std::io::Read;
 
 /// Scans text from a reader in chunks.
 ///
-/// Each segment holds the new chunk plus the end of the previous one. Only
+/// Each segment contains the new chunk plus the end of the previous one. Only
 /// matches starting in the new part are reported; the carried part gives
 /// keywords before a value, and a value cut by the chunk boundary is matched
 /// whole in the next segment.

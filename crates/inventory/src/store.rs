@@ -150,7 +150,7 @@ impl Store {
         Ok(store)
     }
 
-    /// The store's file path.
+    /// Returns the store's file path.
     pub fn path(&self) -> &Path {
         &self.path
     }

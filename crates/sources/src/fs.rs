@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-/// What kind of filesystem object an entry is.
+/// Kind of filesystem object behind an entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EntryKind {
     File,
@@ -20,7 +20,7 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
-    /// A phrase for messages, such as `FIFO (named pipe)`.
+    /// Returns a phrase for messages, such as `FIFO (named pipe)`.
     pub fn describe(self) -> &'static str {
         match self {
             EntryKind::File => "regular file",
@@ -84,8 +84,8 @@ pub struct Entry {
     pub depth: usize,
     pub kind: EntryKind,
     pub meta: FileMeta,
-    /// Set when the entry is not read because a rule says so: an `--exclude`
-    /// pattern, or one of phiscan's own files.
+    /// Reason the entry is not read, when an `--exclude` pattern matches it or
+    /// it is one of phiscan's own files.
     pub excluded: Option<String>,
 }
 
@@ -98,7 +98,7 @@ pub struct WalkError {
     pub message: String,
 }
 
-/// What the walk reports.
+/// Event reported by the walk.
 #[derive(Debug)]
 pub enum WalkEvent {
     Entry(Entry),
@@ -170,7 +170,7 @@ impl Walker {
         })
     }
 
-    /// The roots, in order.
+    /// Returns the roots, in order.
     pub fn roots(&self) -> &[PathBuf] {
         &self.roots
     }

@@ -1,0 +1,372 @@
+//! Inputs that must not stop or mislead a scan: each ends in a recorded
+//! coverage state with a clear reason, and the scan completes.
+
+mod common;
+
+use common::{phiscan, scan};
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn write(dir: &Path, name: &str, content: &[u8]) -> String {
+    let path = dir.join(name);
+    fs::write(&path, content).unwrap();
+    name.to_string()
+}
+
+#[test]
+fn empty_file_is_complete_and_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write(dir.path(), "empty.txt", b"");
+    let result = scan(dir.path(), home.path(), &[".", "--no-db"]);
+    assert_eq!(result.status, Some(0), "{}", result.stderr);
+    let item = result.item("./empty.txt").unwrap();
+    assert_eq!(item["format"], "empty");
+    assert_eq!(item["coverage"], "complete");
+    assert_eq!(item["class"], "none");
+}
+
+#[test]
+fn huge_line_is_streamed_and_boundary_match_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    // One 6 MiB line: an SSN straddles the first 1 MiB chunk boundary and
+    // another sits near the end.
+    let mut content = vec![b'x'; 6 << 20];
+    let first = (1 << 20) - 6;
+    content[first - 5..first].copy_from_slice(b" SSN ");
+    content[first..first + 11].copy_from_slice(b"234-56-7890");
+    content[first + 11] = b' ';
+    let second = (6 << 20) - 20;
+    content[second - 1] = b' ';
+    content[second..second + 11].copy_from_slice(b"345-67-8901");
+    content[second + 11] = b' ';
+    write(dir.path(), "huge-line.log", &content);
+
+    let result = scan(dir.path(), home.path(), &[".", "--no-db"]);
+    assert_eq!(result.status, Some(1), "{}", result.stderr);
+    let starts: Vec<u64> = result
+        .findings_at("./huge-line.log")
+        .filter(|finding| finding["category"] == "ssn")
+        .map(|finding| finding["start"].as_u64().unwrap())
+        .collect();
+    assert_eq!(starts, vec![first as u64, second as u64]);
+    let columns: Vec<u64> = result
+        .findings_at("./huge-line.log")
+        .map(|finding| finding["column"].as_u64().unwrap())
+        .collect();
+    assert_eq!(columns, vec![first as u64 + 1, second as u64 + 1]);
+    assert_eq!(
+        result.item("./huge-line.log").unwrap()["coverage"],
+        "complete"
+    );
+}
+
+#[test]
+fn binary_with_text_name_is_unsupported() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let noise: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    write(dir.path(), "notes.txt", &noise);
+    let result = scan(dir.path(), home.path(), &[".", "--no-db"]);
+    assert_eq!(result.status, Some(0), "{}", result.stderr);
+    let item = result.item("./notes.txt").unwrap();
+    assert_eq!(item["format"], "binary");
+    assert_eq!(item["coverage"], "unsupported");
+    assert!(item["reason"].as_str().unwrap().contains("binary"));
+}
+
+#[test]
+fn invalid_utf8_is_decoded_and_scanned() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "mixed.txt",
+        b"Name: Ren\xe9e\nSSN: 234-56-7890\nbad bytes \xff\xfe\x80 end\n",
+    );
+    let result = scan(dir.path(), home.path(), &[".", "--no-db"]);
+    assert_eq!(result.status, Some(1), "{}", result.stderr);
+    let item = result.item("./mixed.txt").unwrap();
+    assert_eq!(item["coverage"], "complete");
+    assert!(
+        result
+            .findings_at("./mixed.txt")
+            .any(|finding| finding["category"] == "ssn" && finding["line"] == 2)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn fifo_is_skipped_without_opening() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // A scan that opened the FIFO for reading would block forever; give it
+    // a deadline.
+    let jsonl = home.path().join("out.jsonl");
+    let mut child = phiscan(home.path())
+        .current_dir(dir.path())
+        .args(["scan", ".", "--no-db", "--jsonl"])
+        .arg(&jsonl)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("scan blocked on a FIFO");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    let text = fs::read_to_string(&jsonl).unwrap();
+    let item = text
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .find(|record| record["location"] == "./pipe")
+        .unwrap();
+    assert_eq!(item["coverage"], "skipped");
+    assert!(item["reason"].as_str().unwrap().contains("FIFO"));
+}
+
+#[cfg(unix)]
+#[test]
+fn device_root_is_skipped() {
+    let home = tempfile::tempdir().unwrap();
+    let result = scan(Path::new("/"), home.path(), &["/dev/null", "--no-db"]);
+    assert_eq!(result.status, Some(0), "{}", result.stderr);
+    let item = result.item("/dev/null").unwrap();
+    assert_eq!(item["coverage"], "skipped");
+    assert!(
+        item["reason"]
+            .as_str()
+            .unwrap()
+            .contains("character device")
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn symlink_loop_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("a")).unwrap();
+    std::os::unix::fs::symlink("..", dir.path().join("a/up")).unwrap();
+    write(dir.path(), "a/note.txt", b"SSN 234-56-7890\n");
+
+    let result = scan(dir.path(), home.path(), &[".", "--no-db"]);
+    assert_eq!(result.status, Some(1), "{}", result.stderr);
+    assert_eq!(result.item("./a/up").unwrap()["coverage"], "skipped");
+
+    let result = scan(
+        dir.path(),
+        home.path(),
+        &[".", "--no-db", "--follow-symlinks"],
+    );
+    assert_eq!(result.status, Some(1), "{}", result.stderr);
+    let looped = result.item("./a/up").unwrap();
+    assert_eq!(looped["coverage"], "error");
+    assert!(
+        looped["reason"]
+            .as_str()
+            .unwrap()
+            .contains("symbolic link loop")
+    );
+    assert!(
+        result.stderr.contains("./a/up: symbolic link loop"),
+        "{}",
+        result.stderr
+    );
+    assert_eq!(result.findings.len(), 1, "the note is scanned once");
+}
+
+#[cfg(unix)]
+#[test]
+fn dangling_link_is_an_error_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("gone.txt", dir.path().join("link.txt")).unwrap();
+    write(dir.path(), "kept.txt", b"nothing here\n");
+    let result = scan(
+        dir.path(),
+        home.path(),
+        &[".", "--no-db", "--follow-symlinks"],
+    );
+    assert_eq!(result.status, Some(0), "{}", result.stderr);
+    let item = result.item("./link.txt").unwrap();
+    assert_eq!(item["coverage"], "error");
+    assert!(
+        item["reason"].as_str().unwrap().contains("not found"),
+        "{item}"
+    );
+    assert_eq!(result.item("./kept.txt").unwrap()["coverage"], "complete");
+}
+
+#[cfg(unix)]
+#[test]
+fn unreadable_file_is_an_error_record() {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc_geteuid() } == 0 {
+        eprintln!("skipped: root reads files whatever their permissions");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write(dir.path(), "locked.txt", b"SSN 234-56-7890\n");
+    fs::set_permissions(
+        dir.path().join("locked.txt"),
+        fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    let result = scan(dir.path(), home.path(), &[".", "--no-db"]);
+    assert_eq!(result.status, Some(0), "{}", result.stderr);
+    let item = result.item("./locked.txt").unwrap();
+    assert_eq!(item["coverage"], "error");
+    assert!(
+        item["reason"]
+            .as_str()
+            .unwrap()
+            .contains("permission denied")
+    );
+    assert!(
+        result
+            .stderr
+            .contains("./locked.txt: cannot open: permission denied")
+    );
+}
+
+#[cfg(unix)]
+unsafe extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+#[cfg(unix)]
+#[test]
+fn non_utf8_file_name_is_escaped() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"lab-\xff.txt");
+    fs::write(dir.path().join(name), b"SSN 234-56-7890\n").unwrap();
+    let result = scan(dir.path(), home.path(), &[".", "--no-db"]);
+    assert_eq!(result.status, Some(1), "{}", result.stderr);
+    assert!(
+        result.item("./lab-\\xFF.txt").is_some(),
+        "{:?}",
+        result.items
+    );
+    assert_eq!(result.findings_at("./lab-\\xFF.txt").count(), 1);
+}
+
+#[test]
+fn control_characters_in_names_are_escaped_on_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write(dir.path(), "evil\u{1b}[31m.txt", b"SSN 234-56-7890\n");
+    let output = phiscan(home.path())
+        .current_dir(dir.path())
+        .args(["scan", ".", "--no-db"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
+    assert!(stdout.contains("evil\\u{1b}[31m.txt"), "{stdout}");
+}
+
+#[test]
+fn missing_root_is_fatal() {
+    let home = tempfile::tempdir().unwrap();
+    let output = phiscan(home.path())
+        .args(["scan", "/nonexistent/share", "--no-db"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("/nonexistent/share: cannot scan this root: not found"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn fail_on_incomplete_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write(dir.path(), "photo.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
+    write(dir.path(), "note.txt", b"nothing\n");
+    let result = scan(dir.path(), home.path(), &[".", "--no-db"]);
+    assert_eq!(result.status, Some(0), "{}", result.stderr);
+    let result = scan(
+        dir.path(),
+        home.path(),
+        &[".", "--no-db", "--fail-on-incomplete"],
+    );
+    assert_eq!(result.status, Some(3), "{}", result.stderr);
+}
+
+#[test]
+fn excluded_paths_are_recorded_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("backup")).unwrap();
+    write(dir.path(), "backup/old.txt", b"SSN 234-56-7890\n");
+    write(dir.path(), "keep.txt", b"nothing\n");
+    let result = scan(
+        dir.path(),
+        home.path(),
+        &[".", "--no-db", "--exclude", "backup"],
+    );
+    assert_eq!(result.status, Some(0), "{}", result.stderr);
+    let backup = result.item("./backup").unwrap();
+    assert_eq!(backup["coverage"], "skipped");
+    assert_eq!(backup["reason"], "excluded by --exclude backup");
+    assert!(result.item("./backup/old.txt").is_none());
+}
+
+#[test]
+fn store_inside_root_is_not_scanned() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write(dir.path(), "note.txt", b"SSN 234-56-7890\n");
+    let db = dir.path().join("inventory.sqlite");
+    let result = scan(
+        dir.path(),
+        home.path(),
+        &[".", "--db", db.to_str().unwrap()],
+    );
+    assert_eq!(result.status, Some(1), "{}", result.stderr);
+    let own = result.item("./inventory.sqlite").unwrap();
+    assert_eq!(own["coverage"], "skipped");
+    assert!(own["reason"].as_str().unwrap().contains("own"));
+}
+
+#[test]
+fn invalid_exclude_pattern_is_fatal() {
+    let home = tempfile::tempdir().unwrap();
+    let output = phiscan(home.path())
+        .args(["scan", ".", "--no-db", "--exclude", "a[b"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("invalid --exclude pattern \"a[b\""),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,192 @@
+//! The sample practice share in fixtures/share: every labelled value is found
+//! with the right category and place, PHI-free files have no finding, files
+//! phiscan cannot read carry that coverage state, and every file is recorded.
+
+mod common;
+
+use common::{fixtures, is_subset, scan};
+use serde_json::Value;
+use std::path::Path;
+
+fn labels() -> Vec<Value> {
+    let mut labels = Vec::new();
+    let dir = fixtures().join("labels");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.sort();
+    for file in files
+        .into_iter()
+        .filter(|path| path.extension().is_some_and(|ext| ext == "jsonl"))
+    {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            let label: Value = serde_json::from_str(line).unwrap_or_else(|err| {
+                panic!("{}:{}: invalid label: {err}", file.display(), number + 1)
+            });
+            labels.push(label);
+        }
+    }
+    labels
+}
+
+fn scan_share() -> common::Scan {
+    let home = tempfile::tempdir().unwrap();
+    let result = scan(
+        &fixtures(),
+        home.path(),
+        &["share", "--no-db", "--show-values", "--quiet"],
+    );
+    assert_eq!(
+        result.status,
+        Some(1),
+        "exit status; stderr: {}",
+        result.stderr
+    );
+    result
+}
+
+#[test]
+fn labelled_values_are_found() {
+    let result = scan_share();
+    let labels = labels();
+    assert!(labels.len() > 50, "only {} labels", labels.len());
+    let mut missing = Vec::new();
+    for label in labels
+        .iter()
+        .filter(|label| label.get("category").is_some())
+    {
+        let location = label["location"].as_str().unwrap();
+        let found = result.findings_at(location).any(|finding| {
+            finding["category"] == label["category"]
+                && finding["value"] == label["value"]
+                && label
+                    .get("line")
+                    .is_none_or(|line| &finding["line"] == line)
+                && label
+                    .get("locator")
+                    .is_none_or(|locator| is_subset(locator, &finding["locator"]))
+        });
+        if !found {
+            missing.push(label.to_string());
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{} labels not found:\n{}",
+        missing.len(),
+        missing.join("\n")
+    );
+}
+
+#[test]
+fn clean_files_have_no_finding() {
+    let result = scan_share();
+    for label in labels().iter().filter(|label| label["clean"] == true) {
+        let location = label["location"].as_str().unwrap();
+        let item = result
+            .item(location)
+            .unwrap_or_else(|| panic!("{location}: no item record"));
+        assert_eq!(item["coverage"], "complete", "{location}");
+        assert_eq!(item["class"], "none", "{location}");
+        let findings: Vec<&Value> = result.findings_at(location).collect();
+        assert!(findings.is_empty(), "{location}: {findings:?}");
+    }
+}
+
+#[test]
+fn coverage_labels_hold() {
+    let result = scan_share();
+    for label in labels()
+        .iter()
+        .filter(|label| label.get("coverage").is_some())
+    {
+        let location = label["location"].as_str().unwrap();
+        let item = result
+            .item(location)
+            .unwrap_or_else(|| panic!("{location}: no item record"));
+        assert_eq!(item["coverage"], label["coverage"], "{location}");
+        assert!(
+            item["reason"]
+                .as_str()
+                .is_some_and(|reason| !reason.is_empty()),
+            "{location}: no reason"
+        );
+    }
+}
+
+#[test]
+fn every_file_is_recorded() {
+    let result = scan_share();
+    let share = fixtures().join("share");
+    let mut files = Vec::new();
+    collect_files(&share, &mut files);
+    assert!(files.len() > 10);
+    for file in files {
+        let relative = file
+            .strip_prefix(fixtures())
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let item = result
+            .item(&relative)
+            .unwrap_or_else(|| panic!("{relative}: no item record"));
+        assert!(item["coverage"].is_string(), "{relative}");
+    }
+    assert_eq!(
+        result.summary["items"].as_u64().unwrap() as usize,
+        result.items.len()
+    );
+    assert_eq!(result.summary["complete"], true);
+}
+
+#[test]
+fn outputs_carry_no_value_without_flag() {
+    let home = tempfile::tempdir().unwrap();
+    let result = scan(&fixtures(), home.path(), &["share", "--quiet"]);
+    assert_eq!(result.status, Some(1), "{}", result.stderr);
+    assert!(!result.findings.is_empty());
+    assert!(
+        result
+            .findings
+            .iter()
+            .all(|finding| finding.get("value").is_none())
+    );
+
+    // Neither the JSON Lines file nor the store may hold a labelled value,
+    // except values in file and folder names, which locations must name.
+    let jsonl = std::fs::read(home.path().join("scan.jsonl")).unwrap();
+    let store = std::fs::read(home.path().join("inventory.sqlite")).unwrap();
+    let wal = std::fs::read(home.path().join("inventory.sqlite-wal")).unwrap_or_default();
+    for label in labels().iter().filter(|label| label.get("value").is_some()) {
+        let value = label["value"].as_str().unwrap();
+        let in_path = result
+            .items
+            .iter()
+            .any(|item| item["location"].as_str().unwrap().contains(value));
+        if value.len() < 6 || in_path {
+            continue;
+        }
+        let value = value.as_bytes();
+        for (name, content) in [("jsonl", &jsonl), ("store", &store), ("wal", &wal)] {
+            assert!(
+                !content.windows(value.len()).any(|window| window == value),
+                "{name} holds a raw value of category {}",
+                label["category"]
+            );
+        }
+    }
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect_files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
