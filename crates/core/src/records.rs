@@ -16,6 +16,7 @@ pub enum Record {
     Scan(ScanRecord),
     Item(ItemRecord),
     Finding(FindingRecord),
+    Flow(FlowRecord),
     Summary(SummaryRecord),
 }
 
@@ -105,6 +106,40 @@ pub struct FindingRecord {
     pub value: Option<String>,
 }
 
+/// One path PHI took by email: a message with PHI, from the sender's domain
+/// to one recipient's domain.
+///
+/// Only domains are recorded, never addresses: a patient's own email address
+/// is an identifier.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowRecord {
+    /// Location of the message item.
+    pub location: String,
+    /// The message's Date header, RFC 3339 in UTC, when it parses.
+    pub sent: Option<String>,
+    /// Domain of the sender (From, or Resent-From for a resent message).
+    pub from_domain: String,
+    /// Domain of the recipient.
+    pub to_domain: String,
+    /// Header the recipient came from: `to`, `cc`, `bcc`, `resent-to`, ...
+    pub field: String,
+    /// True when the recipient's domain is not one of the practice's own.
+    pub external: bool,
+    /// True when the recipient's domain is a personal webmail provider.
+    pub webmail: bool,
+    /// `encrypted` (S/MIME or PGP encrypted), `signed` (signed only, readable
+    /// by anyone on the path) or `none`.
+    pub protection: String,
+    /// True when the message was forwarded automatically (a mailbox rule).
+    pub auto_forwarded: bool,
+    /// Number of attachments.
+    pub attachments: u32,
+    /// The message's class: `phi` or `phi-likely`.
+    pub class: Class,
+    /// Categories found in the message and its attachments.
+    pub categories: Vec<Category>,
+}
+
 /// The last record of a scan.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SummaryRecord {
@@ -118,6 +153,9 @@ pub struct SummaryRecord {
     pub by_category: BTreeMap<Category, u64>,
     /// Total number of findings.
     pub findings: u64,
+    /// Number of flow records (messages with PHI, per recipient).
+    #[serde(default)]
+    pub flows: u64,
     /// Bytes of content read.
     pub bytes: u64,
     /// Wall-clock duration in seconds.

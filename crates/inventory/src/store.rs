@@ -1,7 +1,7 @@
 //! The SQLite store.
 
 use phiscan_core::records::{
-    FindingRecord, ItemRecord, Record, RecordSink, ScanRecord, SinkError, SummaryRecord,
+    FindingRecord, FlowRecord, ItemRecord, Record, RecordSink, ScanRecord, SinkError, SummaryRecord,
 };
 use rusqlite::{Connection, OpenFlags, params};
 use std::path::{Path, PathBuf};
@@ -58,6 +58,25 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX findings_by_item ON findings (scan_id, location);
     CREATE INDEX findings_by_fingerprint ON findings (fingerprint);
     CREATE INDEX items_by_class ON items (scan_id, class);
+    "#,
+    // 2: data flows by email.
+    r#"
+    CREATE TABLE flows (
+        scan_id TEXT NOT NULL REFERENCES scans(id),
+        location TEXT NOT NULL,
+        sent TEXT,
+        from_domain TEXT NOT NULL,
+        to_domain TEXT NOT NULL,
+        field TEXT NOT NULL,
+        external INTEGER NOT NULL,
+        webmail INTEGER NOT NULL,
+        protection TEXT NOT NULL,
+        auto_forwarded INTEGER NOT NULL,
+        attachments INTEGER NOT NULL,
+        class TEXT NOT NULL,
+        categories TEXT NOT NULL
+    );
+    CREATE INDEX flows_by_scan ON flows (scan_id, to_domain);
     "#,
 ];
 
@@ -295,6 +314,32 @@ impl Store {
         self.commit_if_full()
     }
 
+    fn insert_flow(&mut self, flow: &FlowRecord) -> Result<(), rusqlite::Error> {
+        self.begin_if_needed()?;
+        let categories = serde_json::to_string(&flow.categories).unwrap_or_default();
+        self.connection
+            .prepare_cached(
+                "INSERT INTO flows (scan_id, location, sent, from_domain, to_domain, field, external, webmail, protection, auto_forwarded, attachments, class, categories)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?
+            .execute(params![
+                self.scan_id,
+                flow.location,
+                flow.sent,
+                flow.from_domain,
+                flow.to_domain,
+                flow.field,
+                flow.external,
+                flow.webmail,
+                flow.protection,
+                flow.auto_forwarded,
+                flow.attachments,
+                flow.class.as_str(),
+                categories,
+            ])?;
+        self.commit_if_full()
+    }
+
     fn finish_scan(&mut self, summary: &SummaryRecord) -> Result<(), rusqlite::Error> {
         self.commit()?;
         self.connection.execute(
@@ -320,6 +365,7 @@ impl RecordSink for Store {
             Record::Scan(scan) => self.insert_scan(scan)?,
             Record::Item(item) => self.insert_item(item)?,
             Record::Finding(finding) => self.insert_finding(finding)?,
+            Record::Flow(flow) => self.insert_flow(flow)?,
             Record::Summary(summary) => self.finish_scan(summary)?,
         }
         Ok(())
@@ -460,6 +506,39 @@ mod tests {
             .query_row("SELECT complete FROM scans", [], |row| row.get(0))
             .unwrap();
         assert!(complete);
+    }
+
+    #[test]
+    fn flows_are_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inventory.sqlite");
+        let mut store = Store::open(&path).unwrap();
+        store.record(&scan()).unwrap();
+        store
+            .record(&Record::Flow(FlowRecord {
+                location: "mail.mbox!/3".into(),
+                sent: None,
+                from_domain: "clinic.org".into(),
+                to_domain: "gmail.com".into(),
+                field: "to".into(),
+                external: true,
+                webmail: true,
+                protection: "none".into(),
+                auto_forwarded: false,
+                attachments: 1,
+                class: Class::Phi,
+                categories: vec![Category::Ssn],
+            }))
+            .unwrap();
+        store.finish().unwrap();
+        let (domain, external): (String, bool) = store
+            .connection()
+            .query_row("SELECT to_domain, external FROM flows", [], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(domain, "gmail.com");
+        assert!(external);
     }
 
     fn memchr_find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
