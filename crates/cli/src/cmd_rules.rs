@@ -166,9 +166,45 @@ fn join_or_none(values: &[String]) -> String {
 
 fn export_ripgrep(rules: &RuleSet) -> Result<u8> {
     for rule in rules.rules() {
-        // ripgrep defaults to Unicode mode; `(?-u)` gives the same ASCII
-        // classes and word boundaries that phiscan's matcher uses.
-        println!("(?-u){}", rule.spec.pattern);
+        println!("{}", ripgrep_pattern(&rule.spec.pattern));
     }
     Ok(exit::CLEAN)
+}
+
+/// Rewrites a rule pattern for `rg -f`, which joins all lines into one
+/// alternation: the pattern is wrapped in `(?-u:...)` so it gets phiscan's
+/// ASCII classes and word boundaries and its own flags stay inside it, and
+/// named groups become plain groups because one name may not repeat.
+fn ripgrep_pattern(pattern: &str) -> String {
+    let mut unnamed = String::with_capacity(pattern.len());
+    let mut rest = pattern;
+    while let Some(position) = rest.find("(?P<") {
+        let (before, after) = rest.split_at(position);
+        unnamed.push_str(before);
+        match after.find('>') {
+            Some(end) => {
+                unnamed.push_str("(?:");
+                rest = &after[end + 1..];
+            }
+            None => {
+                rest = after;
+                break;
+            }
+        }
+    }
+    unnamed.push_str(rest);
+    format!("(?-u:{unnamed})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ripgrep_pattern_scopes_flags_and_drops_names() {
+        assert_eq!(
+            ripgrep_pattern(r"(?i)\bssn(?P<value>\d{9})"),
+            r"(?-u:(?i)\bssn(?:\d{9}))"
+        );
+    }
 }
