@@ -13,7 +13,7 @@ use phiscan_extract::Limits;
 use phiscan_inventory::Store;
 use phiscan_report::JsonLines;
 use phiscan_sources::WalkOptions;
-use std::io::BufWriter;
+use std::io::{BufWriter, IsTerminal};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -130,15 +130,21 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     }
 
     let progress = Arc::new(Progress::default());
-    let progress_bar = if args.quiet {
+    let list_findings = !args.quiet && !jsonl_to_stdout;
+    // Finding lines on a terminal show progress themselves, and redrawing a
+    // bar around each of them would slow the scan down.
+    let listing_to_terminal = list_findings && std::io::stdout().is_terminal();
+    let progress_bar = if args.quiet || listing_to_terminal {
         None
     } else {
         start_progress(progress.clone())
     };
     sinks.push(Box::new(ConsoleSink {
-        list_findings: !args.quiet && !jsonl_to_stdout,
+        list_findings,
         summary_to_stdout: !jsonl_to_stdout,
         bar: progress_bar.as_ref().map(|(bar, _)| bar.clone()),
+        out: BufWriter::with_capacity(64 * 1024, std::io::stdout()),
+        out_is_terminal: std::io::stdout().is_terminal(),
     }));
 
     let options = ScanOptions {

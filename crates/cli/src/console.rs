@@ -18,21 +18,25 @@ pub struct ConsoleSink {
     /// Print the summary on stdout (false: on stderr, when stdout carries JSON Lines).
     pub summary_to_stdout: bool,
     pub bar: Option<ProgressBar>,
+    pub out: std::io::BufWriter<std::io::Stdout>,
+    /// Flush each line, so a person watching sees findings as they come.
+    pub out_is_terminal: bool,
 }
 
 impl ConsoleSink {
-    fn print_out(&self, line: &str) {
-        let write = || {
-            let mut stdout = std::io::stdout().lock();
-            let _ = writeln!(stdout, "{line}");
-        };
-        match &self.bar {
-            Some(bar) => bar.suspend(write),
-            None => write(),
+    fn print_out(&mut self, line: &str) {
+        // The bar is only shown when stdout is not the terminal, so lines on
+        // stdout cannot tear it. Stdout is line-buffered, which costs a
+        // system call per finding, so lines go through a buffer of our own.
+        let _ = writeln!(self.out, "{line}");
+        if self.out_is_terminal {
+            let _ = self.out.flush();
         }
     }
 
-    fn print_err(&self, line: &str) {
+    fn print_err(&mut self, line: &str) {
+        // Keep finding lines and error lines in order on a shared terminal.
+        let _ = self.out.flush();
         let write = || eprintln!("{line}");
         match &self.bar {
             Some(bar) => bar.suspend(write),
@@ -85,8 +89,10 @@ impl RecordSink for ConsoleSink {
                 }
                 let text = phiscan_report::summary_text(summary);
                 if self.summary_to_stdout {
-                    print!("{text}");
+                    let _ = write!(self.out, "{text}");
+                    let _ = self.out.flush();
                 } else {
+                    let _ = self.out.flush();
                     eprint!("{text}");
                 }
             }
