@@ -18,10 +18,12 @@
 //!
 //! [`Matcher`]: phiscan_detect::Matcher
 
+mod flow;
 mod item;
 mod scan;
 mod time_format;
 mod writer;
 
+pub use flow::InternalDomains;
 pub use scan::{Progress, ScanError, ScanOptions, Scanner};
 pub use time_format::rfc3339;

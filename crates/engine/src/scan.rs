@@ -30,6 +30,8 @@ pub struct ScanOptions {
     pub min_confidence: u8,
     /// Wall-clock time one item may take before it is recorded as partial.
     pub item_timeout: Duration,
+    /// The practice's own mail domains; flows to other domains are external.
+    pub internal_domains: Vec<String>,
 }
 
 impl Default for ScanOptions {
@@ -42,6 +44,7 @@ impl Default for ScanOptions {
             show_values: false,
             min_confidence: 0,
             item_timeout: Duration::from_secs(300),
+            internal_domains: Vec::new(),
         }
     }
 }
@@ -72,6 +75,7 @@ pub struct Scanner {
     pub(crate) rules: Arc<RuleSet>,
     pub(crate) fingerprinter: Fingerprinter,
     pub(crate) content_key: [u8; 32],
+    pub(crate) internal_domains: crate::InternalDomains,
     pub(crate) options: ScanOptions,
 }
 
@@ -82,6 +86,7 @@ impl Scanner {
             rules,
             fingerprinter: Fingerprinter::new(key),
             content_key: blake3::derive_key("phiscan 2026 content id", key),
+            internal_domains: crate::InternalDomains::new(&options.internal_domains),
             options,
         }
     }

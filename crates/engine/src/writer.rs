@@ -2,7 +2,7 @@
 
 use crate::scan::Progress;
 use phiscan_core::records::{
-    FindingRecord, ItemRecord, Record, RecordSink, SinkError, SummaryRecord,
+    FindingRecord, FlowRecord, ItemRecord, Record, RecordSink, SinkError, SummaryRecord,
 };
 use phiscan_core::{Class, Coverage};
 use phiscan_detect::PeopleCounter;
@@ -15,6 +15,8 @@ pub(crate) enum Message {
     Findings(Vec<FindingRecord>),
     /// An item is done; its findings were sent before.
     Item(Box<FinishedItem>),
+    /// The flows of a message with PHI, after its item.
+    Flows(Vec<FlowRecord>),
 }
 
 /// An item's record and what the summary needs of it.
@@ -119,6 +121,12 @@ impl Writer {
                 self.progress.items.fetch_add(1, Ordering::Relaxed);
                 self.progress.bytes.fetch_add(bytes_read, Ordering::Relaxed);
                 self.send(&Record::Item(record));
+            }
+            Message::Flows(flows) => {
+                for flow in flows {
+                    self.summary.flows += 1;
+                    self.send(&Record::Flow(flow));
+                }
             }
         }
     }
