@@ -1,6 +1,6 @@
 //! `phiscan scan`: walk paths, detect PHI, write the records.
 
-use crate::console::{ConsoleSink, start_progress};
+use crate::console::{ConsoleSink, FlowTally, start_progress};
 use crate::exit;
 use crate::paths;
 use anyhow::{Context, Result};
@@ -85,6 +85,11 @@ pub struct ScanArgs {
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     pub max_item_mib: u64,
 
+    /// A mail domain of the practice (repeatable; subdomains included). Flows
+    /// of PHI to any other domain are marked external.
+    #[arg(long, value_name = "DOMAIN")]
+    pub internal_domain: Vec<String>,
+
     /// Print only errors and the summary, not each finding.
     #[arg(short, long)]
     pub quiet: bool,
@@ -139,6 +144,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         list_findings: !args.quiet && !jsonl_to_stdout,
         summary_to_stdout: !jsonl_to_stdout,
         bar: progress_bar.as_ref().map(|(bar, _)| bar.clone()),
+        flows: FlowTally::default(),
     }));
 
     let options = ScanOptions {
@@ -157,6 +163,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         show_values: args.show_values,
         min_confidence: args.min_confidence,
         item_timeout: Duration::from_secs(args.item_timeout.max(1)),
+        internal_domains: args.internal_domain.clone(),
     };
     let scanner = Scanner::new(Arc::new(rules), &key, options);
 

@@ -24,6 +24,7 @@ pub struct Scan {
     pub scan: Value,
     pub items: Vec<Value>,
     pub findings: Vec<Value>,
+    pub flows: Vec<Value>,
     pub summary: Value,
     pub status: Option<i32>,
     pub stderr: String,
@@ -70,6 +71,7 @@ pub fn scan(dir: &Path, home: &Path, args: &[&str]) -> Scan {
             Some("scan") => scan.scan = record,
             Some("item") => scan.items.push(record),
             Some("finding") => scan.findings.push(record),
+            Some("flow") => scan.flows.push(record),
             Some("summary") => scan.summary = record,
             other => panic!("unexpected record type {other:?}"),
         }
