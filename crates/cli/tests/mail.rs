@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 const PRACTICE: &str = "riverbend-clinic.org";
 
 fn expected_flows() -> Vec<Value> {
-    let text = std::fs::read_to_string(fixtures().join("mail-flows.json")).unwrap();
+    let text = std::fs::read_to_string(fixtures().join("labels/mail-flows.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
