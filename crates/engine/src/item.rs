@@ -2,7 +2,7 @@
 
 use crate::flow::{self, Rollup};
 use crate::scan::{Scanner, describe_io_error};
-use crate::writer::{FinishedItem, Message};
+use crate::writer::{FinishedItem, MailMark, Message};
 use crossbeam_channel::Sender;
 use phiscan_core::location::{child_location, os_str_to_text, path_to_location};
 use phiscan_core::records::{FindingRecord, FlowRecord, Individuals, ItemRecord};
@@ -16,6 +16,7 @@ use phiscan_extract::mail::Envelope;
 use phiscan_extract::{
     Child, Flow, Format, Input, Nested, Outcome, SNIFF_LEN, Segment, Sink, extract, sniff,
 };
+use phiscan_sources::imap::MailEvent;
 use phiscan_sources::{Entry, EntryKind, WalkError, WalkEvent};
 use std::fs::File;
 use std::io::{self, Read};
@@ -345,6 +346,74 @@ impl Scanner {
     }
 }
 
+impl Scanner {
+    /// Processes what an IMAP sweep found: a fetched message, or a message,
+    /// folder or mailbox that could not be read. `sweep` is the sweep's index.
+    pub(crate) fn process_mail(
+        &self,
+        worker: &mut Worker,
+        sweep: usize,
+        event: MailEvent,
+        sender: &Sender<Message>,
+        cancel: &AtomicBool,
+    ) {
+        let mailbox = self.options.imap[sweep].mailbox();
+        match event {
+            MailEvent::Failed {
+                location,
+                coverage,
+                reason,
+                size,
+            } => {
+                let record = bare_item(
+                    &location,
+                    &mailbox,
+                    "unknown",
+                    size,
+                    None,
+                    coverage,
+                    Some(reason),
+                );
+                send_item(sender, record, PeopleCounter::default(), 0, false);
+            }
+            MailEvent::Message {
+                location,
+                folder,
+                uid,
+                data,
+                received,
+            } => {
+                let place = ItemPlace {
+                    location,
+                    path: &mailbox,
+                    parent: None,
+                    depth: 0,
+                };
+                let limits = &self.options.limits;
+                let mut sink = ItemSink::new(self, worker, &place, sender, cancel);
+                let extracted = catch_unwind(AssertUnwindSafe(|| {
+                    phiscan_extract::mail::mime::extract_message(&data, limits, &mut sink)
+                }));
+                let outcome = extracted.unwrap_or_else(|_| {
+                    Outcome::with(
+                        Format::Eml,
+                        Coverage::Error,
+                        "the message parser failed with an internal error (panic)",
+                    )
+                });
+                let modified = received.and_then(|seconds| {
+                    u64::try_from(seconds).ok().map(|seconds| {
+                        SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(seconds)
+                    })
+                });
+                let content_id = Some(keyed_digest(&self.content_key, &data));
+                let finished = sink.finish(outcome, "", data.len() as u64, modified, content_id);
+                finished.send_marked(sender, data.len() as u64, true, Some((sweep, folder, uid)));
+            }
+        }
+    }
+}
+
 /// An item's record, with what the writer and the item's container need.
 pub(crate) struct Finished {
     pub(crate) record: ItemRecord,
@@ -357,7 +426,23 @@ pub(crate) struct Finished {
 
 impl Finished {
     pub(crate) fn send(self, sender: &Sender<Message>, bytes_read: u64, content_read: bool) {
-        send_item(sender, self.record, self.people, bytes_read, content_read);
+        self.send_marked(sender, bytes_read, content_read, None);
+    }
+
+    fn send_marked(
+        self,
+        sender: &Sender<Message>,
+        bytes_read: u64,
+        content_read: bool,
+        mark: Option<MailMark>,
+    ) {
+        let _ = sender.send(Message::Item(Box::new(FinishedItem {
+            record: self.record,
+            people: self.people,
+            bytes_read,
+            content_read,
+            mark,
+        })));
         if !self.flows.is_empty() {
             let _ = sender.send(Message::Flows(self.flows));
         }
@@ -779,6 +864,7 @@ fn send_item(
         people,
         bytes_read,
         content_read,
+        mark: None,
     })));
 }
 
