@@ -124,7 +124,8 @@ service imap-login {
 }
 CONF
 
-dovecot -c "$dir/dovecot.conf"
+# The daemon must not keep the caller's output pipes open.
+dovecot -c "$dir/dovecot.conf" </dev/null >/dev/null 2>&1
 
 for _ in $(seq 1 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$imaps_port") 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$imap_port") 2>/dev/null; then

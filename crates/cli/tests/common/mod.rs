@@ -48,8 +48,14 @@ impl Scan {
 /// Runs `phiscan scan` with `args` in `dir`, writing JSON Lines to a temporary
 /// file, and parses the records.
 pub fn scan(dir: &Path, home: &Path, args: &[&str]) -> Scan {
+    scan_with_env(dir, home, args, &[])
+}
+
+/// Runs `phiscan scan` like [`scan`], with extra environment variables.
+pub fn scan_with_env(dir: &Path, home: &Path, args: &[&str], env: &[(&str, &str)]) -> Scan {
     let jsonl = home.join("scan.jsonl");
     let output: Output = phiscan(home)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .arg("scan")
         .args(args)
