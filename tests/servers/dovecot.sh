@@ -4,9 +4,10 @@
 #   tests/servers/dovecot.sh start DIR IMAPS_PORT IMAP_PORT
 #   tests/servers/dovecot.sh stop DIR
 #
-# Everything lives in DIR: configuration, a test CA and server certificate
-# (for 127.0.0.1 and localhost), users (alice, bob; password in DIR/password),
-# mail under DIR/home, sockets under DIR/run, the log in DIR/dovecot.log.
+# Everything lives in DIR: the configuration, a test CA and a server
+# certificate for 127.0.0.1 and localhost, and the users alice and bob with
+# the password in DIR/password. Mail is under DIR/home, sockets under DIR/run
+# and the log in DIR/dovecot.log.
 # The master process runs as the current user and never reads the system's
 # /etc/dovecot. Dovecot refuses to run login and mail processes as root, so
 # under root they run as the package's unprivileged users (dovenull, dovecot).

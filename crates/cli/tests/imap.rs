@@ -1,8 +1,8 @@
 //! The IMAP source against a real Dovecot server that each test starts on
 //! loopback (tests/servers/dovecot.sh), with fixture messages seeded by
-//! doveadm: every seeded value is found at its folder, UID and part, no
+//! doveadm. Every seeded value is found at its folder, UID and part, no
 //! message's flags change, sweeps resume, and lost connections and odd
-//! answers end in recorded items, never in a silent skip.
+//! responses end in recorded items, never in a silent skip.
 
 mod common;
 
@@ -105,7 +105,7 @@ impl Dovecot {
         );
     }
 
-    /// Every message's mailbox, UID and flags, as doveadm reads them.
+    /// Returns every message's mailbox, UID and flags, as doveadm reads them.
     fn flags(&self, user: &str) -> String {
         self.doveadm(&["fetch", "-u", user, "mailbox uid flags", "all"], None)
     }
@@ -699,8 +699,8 @@ fn lost_connection_is_retried_then_recorded() {
     );
 }
 
-/// A server that greets, logs in and lists one folder, then answers FETCH
-/// without the message body it was asked for.
+/// A server that greets, logs in and lists one folder, then replies to
+/// FETCH without the requested message body.
 fn odd_server() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

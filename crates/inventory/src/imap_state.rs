@@ -1,5 +1,5 @@
-//! Where the last IMAP sweep of each folder stopped, so the next sweep
-//! fetches only new messages and those that could not be fetched.
+//! IMAP resume state: the point where the last sweep of each folder stopped,
+//! so the next sweep fetches only new messages and those not yet fetched.
 //!
 //! The state lives in the inventory store next to the items it describes:
 //! a message counts as done only once its item record is in the store. A

@@ -3,10 +3,10 @@
 //!
 //! mail-parser splits the message into parts and decodes headers (RFC 2047
 //! words, RFC 2231 parameters), transfer encodings and charsets. This module
-//! decides what each part is (a text body, an attachment, a nested message),
-//! checks what mail-parser repairs silently (a broken base64 or
-//! quoted-printable body, a missing closing boundary) so the message is
-//! recorded `partial`, and reads the envelope for data flows.
+//! decides what each part is: a text body, an attachment or a nested message.
+//! It checks what mail-parser repairs silently (a broken base64 or
+//! quoted-printable body, a missing closing boundary), so that such a message
+//! is recorded `partial`. It also reads the envelope for data flows.
 
 use super::{
     BodySink, Envelope, LineIndex, MESSAGE_RECORD, MemberNames, Problems, Protection, Recipient,
@@ -331,8 +331,8 @@ impl Walk<'_, '_> {
     }
 
     /// Decodes a part that mail-parser gave up on, as far as it decodes, and
-    /// notes it; checks quoted-printable parts for invalid escapes, which
-    /// decoders pass through unchanged.
+    /// notes the damage. Quoted-printable parts are checked for invalid
+    /// escapes, because decoders pass them through unchanged.
     fn recover_encoding(&mut self, part: &MessagePart<'_>, number: &str) -> Option<Vec<u8>> {
         let transfer = part
             .content_transfer_encoding()
@@ -702,6 +702,7 @@ mod tests {
     struct Collect {
         texts: Vec<(String, Locator, RecordScope)>,
         children: Vec<(String, Vec<u8>)>,
+        skipped: Vec<String>,
         envelope: Option<Envelope>,
     }
 
@@ -713,6 +714,9 @@ mod tests {
         }
 
         fn child(&mut self, child: Child<'_>) -> Flow {
+            if child.unreadable.is_some() {
+                self.skipped.push(child.name.to_string());
+            }
             self.children
                 .push((child.name.to_string(), child.data.to_vec()));
             Flow::Continue
@@ -896,6 +900,20 @@ bmFtZSxkb2IKQSwx\r\n\
                 .iter()
                 .any(|r| r.field == "resent-to" && r.address == "home@mail.net")
         );
+    }
+
+    #[test]
+    fn attachment_over_limit_is_skipped() {
+        let limits = Limits {
+            max_whole_bytes: 8,
+            ..Limits::default()
+        };
+        let mut sink = Collect::default();
+        let outcome = extract_message(MULTIPART.as_bytes(), &limits, &mut sink);
+        assert_eq!(outcome.coverage, Coverage::Complete);
+        assert_eq!(sink.children.len(), 1);
+        assert!(sink.children[0].1.is_empty(), "data handed on");
+        assert_eq!(sink.skipped, ["résultats.csv"]);
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //!
 //! Each message is a nested item named `Folder/Sub/N`, N being its position
 //! in the folder's contents table from 1. A message that cannot be read is
-//! recorded with coverage `error` and the rest of the store is still read;
-//! a folder that yields fewer messages than its content count claims makes
+//! recorded with coverage `error`, and the rest of the store is still read.
+//! A folder that yields fewer messages than its content count claims makes
 //! the store `partial`.
 
 use super::mapi::{self, AttachmentContent, MapiAttachment, MapiMessage, Props, Value};

@@ -44,10 +44,10 @@ pub fn decompress(data: &[u8]) -> Result<Vec<u8>, RtfError> {
     }
 }
 
-/// Runs the LZ77 variant of MS-OXRTFCP: each control byte announces eight
-/// items, least significant bit first; a 0 bit is a literal byte, a 1 bit a
-/// big-endian 16-bit reference (12-bit dictionary offset, 4-bit length - 2).
-/// A reference to the current write position ends the stream.
+/// Runs the LZ77 variant of MS-OXRTFCP. Each control byte announces eight
+/// items, least significant bit first. A 0 bit is a literal byte, and a 1
+/// bit a big-endian 16-bit reference (12-bit dictionary offset, 4-bit
+/// length - 2). A reference to the current write position ends the stream.
 fn decompress_lzfu(body: &[u8], raw_size: usize) -> Vec<u8> {
     let mut dictionary = [0u8; 4096];
     dictionary[..PREBUFFER.len()].copy_from_slice(PREBUFFER);

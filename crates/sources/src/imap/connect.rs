@@ -165,8 +165,8 @@ fn wrap_tls(
     Ok(stream)
 }
 
-/// Reads the greeting, asks for STARTTLS and returns the socket ready for
-/// the TLS handshake. Nothing but these two lines is sent in plaintext.
+/// Reads the greeting, sends STARTTLS and returns the socket ready for the
+/// TLS handshake. Nothing but these two lines is sent in plaintext.
 fn start_tls(tcp: TcpStream) -> Result<TcpStream, ImapError> {
     let mut reader = BufReader::new(tcp.try_clone().map_err(ImapError::Io)?);
     let mut writer = tcp;

@@ -23,7 +23,7 @@ pub use sweep::{FolderPlan, RetryPolicy, Sweep};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// How the connection is secured.
+/// Transport security of a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Security {
     /// TLS from the first byte (`imaps://`, port 993).
@@ -142,7 +142,7 @@ impl ImapUrl {
         })
     }
 
-    /// The mailbox part of locations: `imaps://user@host:port`.
+    /// Returns the mailbox part of locations: `imaps://user@host:port`.
     pub fn mailbox(&self) -> String {
         let scheme = match self.security {
             Security::Tls => "imaps",
@@ -233,7 +233,7 @@ pub struct ImapAccount {
     pub ca_cert: Option<PathBuf>,
 }
 
-/// What a sweep remembers of one folder between runs.
+/// Folder state kept from one sweep to the next.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FolderState {
     pub uidvalidity: u32,

@@ -34,7 +34,7 @@ impl Default for RetryPolicy {
     }
 }
 
-/// What a sweep set out to fetch in one folder.
+/// The UIDs a sweep fetches in one folder, and the folder's state after it.
 #[derive(Clone, Debug, Default)]
 pub struct FolderPlan {
     pub uidvalidity: u32,
@@ -60,7 +60,7 @@ pub struct Sweep {
 struct ListedFolder {
     /// The name as the server spells it (modified UTF-7), for EXAMINE.
     raw: String,
-    /// The decoded name, as the state knows it.
+    /// The decoded name: the key of the folder's state.
     name: String,
     /// The path in locations: the decoded name with `/` between levels.
     path: String,
@@ -83,7 +83,7 @@ impl Sweep {
         }
     }
 
-    /// The mailbox part of this sweep's locations.
+    /// Returns the mailbox part of this sweep's locations.
     pub fn mailbox(&self) -> String {
         self.account.url.mailbox()
     }
@@ -322,8 +322,8 @@ impl Sweep {
         true
     }
 
-    /// The state to keep after the sweep: `done` holds the (folder, UID)
-    /// pairs whose item records were written. Folders the sweep did not
+    /// Returns the state to keep after the sweep: `done` contains the
+    /// (folder, UID) pairs whose item records were written. Folders the sweep did not
     /// reach keep their earlier state.
     pub fn state_after(&self, done: &HashSet<(String, u32)>) -> MailboxState {
         let mut state = self.prior.clone();
@@ -390,9 +390,7 @@ impl Connection<'_> {
         let mut delay = policy.first_delay;
         let mut attempt = 1;
         loop {
-            let result = self
-                .session_for(reexamine)
-                .and_then(&mut *step);
+            let result = self.session_for(reexamine).and_then(&mut *step);
             match result {
                 Ok(value) => return Ok(value),
                 Err(err)
@@ -449,11 +447,11 @@ fn imap_error(err: imap::Error) -> ImapError {
             "connection lost",
         )),
         imap::Error::No(response) => {
-            ImapError::Protocol(format!("the server answered NO: {response}"))
+            ImapError::Protocol(format!("the server rejected the command (NO): {response}"))
         }
-        imap::Error::Bad(response) => {
-            ImapError::Protocol(format!("the server answered BAD: {response}"))
-        }
+        imap::Error::Bad(response) => ImapError::Protocol(format!(
+            "the server rejected the command as invalid (BAD): {response}"
+        )),
         other => ImapError::Protocol(other.to_string()),
     }
 }
