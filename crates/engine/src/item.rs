@@ -765,6 +765,7 @@ impl Sink for ItemSink<'_> {
             self.record_unopened(&place, item.size, item.modified, Coverage::Skipped, reason);
             Coverage::Skipped
         } else {
+            let started = Instant::now();
             let (coverage, rollup) = self.scanner.process_nested(
                 self.worker,
                 &place,
@@ -773,6 +774,10 @@ impl Sink for ItemSink<'_> {
                 self.sender,
                 self.cancel,
             );
+            // Each message has its own time limit; the mailbox's limit covers
+            // only the time spent outside its messages, or every large
+            // mailbox would end partial.
+            self.deadline += started.elapsed();
             self.members.merge(&rollup);
             coverage
         };
