@@ -240,6 +240,14 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     if let Some(store_path) = &store_path {
         save_imap_states(&scanner, store_path)?;
     }
+    // A mailbox that could not be opened is an unreadable root.
+    let failures = scanner.imap_failures();
+    for (mailbox, reason) in &failures {
+        eprintln!("phiscan: {mailbox}: cannot scan this mailbox: {reason}");
+    }
+    if !failures.is_empty() {
+        return Ok(exit::FAILED);
+    }
     Ok(exit_status(&summary, args.fail_on_incomplete))
 }
 

@@ -459,10 +459,15 @@ fn starttls_plaintext_and_untrusted_certificates() {
     assert_eq!(result.status, Some(1), "{}", result.stderr);
 
     // Without --ca-cert the test CA is not trusted: the mailbox is recorded
-    // as an error, and nothing is read.
+    // as an error, nothing is read, and the root counts as unreadable.
     let mailbox = server.mailbox("bob");
     let result = server.scan(home.path(), &[&mailbox, "--quiet", "--no-db"]);
-    assert_eq!(result.status, Some(0), "{}", result.stderr);
+    assert_eq!(result.status, Some(2), "{}", result.stderr);
+    assert!(
+        result.stderr.contains("cannot scan this mailbox"),
+        "{}",
+        result.stderr
+    );
     let item = result.item(&mailbox).expect("mailbox item");
     assert_eq!(item["coverage"], "error");
     let reason = item["reason"].as_str().unwrap();
@@ -478,6 +483,7 @@ fn starttls_plaintext_and_untrusted_certificates() {
         &[&mailbox, "--ca-cert", &ca, "--quiet", "--no-db"],
         &[("PHISCAN_IMAP_PASSWORD", "wrong-password-1")],
     );
+    assert_eq!(result.status, Some(2), "{}", result.stderr);
     let item = result.item(&mailbox).expect("mailbox item");
     assert!(
         item["reason"].as_str().unwrap().contains("login failed"),

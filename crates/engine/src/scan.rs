@@ -104,6 +104,15 @@ impl Scanner {
         &self.rules
     }
 
+    /// Returns the IMAP mailboxes that could not be read at all, with the reason.
+    pub fn imap_failures(&self) -> Vec<(String, String)> {
+        self.options
+            .imap
+            .iter()
+            .filter_map(|sweep| sweep.failure().map(|reason| (sweep.mailbox(), reason)))
+            .collect()
+    }
+
     /// The state each IMAP sweep leaves after [`Scanner::run`]: by mailbox,
     /// the folders with their UIDVALIDITY, highest UID and the UIDs still to fetch.
     pub fn imap_states(&self) -> Vec<(String, MailboxState)> {

@@ -54,6 +54,8 @@ pub struct Sweep {
     retry: RetryPolicy,
     max_message_bytes: u64,
     plans: Mutex<BTreeMap<String, FolderPlan>>,
+    /// Why the mailbox could not be read at all, when it could not.
+    failure: Mutex<Option<String>>,
 }
 
 /// A folder as listed by the server.
@@ -80,7 +82,17 @@ impl Sweep {
             retry,
             max_message_bytes,
             plans: Mutex::new(BTreeMap::new()),
+            failure: Mutex::new(None),
         }
+    }
+
+    /// Returns why the mailbox could not be read at all (no connection,
+    /// login or folder list), or None when the sweep got that far.
+    pub fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Returns the mailbox part of this sweep's locations.
@@ -94,6 +106,7 @@ impl Sweep {
         let mailbox = self.mailbox();
         let fail_all = |emit: &mut dyn FnMut(MailEvent) -> bool, err: &ImapError| {
             tracing::error!(mailbox = %mailbox, error = %err, "IMAP sweep failed");
+            *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(err.to_string());
             emit(MailEvent::Failed {
                 location: mailbox.clone(),
                 coverage: Coverage::Error,
