@@ -28,17 +28,27 @@ fi
 imaps_port=${3:?missing IMAPS_PORT}
 imap_port=${4:?missing IMAP_PORT}
 
+missing_packages() {
+    command -v dovecot >/dev/null 2>&1 || echo dovecot-imapd
+    command -v openssl >/dev/null 2>&1 || echo openssl
+}
+
 install_missing() {
-    local missing=()
-    command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
-    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-    [ ${#missing[@]} -eq 0 ] && return 0
-    local sudo=""
-    [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    # The package's own service stays off: its postinst may not start it.
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get update -qq
-    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    [ -z "$(missing_packages)" ] && return 0
+    # Tests start servers in parallel: one installs, the others wait for it.
+    exec 9>"${TMPDIR:-/tmp}/phiscan-dovecot-install.lock"
+    flock 9
+    local missing
+    missing=$(missing_packages)
+    if [ -n "$missing" ]; then
+        local sudo=""
+        [ "$(id -u)" -ne 0 ] && sudo="sudo"
+        export DEBIAN_FRONTEND=noninteractive
+        $sudo apt-get -o DPkg::Lock::Timeout=300 update -qq
+        # shellcheck disable=SC2086
+        $sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends $missing >/dev/null
+    fi
+    flock -u 9
 }
 install_missing
 
