@@ -328,6 +328,39 @@ mod tests {
         assert_eq!(index.position(7), (4, 1));
     }
 
+    struct Count(usize);
+
+    impl Sink for Count {
+        fn segment(&mut self, _segment: &Segment<'_>) -> Flow {
+            self.0 += 1;
+            Flow::Continue
+        }
+
+        fn child(&mut self, _child: crate::Child<'_>) -> Flow {
+            Flow::Continue
+        }
+    }
+
+    #[test]
+    fn oversized_files_are_not_held_in_memory() {
+        let limits = Limits {
+            max_whole_bytes: 16,
+            ..Limits::default()
+        };
+        let eml = b"From: a@b.org\nTo: c@d.org\nSubject: x\n\nbody text\n";
+        let mut sink = Count(0);
+        let outcome = extract(Input::Bytes(eml), Format::Eml, &limits, &mut sink).unwrap();
+        assert_eq!(outcome.coverage, Coverage::Partial);
+        assert!(outcome.reason.unwrap().contains("plain text"));
+        assert!(sink.0 > 0, "the oversized message was not scanned");
+
+        let mut sink = Count(0);
+        let pst = [b'!', b'B', b'D', b'N'].repeat(8);
+        let outcome = extract(Input::Bytes(&pst), Format::Pst, &limits, &mut sink).unwrap();
+        assert_eq!(outcome.coverage, Coverage::Skipped);
+        assert!(outcome.reason.unwrap().contains("--max-item-mib"));
+    }
+
     #[test]
     fn domains_are_lowercase() {
         assert_eq!(domain_of("A.B@Clinic.ORG").as_deref(), Some("clinic.org"));
