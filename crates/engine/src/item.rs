@@ -313,8 +313,8 @@ impl Scanner {
         result
     }
 
-    /// Processes a nested item whose extractor produces its content itself
-    /// (a message in a mailbox); a panic in `extract` ends the item in
+    /// Processes a nested item whose extractor produces its content itself,
+    /// such as a message in a mailbox. A panic in `extract` ends the item in
     /// coverage `error` and leaves the container's other items unharmed.
     fn process_nested(
         &self,
@@ -420,7 +420,7 @@ pub(crate) struct Finished {
     people: PeopleCounter,
     /// Flow records of a message with PHI, written after its item record.
     flows: Vec<FlowRecord>,
-    /// What the item and its members hold.
+    /// Classes and categories of the item and its members.
     rollup: Rollup,
 }
 
@@ -465,7 +465,7 @@ struct ItemSink<'s> {
     incomplete_children: u64,
     /// The envelope, when the item is a message.
     envelope: Option<Envelope>,
-    /// What the item's members hold.
+    /// Classes and categories of the item's members.
     members: Rollup,
 }
 

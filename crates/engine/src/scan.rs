@@ -113,7 +113,7 @@ impl Scanner {
             .collect()
     }
 
-    /// The state each IMAP sweep leaves after [`Scanner::run`]: by mailbox,
+    /// Returns the state each IMAP sweep leaves after [`Scanner::run`]: by mailbox,
     /// the folders with their UIDVALIDITY, highest UID and the UIDs still to fetch.
     pub fn imap_states(&self) -> Vec<(String, MailboxState)> {
         let done = self.mail_done.lock().unwrap_or_else(|e| e.into_inner());
