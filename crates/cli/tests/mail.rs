@@ -233,3 +233,59 @@ fn corpus_mail_is_read() {
             .any(|item| item["location"].as_str().unwrap().ends_with("!/ciële.txt"))
     );
 }
+
+#[test]
+fn damaged_pst_is_never_complete() {
+    let Some(corpus) = corpus() else {
+        return;
+    };
+    let original = std::fs::read(corpus.join("email/pst/javalibpst_dist-list.pst")).unwrap();
+    // Offsets where 64 bytes of 0xFF break, in this file: one message's
+    // block (0x1D400), the Calendar folder's message list (0x24800), the
+    // folder tree (0x1E200). Found by overwriting every 512-byte step.
+    let cases = [
+        (0x1D400usize, "members not fully examined"),
+        (0x24800, "message list of folder /Calendar is unreadable"),
+        (0x1E200, "unreadable"),
+    ];
+    for (offset, expected_reason) in cases {
+        let home = tempfile::tempdir().unwrap();
+        let mut damaged = original.clone();
+        damaged[offset..offset + 64].fill(0xFF);
+        std::fs::write(home.path().join("store.pst"), &damaged).unwrap();
+        let result = scan(
+            home.path(),
+            home.path(),
+            &["store.pst", "--no-db", "--quiet"],
+        );
+        assert!(
+            matches!(result.status, Some(0 | 1)),
+            "{offset:#x}: {}",
+            result.stderr
+        );
+        assert_eq!(result.summary["complete"], true, "{offset:#x}");
+        let store = result.item("store.pst").expect("store item");
+        assert_eq!(store["coverage"], "partial", "{offset:#x}: {store}");
+        let reason = store["reason"].as_str().unwrap_or("");
+        assert!(reason.contains(expected_reason), "{offset:#x}: {reason}");
+    }
+
+    // A damaged message is an error of its own; the other messages are read.
+    let home = tempfile::tempdir().unwrap();
+    let mut damaged = original.clone();
+    damaged[0x1D400..0x1D440].fill(0xFF);
+    std::fs::write(home.path().join("store.pst"), &damaged).unwrap();
+    let result = scan(
+        home.path(),
+        home.path(),
+        &["store.pst", "--no-db", "--quiet"],
+    );
+    let calendar = result
+        .item("store.pst!/Calendar/1")
+        .expect("damaged message");
+    assert_eq!(calendar["coverage"], "error");
+    let contact = result
+        .item("store.pst!/Contacts/1")
+        .expect("intact message");
+    assert_eq!(contact["coverage"], "complete");
+}

@@ -147,6 +147,17 @@ impl StoreReader<'_> {
         sink: &mut dyn Sink,
     ) -> Flow {
         let Some(table) = folder.hierarchy_table() else {
+            // outlook-pst returns no table when reading it fails, so only a
+            // folder known to have no sub-folders may lack one.
+            if !matches!(folder.properties().has_sub_folders(), Ok(false)) {
+                let shown = if path.is_empty() {
+                    "the top of the store"
+                } else {
+                    path
+                };
+                self.problems
+                    .partial(format!("the sub-folder list of /{shown} is unreadable"));
+            }
             return Flow::Continue;
         };
         let store = self.pst.store();
@@ -193,11 +204,13 @@ impl StoreReader<'_> {
 
     /// Reads the messages of one folder.
     fn folder(&mut self, folder: &Rc<dyn Folder>, path: &str, sink: &mut dyn Sink) -> Flow {
-        let claimed = folder.properties().content_count().unwrap_or(0).max(0) as u64;
+        let count = folder.properties().content_count();
+        let claimed = count.as_ref().map_or(0, |&count| count.max(0) as u64);
         let Some(table) = folder.contents_table() else {
-            if claimed > 0 {
+            if claimed > 0 || count.is_err() {
                 self.problems.partial(format!(
-                    "folder /{path} claims {claimed} messages but its contents table is unreadable"
+                    "the message list of folder /{path} is unreadable (content count: {})",
+                    count.map_or_else(|_| "unreadable".to_string(), |count| count.to_string())
                 ));
             }
             return Flow::Continue;
