@@ -542,6 +542,49 @@ fn password_sources() {
         "{stdout} {}",
         String::from_utf8_lossy(&output.stderr)
     );
+
+    // The prompt, on a terminal that script(1) provides: the password is
+    // typed, not echoed, and opens the mailbox.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped the prompt check: script(1) from util-linux is not installed");
+        return;
+    }
+    let command = format!(
+        "{} scan {} --ca-cert {} --no-db --quiet",
+        env!("CARGO_BIN_EXE_phiscan"),
+        server.mailbox("bob"),
+        server.ca()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("PHISCAN_HOME", home.path())
+        .env_remove("PHISCAN_IMAP_PASSWORD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Type only once the prompt is shown.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut terminal = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&terminal).contains("IMAP password for bob@127.0.0.1: ") {
+        assert_eq!(
+            stdout.read(&mut byte).unwrap(),
+            1,
+            "no prompt: {terminal:?}"
+        );
+        terminal.push(byte[0]);
+    }
+    // rpassword prints the prompt before it turns echo off: give it a moment.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{}", server.password).unwrap();
+    stdout.read_to_end(&mut terminal).unwrap();
+    child.wait().unwrap();
+    let terminal = String::from_utf8_lossy(&terminal);
+    assert!(terminal.contains("Scanned 1 items"), "{terminal}");
+    assert!(!terminal.contains(&server.password), "password echoed");
 }
 
 /// A loopback proxy in front of the server that cuts the next `cuts`
