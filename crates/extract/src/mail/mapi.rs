@@ -300,7 +300,14 @@ impl Emitter {
             return self.send(&body, locator, scope, sink);
         }
         if let Some(html) = props.bytes(HTML) {
-            let text = decode_codepage(html, props.codepage());
+            // The HTML body is in the Internet code page; without one, UTF-8
+            // when it decodes as such, else the message's code page.
+            let codepage = match props.int(INTERNET_CODEPAGE) {
+                Some(codepage) => codepage,
+                None if std::str::from_utf8(html).is_ok() => 65001,
+                None => props.codepage(),
+            };
+            let text = decode_codepage(html, codepage);
             let mut body_sink = BodySink {
                 inner: sink,
                 locator: body_locator("html", "text/html"),
