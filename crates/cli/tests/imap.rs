@@ -358,6 +358,29 @@ fn sweep_finds_seeded_values_and_keeps_flags() {
     );
 
     assert_eq!(server.flags("alice"), before, "message flags changed");
+
+    // A message over the in-memory limit is recorded as skipped, not fetched.
+    let result = server.scan(
+        home.path(),
+        &[
+            &mailbox,
+            "--ca-cert",
+            &ca,
+            "--max-item-mib",
+            "1",
+            "--quiet",
+            "--no-db",
+        ],
+    );
+    let large = result
+        .item(&format!("{mailbox}!/Befunde/日本語/1"))
+        .expect("large message item");
+    assert_eq!(large["coverage"], "skipped");
+    assert!(
+        large["reason"].as_str().unwrap().contains("--max-item-mib"),
+        "{large}"
+    );
+    assert!(result.item(&format!("{mailbox}!/INBOX/1")).is_some());
 }
 
 fn message_items(result: &common::Scan) -> Vec<String> {
