@@ -1,6 +1,6 @@
 //! `phiscan scan`: walk paths, detect PHI, write the records.
 
-use crate::console::{ConsoleSink, start_progress};
+use crate::console::{ConsoleSink, FlowTally, start_progress};
 use crate::exit;
 use crate::paths;
 use anyhow::{Context, Result};
@@ -13,6 +13,7 @@ use phiscan_extract::Limits;
 use phiscan_inventory::Store;
 use phiscan_report::JsonLines;
 use phiscan_sources::WalkOptions;
+use phiscan_sources::imap::{ImapAccount, ImapUrl, MailboxState, Password, RetryPolicy, Sweep};
 use std::io::{BufWriter, IsTerminal};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,7 +22,8 @@ use std::time::Duration;
 
 #[derive(Args, Debug)]
 pub struct ScanArgs {
-    /// Folders and files to scan.
+    /// Folders and files to scan, and mailboxes on IMAP servers as
+    /// imaps://user@host[:port][/folder] (imap:// uses STARTTLS).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
@@ -85,12 +87,53 @@ pub struct ScanArgs {
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     pub max_item_mib: u64,
 
+    /// A mail domain of the practice (repeatable; subdomains included). Flows
+    /// of PHI to any other domain are marked external.
+    #[arg(long, value_name = "DOMAIN")]
+    pub internal_domain: Vec<String>,
+
+    /// Environment variable holding the IMAP password.
+    #[arg(long, value_name = "NAME", default_value = "PHISCAN_IMAP_PASSWORD")]
+    pub password_env: String,
+
+    /// File whose first line is the IMAP password (used when the variable
+    /// of --password-env is unset; otherwise phiscan prompts on the terminal).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+
+    /// PEM file of certificate authorities to trust for IMAP TLS instead of
+    /// the system trust store.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Allow imap:// without STARTTLS: the password and the mail cross the
+    /// network unencrypted. Only for servers on a trusted local network.
+    #[arg(long)]
+    pub insecure_plaintext: bool,
+
+    /// Connections tried for one IMAP step (login, folder, batch of
+    /// messages) before its messages are recorded as not fetched.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub imap_attempts: u32,
+
+    /// Milliseconds to wait before reconnecting to an IMAP server; doubled
+    /// after each failed try.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub imap_retry_delay: u64,
+
     /// Print only errors and the summary, not each finding.
     #[arg(short, long)]
     pub quiet: bool,
 }
 
 pub fn run(args: ScanArgs) -> Result<u8> {
+    let (paths, urls) = split_roots(&args)?;
+    let password = if urls.is_empty() {
+        None
+    } else {
+        Some(read_password(&args, &urls[0])?)
+    };
+
     let rules = RuleSet::load(&RuleSources {
         no_defaults: args.no_default_rules,
         dirs: args.rules.clone(),
@@ -115,12 +158,13 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             sinks.push(Box::new(JsonLines::new(BufWriter::new(file))));
         }
     }
-    if !args.no_db {
-        let store_path = args
-            .db
+    let store_path = (!args.no_db).then(|| {
+        args.db
             .clone()
-            .unwrap_or_else(|| paths::default_store(&data));
-        let store = Store::open(&store_path)?;
+            .unwrap_or_else(|| paths::default_store(&data))
+    });
+    if let Some(store_path) = &store_path {
+        let store = Store::open(store_path)?;
         for suffix in ["", "-wal", "-shm", "-journal"] {
             let mut name = store_path.clone().into_os_string();
             name.push(suffix);
@@ -145,10 +189,11 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         bar: progress_bar.as_ref().map(|(bar, _)| bar.clone()),
         out: BufWriter::with_capacity(64 * 1024, std::io::stdout()),
         out_is_terminal: std::io::stdout().is_terminal(),
+        flows: FlowTally::default(),
     }));
 
-    let options = ScanOptions {
-        roots: args.paths.clone(),
+    let mut options = ScanOptions {
+        roots: paths,
         threads: args.threads,
         walk: WalkOptions {
             follow_symlinks: args.follow_symlinks,
@@ -163,7 +208,18 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         show_values: args.show_values,
         min_confidence: args.min_confidence,
         item_timeout: Duration::from_secs(args.item_timeout.max(1)),
+        internal_domains: args.internal_domain.clone(),
+        imap: Vec::new(),
     };
+    if let Some(password) = password {
+        options.imap = sweeps(
+            &args,
+            urls,
+            password,
+            store_path.as_deref(),
+            options.limits.max_whole_bytes,
+        )?;
+    }
     let scanner = Scanner::new(Arc::new(rules), &key, options);
 
     let cancel = Arc::new(AtomicBool::new(false));
@@ -187,7 +243,153 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         bar.finish_and_clear();
     }
     let summary = result?;
+    if let Some(store_path) = &store_path {
+        save_imap_states(&scanner, store_path)?;
+    }
+    // A mailbox that could not be opened is an unreadable root.
+    let failures = scanner.imap_failures();
+    for (mailbox, reason) in &failures {
+        eprintln!("phiscan: {mailbox}: cannot scan this mailbox: {reason}");
+    }
+    if !failures.is_empty() {
+        return Ok(exit::FAILED);
+    }
     Ok(exit_status(&summary, args.fail_on_incomplete))
+}
+
+/// Splits the roots into paths and IMAP URLs.
+fn split_roots(args: &ScanArgs) -> Result<(Vec<PathBuf>, Vec<ImapUrl>)> {
+    let mut paths = Vec::new();
+    let mut urls = Vec::new();
+    for root in &args.paths {
+        match root.to_str().filter(|text| ImapUrl::is_imap(text)) {
+            Some(text) => urls.push(ImapUrl::parse(text, args.insecure_plaintext)?),
+            None => paths.push(root.clone()),
+        }
+    }
+    if args.insecure_plaintext && urls.is_empty() {
+        anyhow::bail!("--insecure-plaintext applies to imap:// mailboxes only, and none was given");
+    }
+    Ok((paths, urls))
+}
+
+/// Reads the IMAP password from the environment, a file or the terminal;
+/// never from the command line.
+fn read_password(args: &ScanArgs, url: &ImapUrl) -> Result<Password> {
+    if let Some(value) = std::env::var_os(&args.password_env).filter(|value| !value.is_empty()) {
+        let value = value.into_string().map_err(|_| {
+            anyhow::anyhow!(
+                "the variable {} does not hold valid UTF-8",
+                args.password_env
+            )
+        })?;
+        return Ok(Password::new(value));
+    }
+    if let Some(path) = &args.password_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the password file {}", path.display()))?;
+        warn_if_shared(path);
+        let line = text.lines().next().unwrap_or("");
+        if line.is_empty() {
+            anyhow::bail!("the password file {} is empty", path.display());
+        }
+        return Ok(Password::new(line.to_string()));
+    }
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "no IMAP password: set the variable {} or pass --password-file FILE (there is no terminal to prompt on)",
+            args.password_env
+        );
+    }
+    let prompt = format!("IMAP password for {}@{}: ", url.user, url.host);
+    let value =
+        rpassword::prompt_password(prompt).context("cannot read the password from the terminal")?;
+    Ok(Password::new(value))
+}
+
+fn warn_if_shared(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(metadata) = std::fs::metadata(path)
+            && metadata.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(path = %path.display(), "the password file is readable by other users; run chmod 600 on it");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+/// Prepares one sweep per mailbox, resuming from the store's state.
+fn sweeps(
+    args: &ScanArgs,
+    urls: Vec<ImapUrl>,
+    password: Password,
+    store_path: Option<&std::path::Path>,
+    max_message_bytes: u64,
+) -> Result<Vec<Arc<Sweep>>> {
+    let state = store_path
+        .map(phiscan_inventory::ImapState::open)
+        .transpose()?;
+    let retry = RetryPolicy {
+        attempts: args.imap_attempts,
+        first_delay: Duration::from_millis(args.imap_retry_delay),
+        ..RetryPolicy::default()
+    };
+    let mut sweeps = Vec::new();
+    for url in urls {
+        let mut prior = MailboxState::new();
+        if let Some(state) = &state {
+            for folder in state.load(&url.mailbox())? {
+                prior.insert(
+                    folder.folder,
+                    phiscan_sources::imap::FolderState {
+                        uidvalidity: folder.uidvalidity,
+                        last_uid: folder.last_uid,
+                        pending: folder.pending,
+                    },
+                );
+            }
+        }
+        let account = ImapAccount {
+            url,
+            password: password.clone(),
+            ca_cert: args.ca_cert.clone(),
+        };
+        sweeps.push(Arc::new(Sweep::new(
+            account,
+            prior,
+            retry.clone(),
+            max_message_bytes,
+        )));
+    }
+    Ok(sweeps)
+}
+
+/// Saves where each IMAP sweep stopped, for the next sweep to resume.
+fn save_imap_states(scanner: &Scanner, store_path: &std::path::Path) -> Result<()> {
+    let states = scanner.imap_states();
+    if states.is_empty() {
+        return Ok(());
+    }
+    let mut store = phiscan_inventory::ImapState::open(store_path)?;
+    for (mailbox, folders) in states {
+        let folders: Vec<phiscan_inventory::StoredFolder> = folders
+            .into_iter()
+            .map(|(folder, state)| phiscan_inventory::StoredFolder {
+                folder,
+                uidvalidity: state.uidvalidity,
+                last_uid: state.last_uid,
+                pending: state.pending,
+            })
+            .collect();
+        store
+            .save(&mailbox, &folders)
+            .context("cannot save the IMAP sweep state")?;
+    }
+    Ok(())
 }
 
 /// The exit status for a finished scan.

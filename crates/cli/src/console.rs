@@ -3,9 +3,10 @@
 use indicatif::{ProgressBar, ProgressStyle};
 use phiscan_core::Coverage;
 use phiscan_core::location::sanitize_for_terminal;
-use phiscan_core::records::{FindingRecord, Record, RecordSink, SinkError};
+use phiscan_core::records::{FindingRecord, FlowRecord, Record, RecordSink, SinkError};
 use phiscan_engine::Progress;
 use phiscan_report::console::human_bytes;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +22,56 @@ pub struct ConsoleSink {
     pub out: std::io::BufWriter<std::io::Stdout>,
     /// Flush each line, so a person watching sees findings as they come.
     pub out_is_terminal: bool,
+    pub flows: FlowTally,
+}
+
+/// Counts of PHI flows by email, for the summary.
+#[derive(Debug, Default)]
+pub struct FlowTally {
+    total: u64,
+    external: u64,
+    webmail: u64,
+    auto_forwarded: u64,
+    unencrypted: u64,
+    external_domains: BTreeMap<String, u64>,
+}
+
+impl FlowTally {
+    fn add(&mut self, flow: &FlowRecord) {
+        self.total += 1;
+        if flow.external {
+            self.external += 1;
+            *self
+                .external_domains
+                .entry(flow.to_domain.clone())
+                .or_insert(0) += 1;
+        }
+        self.webmail += u64::from(flow.webmail);
+        self.auto_forwarded += u64::from(flow.auto_forwarded);
+        self.unencrypted += u64::from(flow.protection != "encrypted");
+    }
+
+    /// Renders the flow lines of the summary; empty when no PHI was mailed.
+    pub fn text(&self) -> String {
+        if self.total == 0 {
+            return String::new();
+        }
+        let mut text = format!(
+            "  email flows of PHI: {} ({} external, {} to personal webmail, {} auto-forwarded, {} not encrypted)\n",
+            self.total, self.external, self.webmail, self.auto_forwarded, self.unencrypted
+        );
+        let mut domains: Vec<(&String, &u64)> = self.external_domains.iter().collect();
+        domains.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        if !domains.is_empty() {
+            let top: Vec<String> = domains
+                .iter()
+                .take(5)
+                .map(|(domain, count)| format!("{} {count}", sanitize_for_terminal(domain)))
+                .collect();
+            text.push_str(&format!("  external domains:   {}\n", top.join(", ")));
+        }
+        text
+    }
 }
 
 impl ConsoleSink {
@@ -83,11 +134,13 @@ impl RecordSink for ConsoleSink {
                     "item not fully examined"
                 ),
             },
+            Record::Flow(flow) => self.flows.add(flow),
             Record::Summary(summary) => {
                 if let Some(bar) = &self.bar {
                     bar.finish_and_clear();
                 }
-                let text = phiscan_report::summary_text(summary);
+                let mut text = phiscan_report::summary_text(summary);
+                text.push_str(&self.flows.text());
                 if self.summary_to_stdout {
                     let _ = write!(self.out, "{text}");
                     let _ = self.out.flush();

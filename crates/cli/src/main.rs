@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Scan folders and files for PHI.
-    Scan(cmd_scan::ScanArgs),
+    Scan(Box<cmd_scan::ScanArgs>),
     /// List, check, explain and export detection rules.
     #[command(subcommand)]
     Rules(cmd_rules::RulesCommand),
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
     install_panic_hook();
 
     let result = match cli.command {
-        Command::Scan(args) => cmd_scan::run(args),
+        Command::Scan(args) => cmd_scan::run(*args),
         Command::Rules(command) => cmd_rules::run(command),
     };
     match result {

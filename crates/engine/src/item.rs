@@ -1,20 +1,26 @@
 //! Processing one entry: open, sniff, extract, detect, classify, record.
 
+use crate::flow::{self, Rollup};
 use crate::scan::{Scanner, describe_io_error};
-use crate::writer::{FinishedItem, Message};
+use crate::writer::{FinishedItem, MailMark, Message};
 use crossbeam_channel::Sender;
 use phiscan_core::location::{child_location, os_str_to_text, path_to_location};
-use phiscan_core::records::{FindingRecord, Individuals, ItemRecord};
+use phiscan_core::records::{FindingRecord, FlowRecord, Individuals, ItemRecord};
 use phiscan_core::{Class, Coverage, Locator};
 use phiscan_detect::privacy::hex_fingerprint;
 use phiscan_detect::{
     ItemClassifier, LinkInput, Match, Matcher, PeopleCounter, RecordScope, RuleSet, SegmentInput,
     mask,
 };
-use phiscan_extract::{Child, Flow, Input, Outcome, SNIFF_LEN, Segment, Sink, extract, sniff};
+use phiscan_extract::mail::Envelope;
+use phiscan_extract::{
+    Child, Flow, Format, Input, Nested, Outcome, SNIFF_LEN, Segment, Sink, extract, sniff,
+};
+use phiscan_sources::imap::MailEvent;
 use phiscan_sources::{Entry, EntryKind, WalkError, WalkEvent};
 use std::fs::File;
 use std::io::{self, Read};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime};
@@ -45,11 +51,11 @@ impl Worker {
 }
 
 /// Place of an item: its location, the file on disk that contains it, and its container.
-struct ItemPlace<'a> {
-    location: String,
-    path: &'a str,
-    parent: Option<&'a str>,
-    depth: u32,
+pub(crate) struct ItemPlace<'a> {
+    pub(crate) location: String,
+    pub(crate) path: &'a str,
+    pub(crate) parent: Option<&'a str>,
+    pub(crate) depth: u32,
 }
 
 impl Scanner {
@@ -170,15 +176,14 @@ impl Scanner {
         if sink.findings == 0 {
             return;
         }
-        let record = sink.finish(
+        let finished = sink.finish(
             Outcome::complete(phiscan_extract::Format::Empty),
             "folder",
             0,
             entry.meta.modified,
             None,
         );
-        let (record, people) = record;
-        send_item(sender, record, people, 0, false);
+        finished.send(sender, 0, false);
     }
 
     fn process_file(
@@ -280,13 +285,14 @@ impl Scanner {
         let bytes_read = head_len as u64 + rest.count;
         let content_read = outcome.coverage != Coverage::Unsupported;
         let content_id = (bytes_read == size).then(|| reader.digest());
-        let (record, people) = sink.finish(outcome, "", size, modified, content_id);
+        let finished = sink.finish(outcome, "", size, modified, content_id);
         worker.head = head;
-        send_item(sender, record, people, bytes_read, content_read);
+        finished.send(sender, bytes_read, content_read);
     }
 
-    /// Processes a container member held in memory; returns its coverage.
-    fn process_bytes(
+    /// Processes a container member held in memory; returns its coverage
+    /// and what it and its own members hold.
+    pub(crate) fn process_bytes(
         &self,
         worker: &mut Worker,
         place: &ItemPlace<'_>,
@@ -294,17 +300,152 @@ impl Scanner {
         modified: Option<SystemTime>,
         sender: &Sender<Message>,
         cancel: &AtomicBool,
-    ) -> Coverage {
+    ) -> (Coverage, Rollup) {
         let sniffed = sniff(&data[..data.len().min(SNIFF_LEN)], data.len() as u64);
         let name = place.location.rsplit(['/', '!']).next().unwrap_or("");
         let mut sink = ItemSink::new(self, worker, place, sender, cancel);
         sink.scan_name_text(name);
         let outcome = extract(Input::Bytes(data), sniffed, &self.options.limits, &mut sink);
         let content_id = Some(keyed_digest(&self.content_key, data));
-        let (record, people) = sink.finish(outcome, "", data.len() as u64, modified, content_id);
-        let coverage = record.coverage;
-        send_item(sender, record, people, 0, true);
-        coverage
+        let finished = sink.finish(outcome, "", data.len() as u64, modified, content_id);
+        let result = (finished.record.coverage, finished.rollup.clone());
+        finished.send(sender, 0, true);
+        result
+    }
+
+    /// Processes a nested item whose extractor produces its content itself,
+    /// such as a message in a mailbox. A panic in `extract` ends the item in
+    /// coverage `error` and leaves the container's other items unharmed.
+    fn process_nested(
+        &self,
+        worker: &mut Worker,
+        place: &ItemPlace<'_>,
+        item: Nested<'_>,
+        extract: &mut dyn FnMut(&mut dyn Sink) -> Outcome,
+        sender: &Sender<Message>,
+        cancel: &AtomicBool,
+    ) -> (Coverage, Rollup) {
+        let mut sink = ItemSink::new(self, worker, place, sender, cancel);
+        let outcome = match catch_unwind(AssertUnwindSafe(|| extract(&mut sink))) {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome::with(
+                Format::Binary,
+                Coverage::Error,
+                "the message parser failed with an internal error (panic)",
+            ),
+        };
+        let format = if outcome.coverage == Coverage::Error && outcome.format == Format::Binary {
+            "unknown"
+        } else {
+            ""
+        };
+        let finished = sink.finish(outcome, format, item.size, item.modified, None);
+        let result = (finished.record.coverage, finished.rollup.clone());
+        finished.send(sender, 0, true);
+        result
+    }
+}
+
+impl Scanner {
+    /// Processes what an IMAP sweep found: a fetched message, or a message,
+    /// folder or mailbox that could not be read. `sweep` is the sweep's index.
+    pub(crate) fn process_mail(
+        &self,
+        worker: &mut Worker,
+        sweep: usize,
+        event: MailEvent,
+        sender: &Sender<Message>,
+        cancel: &AtomicBool,
+    ) {
+        let mailbox = self.options.imap[sweep].mailbox();
+        match event {
+            MailEvent::Failed {
+                location,
+                coverage,
+                reason,
+                size,
+            } => {
+                let record = bare_item(
+                    &location,
+                    &mailbox,
+                    "unknown",
+                    size,
+                    None,
+                    coverage,
+                    Some(reason),
+                );
+                send_item(sender, record, PeopleCounter::default(), 0, false);
+            }
+            MailEvent::Message {
+                location,
+                folder,
+                uid,
+                data,
+                received,
+            } => {
+                let place = ItemPlace {
+                    location,
+                    path: &mailbox,
+                    parent: None,
+                    depth: 0,
+                };
+                let limits = &self.options.limits;
+                let mut sink = ItemSink::new(self, worker, &place, sender, cancel);
+                let extracted = catch_unwind(AssertUnwindSafe(|| {
+                    phiscan_extract::mail::mime::extract_message(&data, limits, &mut sink)
+                }));
+                let outcome = extracted.unwrap_or_else(|_| {
+                    Outcome::with(
+                        Format::Eml,
+                        Coverage::Error,
+                        "the message parser failed with an internal error (panic)",
+                    )
+                });
+                let modified = received.and_then(|seconds| {
+                    u64::try_from(seconds).ok().map(|seconds| {
+                        SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(seconds)
+                    })
+                });
+                let content_id = Some(keyed_digest(&self.content_key, &data));
+                let finished = sink.finish(outcome, "", data.len() as u64, modified, content_id);
+                finished.send_marked(sender, data.len() as u64, true, Some((sweep, folder, uid)));
+            }
+        }
+    }
+}
+
+/// An item's record, with what the writer and the item's container need.
+pub(crate) struct Finished {
+    pub(crate) record: ItemRecord,
+    people: PeopleCounter,
+    /// Flow records of a message with PHI, written after its item record.
+    flows: Vec<FlowRecord>,
+    /// Classes and categories of the item and its members.
+    rollup: Rollup,
+}
+
+impl Finished {
+    pub(crate) fn send(self, sender: &Sender<Message>, bytes_read: u64, content_read: bool) {
+        self.send_marked(sender, bytes_read, content_read, None);
+    }
+
+    fn send_marked(
+        self,
+        sender: &Sender<Message>,
+        bytes_read: u64,
+        content_read: bool,
+        mark: Option<MailMark>,
+    ) {
+        let _ = sender.send(Message::Item(Box::new(FinishedItem {
+            record: self.record,
+            people: self.people,
+            bytes_read,
+            content_read,
+            mark,
+        })));
+        if !self.flows.is_empty() {
+            let _ = sender.send(Message::Flows(self.flows));
+        }
     }
 }
 
@@ -322,6 +463,10 @@ struct ItemSink<'s> {
     stop_reason: Option<String>,
     children: u64,
     incomplete_children: u64,
+    /// The envelope, when the item is a message.
+    envelope: Option<Envelope>,
+    /// Classes and categories of the item's members.
+    members: Rollup,
 }
 
 impl<'s> ItemSink<'s> {
@@ -345,6 +490,8 @@ impl<'s> ItemSink<'s> {
             stop_reason: None,
             children: 0,
             incomplete_children: 0,
+            envelope: None,
+            members: Rollup::default(),
         }
     }
 
@@ -454,7 +601,8 @@ impl<'s> ItemSink<'s> {
         false
     }
 
-    /// Ends the item: flushes findings and builds its record.
+    /// Ends the item: flushes findings and builds its record and, for a
+    /// message with PHI, its flows.
     fn finish(
         mut self,
         outcome: Outcome,
@@ -462,7 +610,7 @@ impl<'s> ItemSink<'s> {
         size: u64,
         modified: Option<SystemTime>,
         content_id: Option<String>,
-    ) -> (ItemRecord, PeopleCounter) {
+    ) -> Finished {
         self.flush();
         let mut coverage = outcome.coverage;
         let mut reason = outcome.reason;
@@ -498,7 +646,48 @@ impl<'s> ItemSink<'s> {
             individuals: verdict.individuals,
             content_id,
         };
-        (record, people)
+        let mut rollup = std::mem::take(&mut self.members);
+        rollup.add_class(record.class, &record.categories);
+        let flows = match &self.envelope {
+            Some(envelope) => flow::flows(
+                &record.location,
+                envelope,
+                &rollup,
+                &self.scanner.internal_domains,
+            ),
+            None => Vec::new(),
+        };
+        Finished {
+            record,
+            people,
+            flows,
+            rollup,
+        }
+    }
+
+    /// Records a member that is not opened (unreadable, or nested too deep).
+    fn record_unopened(
+        &self,
+        place: &ItemPlace<'_>,
+        size: u64,
+        modified: Option<SystemTime>,
+        coverage: Coverage,
+        reason: String,
+    ) {
+        let record = bare_item(
+            &place.location,
+            place.path,
+            "unknown",
+            size,
+            modified,
+            coverage,
+            Some(reason),
+        );
+        let record = ItemRecord {
+            parent: place.parent.map(str::to_string),
+            ..record
+        };
+        send_item(self.sender, record, PeopleCounter::default(), 0, false);
     }
 }
 
@@ -525,47 +714,72 @@ impl Sink for ItemSink<'_> {
         };
         let max_depth = self.scanner.options.limits.max_depth;
         let coverage = if let Some((coverage, reason)) = child.unreadable {
-            let record = bare_item(
-                &place.location,
-                place.path,
-                "unknown",
-                0,
-                child.modified,
-                coverage,
-                Some(reason),
-            );
-            let record = ItemRecord {
-                parent: place.parent.map(str::to_string),
-                ..record
-            };
-            send_item(self.sender, record, PeopleCounter::default(), 0, false);
+            self.record_unopened(&place, 0, child.modified, coverage, reason);
             coverage
         } else if place.depth > max_depth {
             let reason = format!("nested deeper than {max_depth} containers; not opened");
-            let record = bare_item(
-                &place.location,
-                place.path,
-                "unknown",
-                child.data.len() as u64,
-                child.modified,
-                Coverage::Skipped,
-                Some(reason),
-            );
-            let record = ItemRecord {
-                parent: place.parent.map(str::to_string),
-                ..record
-            };
-            send_item(self.sender, record, PeopleCounter::default(), 0, false);
+            let size = child.data.len() as u64;
+            self.record_unopened(&place, size, child.modified, Coverage::Skipped, reason);
             Coverage::Skipped
         } else {
-            self.scanner.process_bytes(
+            let (coverage, rollup) = self.scanner.process_bytes(
                 self.worker,
                 &place,
                 child.data,
                 child.modified,
                 self.sender,
                 self.cancel,
-            )
+            );
+            self.members.merge(&rollup);
+            coverage
+        };
+        if coverage != Coverage::Complete {
+            self.incomplete_children += 1;
+        }
+        Flow::Continue
+    }
+
+    fn envelope(&mut self, envelope: &Envelope) {
+        self.envelope = Some(envelope.clone());
+    }
+
+    fn nested(
+        &mut self,
+        item: Nested<'_>,
+        extract: &mut dyn FnMut(&mut dyn Sink) -> Outcome,
+    ) -> Flow {
+        if self.should_stop() {
+            return Flow::Stop;
+        }
+        self.flush();
+        self.children += 1;
+        let place = ItemPlace {
+            location: child_location(&self.place.location, item.name),
+            path: self.place.path,
+            parent: Some(&self.place.location),
+            depth: self.place.depth + 1,
+        };
+        let max_depth = self.scanner.options.limits.max_depth;
+        let coverage = if place.depth > max_depth {
+            let reason = format!("nested deeper than {max_depth} containers; not opened");
+            self.record_unopened(&place, item.size, item.modified, Coverage::Skipped, reason);
+            Coverage::Skipped
+        } else {
+            let started = Instant::now();
+            let (coverage, rollup) = self.scanner.process_nested(
+                self.worker,
+                &place,
+                item,
+                extract,
+                self.sender,
+                self.cancel,
+            );
+            // Each message has its own time limit; the mailbox's limit covers
+            // only the time spent outside its messages, or every large
+            // mailbox would end partial.
+            self.deadline += started.elapsed();
+            self.members.merge(&rollup);
+            coverage
         };
         if coverage != Coverage::Complete {
             self.incomplete_children += 1;
@@ -655,6 +869,7 @@ fn send_item(
         people,
         bytes_read,
         content_read,
+        mark: None,
     })));
 }
 

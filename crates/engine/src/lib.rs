@@ -4,6 +4,9 @@
 //! walker thread ──entries──► N worker threads ──messages──► writer thread ──► record sinks
 //!  (sources::fs)  bounded      (extract + detect +           bounded       (JSON Lines, store,
 //!                 channel       classify, per-thread state)   channel        console)
+//!                                  ▲
+//! IMAP thread ───fetched mail──────┘
+//!  (sources::imap) short bounded channel
 //! ```
 //!
 //! The walker enumerates the roots. Each worker owns a [`Matcher`] and its
@@ -13,15 +16,21 @@
 //! worker. One writer thread hands every record to the sinks in order, so the
 //! store sees a single writer, and keeps the summary counts.
 //!
+//! The IMAP thread sweeps each mailbox in turn and hands fetched messages to
+//! the same workers. A message whose text or attachments hold PHI is followed
+//! by its flow records, one per recipient domain.
+//!
 //! Every entry ends as an item record with a coverage state; a failing item is
 //! recorded and the scan goes on.
 //!
 //! [`Matcher`]: phiscan_detect::Matcher
 
+mod flow;
 mod item;
 mod scan;
 mod time_format;
 mod writer;
 
+pub use flow::InternalDomains;
 pub use scan::{Progress, ScanError, ScanOptions, Scanner};
 pub use time_format::rfc3339;

@@ -6,7 +6,9 @@ use phiscan_core::location::path_to_location;
 use phiscan_core::records::{Record, RecordSink, ScanRecord, SinkError, SummaryRecord};
 use phiscan_detect::{Fingerprinter, RuleSet};
 use phiscan_extract::Limits;
+use phiscan_sources::imap::{MailEvent, MailboxState, Sweep};
 use phiscan_sources::{WalkEvent, WalkOptions, Walker};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -30,6 +32,10 @@ pub struct ScanOptions {
     pub min_confidence: u8,
     /// Wall-clock time one item may take before it is recorded as partial.
     pub item_timeout: Duration,
+    /// The practice's own mail domains; flows to other domains are external.
+    pub internal_domains: Vec<String>,
+    /// Mailboxes on IMAP servers to sweep, after or alongside the roots.
+    pub imap: Vec<Arc<Sweep>>,
 }
 
 impl Default for ScanOptions {
@@ -42,6 +48,8 @@ impl Default for ScanOptions {
             show_values: false,
             min_confidence: 0,
             item_timeout: Duration::from_secs(300),
+            internal_domains: Vec::new(),
+            imap: Vec::new(),
         }
     }
 }
@@ -72,7 +80,10 @@ pub struct Scanner {
     pub(crate) rules: Arc<RuleSet>,
     pub(crate) fingerprinter: Fingerprinter,
     pub(crate) content_key: [u8; 32],
+    pub(crate) internal_domains: crate::InternalDomains,
     pub(crate) options: ScanOptions,
+    /// IMAP messages whose records were written.
+    mail_done: crate::writer::MailDone,
 }
 
 impl Scanner {
@@ -82,13 +93,43 @@ impl Scanner {
             rules,
             fingerprinter: Fingerprinter::new(key),
             content_key: blake3::derive_key("phiscan 2026 content id", key),
+            internal_domains: crate::InternalDomains::new(&options.internal_domains),
             options,
+            mail_done: Default::default(),
         }
     }
 
     /// The rule set in use.
     pub fn rules(&self) -> &RuleSet {
         &self.rules
+    }
+
+    /// Returns the IMAP mailboxes that could not be read at all, with the reason.
+    pub fn imap_failures(&self) -> Vec<(String, String)> {
+        self.options
+            .imap
+            .iter()
+            .filter_map(|sweep| sweep.failure().map(|reason| (sweep.mailbox(), reason)))
+            .collect()
+    }
+
+    /// Returns the state each IMAP sweep leaves after [`Scanner::run`]: by mailbox,
+    /// the folders with their UIDVALIDITY, highest UID and the UIDs still to fetch.
+    pub fn imap_states(&self) -> Vec<(String, MailboxState)> {
+        let done = self.mail_done.lock().unwrap_or_else(|e| e.into_inner());
+        self.options
+            .imap
+            .iter()
+            .enumerate()
+            .map(|(index, sweep)| {
+                let mine: HashSet<(String, u32)> = done
+                    .iter()
+                    .filter(|(sweep, _, _)| *sweep == index)
+                    .map(|(_, folder, uid)| (folder.clone(), *uid))
+                    .collect();
+                (sweep.mailbox(), sweep.state_after(&mine))
+            })
+            .collect()
     }
 
     /// Runs the scan, handing every record to `sinks`; returns the summary.
@@ -130,12 +171,19 @@ impl Scanner {
                 .roots
                 .iter()
                 .map(|root| path_to_location(root))
+                .chain(self.options.imap.iter().map(|sweep| sweep.mailbox()))
                 .collect(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             rules_version: self.rules.version().to_string(),
             host: host_name(),
         };
-        let mut writer = Writer::new(sinks, &scan.id, progress, cancel.clone());
+        let mut writer = Writer::new(
+            sinks,
+            &scan.id,
+            progress,
+            cancel.clone(),
+            self.mail_done.clone(),
+        );
         writer.send(&Record::Scan(scan));
         if writer.failure().is_some() {
             let err = writer.finish(0.0, false).err();
@@ -146,6 +194,9 @@ impl Scanner {
 
         let (entry_sender, entry_receiver) =
             crossbeam_channel::bounded::<WalkEvent>(CHANNEL_CAPACITY);
+        // Fetched messages are held in memory: a short queue bounds it.
+        let (mail_sender, mail_receiver) =
+            crossbeam_channel::bounded::<(usize, MailEvent)>(threads);
         let (message_sender, message_receiver) =
             crossbeam_channel::bounded::<Message>(CHANNEL_CAPACITY);
         let writer_thread = std::thread::Builder::new()
@@ -174,19 +225,28 @@ impl Scanner {
                 drop(entry_sender);
             });
 
+            let mail_cancel = &cancel;
+            scope.spawn(move || {
+                for (index, sweep) in self.options.imap.iter().enumerate() {
+                    if mail_cancel.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    sweep.run(mail_cancel, &mut |event| {
+                        mail_sender.send((index, event)).is_ok()
+                    });
+                }
+                drop(mail_sender);
+            });
+
             pool.scope(|pool_scope| {
                 for _ in 0..threads {
-                    let receiver = entry_receiver.clone();
+                    let entries = entry_receiver.clone();
+                    let mail = mail_receiver.clone();
                     let sender = message_sender.clone();
                     let cancel = &cancel;
                     pool_scope.spawn(move |_| {
                         let mut worker = Worker::new(&self.rules);
-                        for event in receiver {
-                            if cancel.load(Ordering::Relaxed) {
-                                continue;
-                            }
-                            self.process_event(&mut worker, event, &sender, cancel);
-                        }
+                        self.work(&mut worker, entries, mail, &sender, cancel);
                     });
                 }
             });
@@ -200,6 +260,47 @@ impl Scanner {
         writer
             .finish(clock.elapsed().as_secs_f64(), complete)
             .map_err(ScanError::Output)
+    }
+}
+
+impl Scanner {
+    /// Takes entries and IMAP messages until both queues are closed.
+    fn work(
+        &self,
+        worker: &mut Worker,
+        entries: crossbeam_channel::Receiver<WalkEvent>,
+        mail: crossbeam_channel::Receiver<(usize, MailEvent)>,
+        sender: &crossbeam_channel::Sender<Message>,
+        cancel: &AtomicBool,
+    ) {
+        let closed_entries = crossbeam_channel::never();
+        let closed_mail = crossbeam_channel::never();
+        let mut entries_open = true;
+        let mut mail_open = true;
+        while entries_open || mail_open {
+            let entry_source = if entries_open {
+                &entries
+            } else {
+                &closed_entries
+            };
+            let mail_source = if mail_open { &mail } else { &closed_mail };
+            crossbeam_channel::select! {
+                recv(entry_source) -> event => match event {
+                    Ok(event) if !cancel.load(Ordering::Relaxed) => {
+                        self.process_event(worker, event, sender, cancel);
+                    }
+                    Ok(_) => {}
+                    Err(_) => entries_open = false,
+                },
+                recv(mail_source) -> event => match event {
+                    Ok((index, event)) if !cancel.load(Ordering::Relaxed) => {
+                        self.process_mail(worker, index, event, sender, cancel);
+                    }
+                    Ok(_) => {}
+                    Err(_) => mail_open = false,
+                },
+            }
+        }
     }
 }
 

@@ -2,12 +2,13 @@
 
 use crate::scan::Progress;
 use phiscan_core::records::{
-    FindingRecord, ItemRecord, Record, RecordSink, SinkError, SummaryRecord,
+    FindingRecord, FlowRecord, ItemRecord, Record, RecordSink, SinkError, SummaryRecord,
 };
 use phiscan_core::{Class, Coverage};
 use phiscan_detect::PeopleCounter;
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Message from a worker to the writer.
 pub(crate) enum Message {
@@ -15,6 +16,8 @@ pub(crate) enum Message {
     Findings(Vec<FindingRecord>),
     /// An item is done; its findings were sent before.
     Item(Box<FinishedItem>),
+    /// The flows of a message with PHI, after its item.
+    Flows(Vec<FlowRecord>),
 }
 
 /// An item's record and what the summary needs of it.
@@ -25,7 +28,16 @@ pub(crate) struct FinishedItem {
     pub(crate) bytes_read: u64,
     /// Whether the item's content was read at all.
     pub(crate) content_read: bool,
+    /// Set for a message fetched over IMAP: the sweep counts it as done once
+    /// its record reached every output.
+    pub(crate) mark: Option<MailMark>,
 }
+
+/// A fetched IMAP message: index of its sweep, folder and UID.
+pub(crate) type MailMark = (usize, String, u32);
+
+/// Messages whose records were written, shared with the scanner.
+pub(crate) type MailDone = Arc<Mutex<HashSet<MailMark>>>;
 
 pub(crate) struct Writer {
     sinks: Vec<Box<dyn RecordSink>>,
@@ -35,6 +47,7 @@ pub(crate) struct Writer {
     people: PeopleCounter,
     progress: Arc<Progress>,
     cancel: Arc<AtomicBool>,
+    mail_done: MailDone,
 }
 
 impl Writer {
@@ -43,6 +56,7 @@ impl Writer {
         scan_id: &str,
         progress: Arc<Progress>,
         cancel: Arc<AtomicBool>,
+        mail_done: MailDone,
     ) -> Writer {
         let mut summary = SummaryRecord {
             scan: scan_id.to_string(),
@@ -62,6 +76,7 @@ impl Writer {
             people: PeopleCounter::default(),
             progress,
             cancel,
+            mail_done,
         }
     }
 
@@ -107,6 +122,7 @@ impl Writer {
                     people,
                     bytes_read,
                     content_read,
+                    mark,
                 } = *finished;
                 self.summary.items += 1;
                 *self.summary.by_class.entry(record.class).or_insert(0) += 1;
@@ -119,6 +135,20 @@ impl Writer {
                 self.progress.items.fetch_add(1, Ordering::Relaxed);
                 self.progress.bytes.fetch_add(bytes_read, Ordering::Relaxed);
                 self.send(&Record::Item(record));
+                if let Some(mark) = mark
+                    && self.failure.is_none()
+                {
+                    self.mail_done
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(mark);
+                }
+            }
+            Message::Flows(flows) => {
+                for flow in flows {
+                    self.summary.flows += 1;
+                    self.send(&Record::Flow(flow));
+                }
             }
         }
     }

@@ -16,6 +16,7 @@ pub mod csv;
 pub mod decode;
 pub mod json;
 pub mod lines;
+pub mod mail;
 pub mod markup;
 pub mod sniff;
 pub mod text;
@@ -117,12 +118,71 @@ pub struct Child<'a> {
     pub unreadable: Option<(Coverage, String)>,
 }
 
+/// An item nested in the one being extracted whose content the extractor
+/// produces itself, such as a message in a mailbox.
+#[derive(Clone, Copy, Debug)]
+pub struct Nested<'a> {
+    /// Inner path within the container, such as `Inbox/3`.
+    pub name: &'a str,
+    /// Size of the nested item's content in bytes.
+    pub size: u64,
+    pub modified: Option<SystemTime>,
+}
+
 /// Receives what an extractor produces.
 pub trait Sink {
     /// Receives one segment of text.
     fn segment(&mut self, segment: &Segment<'_>) -> Flow;
     /// Receives one member of a container.
     fn child(&mut self, child: Child<'_>) -> Flow;
+
+    /// Receives the envelope of the message being extracted: who sent it to
+    /// whom, how it was protected. The default ignores it.
+    fn envelope(&mut self, _envelope: &mail::Envelope) {}
+
+    /// Receives a nested item: `extract` is called with the sink of that item
+    /// and returns how its extraction ended.
+    ///
+    /// The default runs `extract` on this sink, so the nested item's segments
+    /// and members count as this item's own.
+    fn nested(
+        &mut self,
+        _item: Nested<'_>,
+        extract: &mut dyn FnMut(&mut dyn Sink) -> Outcome,
+    ) -> Flow {
+        let outcome = extract(&mut Forward(self));
+        if outcome.stopped {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+}
+
+/// Forwards everything to another sink; lets a default method hand `self` on
+/// as a `dyn Sink`.
+struct Forward<'a, S: ?Sized>(&'a mut S);
+
+impl<S: Sink + ?Sized> Sink for Forward<'_, S> {
+    fn segment(&mut self, segment: &Segment<'_>) -> Flow {
+        self.0.segment(segment)
+    }
+
+    fn child(&mut self, child: Child<'_>) -> Flow {
+        self.0.child(child)
+    }
+
+    fn envelope(&mut self, envelope: &mail::Envelope) {
+        self.0.envelope(envelope)
+    }
+
+    fn nested(
+        &mut self,
+        item: Nested<'_>,
+        extract: &mut dyn FnMut(&mut dyn Sink) -> Outcome,
+    ) -> Flow {
+        self.0.nested(item, extract)
+    }
 }
 
 /// How extraction of one item ended.
@@ -234,7 +294,10 @@ fn dispatch(
         Format::Text | Format::Hl7v2 | Format::X12 => {
             text::extract_stream(reader_of(input), encoding, format, limits, sink)
         }
-        Format::Eml | Format::Mbox | Format::Rtf => {
+        Format::Eml | Format::Mbox | Format::Msg | Format::Pst => {
+            mail::extract(input, format, limits, sink)
+        }
+        Format::Rtf => {
             let mut outcome =
                 text::extract_stream(reader_of(input), encoding, format, limits, sink)?;
             if outcome.coverage == Coverage::Complete {
@@ -271,9 +334,6 @@ fn dispatch(
 /// Returns why a format pending full support is only partly examined.
 fn pending_reason(format: Format) -> &'static str {
     match format {
-        Format::Eml | Format::Mbox => {
-            "scanned as plain text: MIME parts encoded in base64 or quoted-printable were not decoded"
-        }
         Format::Rtf => {
             "scanned as plain text: RTF control words, hex-encoded text and embedded objects were not decoded"
         }

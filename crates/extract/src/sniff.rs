@@ -29,9 +29,12 @@ pub enum Format {
     Odt,
     Ods,
     Odp,
-    /// OLE2 compound file: legacy .doc, .xls, .ppt, Outlook .msg, or an
-    /// encrypted Office document.
+    /// OLE2 compound file: legacy .doc, .xls, .ppt, or an encrypted Office
+    /// document.
     Ole2,
+    /// Outlook message: a .msg file (an OLE2 compound file with MAPI
+    /// property streams), or a message inside a PST store.
+    Msg,
     Gzip,
     Bzip2,
     Xz,
@@ -77,6 +80,7 @@ impl Format {
             Format::Ods => "ods",
             Format::Odp => "odp",
             Format::Ole2 => "ole2",
+            Format::Msg => "msg",
             Format::Gzip => "gzip",
             Format::Bzip2 => "bzip2",
             Format::Xz => "xz",
@@ -173,6 +177,9 @@ fn sniff_magic(head: &[u8]) -> Option<Format> {
         return Some(sniff_zip_kind(head));
     }
     if starts(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+        if crate::mail::msg::looks_like_msg(head) {
+            return Some(Format::Msg);
+        }
         return Some(Format::Ole2);
     }
     if at(128, b"DICM") {
@@ -330,7 +337,7 @@ fn looks_like_x12(text: &str) -> bool {
 /// Returns true when the text opens with an RFC 5322 header block holding at
 /// least two of the common message headers.
 fn looks_like_mail_headers(text: &str) -> bool {
-    const KNOWN: [&str; 9] = [
+    const KNOWN: [&str; 10] = [
         "from",
         "to",
         "subject",
@@ -340,6 +347,7 @@ fn looks_like_mail_headers(text: &str) -> bool {
         "mime-version",
         "return-path",
         "cc",
+        "content-type",
     ];
     let mut known = 0;
     for line in text.lines().take(60) {

@@ -9,6 +9,8 @@
 //! masked preview and keyed fingerprint, and the `value` field that
 //! `--show-values` adds for the terminal is dropped here.
 
+pub mod imap_state;
 pub mod store;
 
+pub use imap_state::{ImapState, StoredFolder};
 pub use store::{Store, StoreError};

@@ -78,6 +78,18 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX flows_by_scan ON flows (scan_id, to_domain);
     "#,
+    // 3: where the last IMAP sweep of each folder stopped (see imap_state.rs).
+    r#"
+    CREATE TABLE imap_folders (
+        account TEXT NOT NULL,
+        folder TEXT NOT NULL,
+        uidvalidity INTEGER NOT NULL,
+        last_uid INTEGER NOT NULL,
+        pending TEXT NOT NULL,
+        updated TEXT NOT NULL,
+        PRIMARY KEY (account, folder)
+    );
+    "#,
 ];
 
 /// Records inserted per transaction.

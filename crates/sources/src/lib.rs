@@ -6,7 +6,11 @@
 //! not followed, FIFOs, sockets and devices, excluded paths), each with its
 //! kind so the caller can record why. Errors (an unreadable folder, a
 //! symbolic link loop) are reported as events and the walk goes on.
+//!
+//! [`imap`] sweeps the folders of a mailbox on a live mail server, read-only,
+//! and hands each message on with its folder and UID.
 
 pub mod fs;
+pub mod imap;
 
 pub use fs::{Entry, EntryKind, FileMeta, WalkError, WalkEvent, WalkOptions, Walker};

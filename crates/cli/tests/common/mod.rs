@@ -24,6 +24,7 @@ pub struct Scan {
     pub scan: Value,
     pub items: Vec<Value>,
     pub findings: Vec<Value>,
+    pub flows: Vec<Value>,
     pub summary: Value,
     pub status: Option<i32>,
     pub stderr: String,
@@ -47,8 +48,14 @@ impl Scan {
 /// Runs `phiscan scan` with `args` in `dir`, writing JSON Lines to a temporary
 /// file, and parses the records.
 pub fn scan(dir: &Path, home: &Path, args: &[&str]) -> Scan {
+    scan_with_env(dir, home, args, &[])
+}
+
+/// Runs `phiscan scan` like [`scan`], with extra environment variables.
+pub fn scan_with_env(dir: &Path, home: &Path, args: &[&str], env: &[(&str, &str)]) -> Scan {
     let jsonl = home.join("scan.jsonl");
     let output: Output = phiscan(home)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .arg("scan")
         .args(args)
@@ -70,6 +77,7 @@ pub fn scan(dir: &Path, home: &Path, args: &[&str]) -> Scan {
             Some("scan") => scan.scan = record,
             Some("item") => scan.items.push(record),
             Some("finding") => scan.findings.push(record),
+            Some("flow") => scan.flows.push(record),
             Some("summary") => scan.summary = record,
             other => panic!("unexpected record type {other:?}"),
         }
