@@ -18,10 +18,13 @@
 //!
 //! [`Matcher`]: phiscan_detect::Matcher
 
+mod file_facts;
+mod incremental;
 mod item;
 mod scan;
 mod time_format;
 mod writer;
 
+pub use incremental::SweepContext;
 pub use scan::{Progress, ScanError, ScanOptions, Scanner};
 pub use time_format::rfc3339;

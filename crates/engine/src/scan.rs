@@ -73,6 +73,8 @@ pub struct Scanner {
     pub(crate) fingerprinter: Fingerprinter,
     pub(crate) content_key: [u8; 32],
     pub(crate) options: ScanOptions,
+    pub(crate) facts: crate::file_facts::FactReader,
+    pub(crate) sweep: crate::incremental::SweepContext,
 }
 
 impl Scanner {
@@ -83,6 +85,8 @@ impl Scanner {
             fingerprinter: Fingerprinter::new(key),
             content_key: blake3::derive_key("phiscan 2026 content id", key),
             options,
+            facts: Default::default(),
+            sweep: Default::default(),
         }
     }
 
@@ -134,6 +138,8 @@ impl Scanner {
             version: env!("CARGO_PKG_VERSION").to_string(),
             rules_version: self.rules.version().to_string(),
             host: host_name(),
+            sweep: self.sweep.name.clone(),
+            resumed_from: self.sweep.resumed_from.clone(),
         };
         let mut writer = Writer::new(sinks, &scan.id, progress, cancel.clone());
         writer.send(&Record::Scan(scan));

@@ -2,10 +2,11 @@
 
 use crate::scan::Progress;
 use phiscan_core::records::{
-    FindingRecord, ItemRecord, Record, RecordSink, SinkError, SummaryRecord,
+    FindingRecord, ItemMeta, ItemRecord, Record, RecordSink, SinkError, SummaryRecord,
 };
 use phiscan_core::{Class, Coverage};
 use phiscan_detect::PeopleCounter;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -15,6 +16,9 @@ pub(crate) enum Message {
     Findings(Vec<FindingRecord>),
     /// An item is done; its findings were sent before.
     Item(Box<FinishedItem>),
+    /// Facts of the file at a location, sent before the file's item; the
+    /// writer adds them to the top-level item record with that location.
+    Meta(String, Box<ItemMeta>),
 }
 
 /// An item's record and what the summary needs of it.
@@ -35,6 +39,8 @@ pub(crate) struct Writer {
     people: PeopleCounter,
     progress: Arc<Progress>,
     cancel: Arc<AtomicBool>,
+    /// File facts waiting for their item record, by location.
+    metas: HashMap<String, ItemMeta>,
 }
 
 impl Writer {
@@ -62,6 +68,7 @@ impl Writer {
             people: PeopleCounter::default(),
             progress,
             cancel,
+            metas: HashMap::new(),
         }
     }
 
@@ -101,9 +108,12 @@ impl Writer {
                     self.send(&Record::Finding(finding));
                 }
             }
+            Message::Meta(location, meta) => {
+                self.metas.insert(location, *meta);
+            }
             Message::Item(finished) => {
                 let FinishedItem {
-                    record,
+                    mut record,
                     people,
                     bytes_read,
                     content_read,
@@ -114,6 +124,14 @@ impl Writer {
                 self.summary.bytes += bytes_read;
                 if content_read {
                     self.summary.items_read += 1;
+                }
+                if record.meta.reused {
+                    self.summary.items_reused += 1;
+                }
+                if record.parent.is_none()
+                    && let Some(meta) = self.metas.remove(&record.location)
+                {
+                    record.meta = meta;
                 }
                 self.people.merge(people);
                 self.progress.items.fetch_add(1, Ordering::Relaxed);

@@ -9,6 +9,11 @@
 //! masked preview and keyed fingerprint, and the `value` field that
 //! `--show-values` adds for the terminal is dropped here.
 
+pub mod cache;
+pub mod model;
+pub mod read;
 pub mod store;
 
+pub use cache::{EarlierResults, SqliteCache};
+pub use model::{PersonKey, ScanData, ScanInfo};
 pub use store::{Store, StoreError};

@@ -78,6 +78,30 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX flows_by_scan ON flows (scan_id, to_domain);
     "#,
+    // 3: file facts for exposure and risky places, the incremental cache
+    // keys, sweep names and resumed scans, and the coverage view.
+    r#"
+    ALTER TABLE scans ADD COLUMN sweep TEXT;
+    ALTER TABLE scans ADD COLUMN resumed_from TEXT;
+    ALTER TABLE items ADD COLUMN mode TEXT;
+    ALTER TABLE items ADD COLUMN uid INTEGER;
+    ALTER TABLE items ADD COLUMN gid INTEGER;
+    ALTER TABLE items ADD COLUMN file_id TEXT;
+    ALTER TABLE items ADD COLUMN modified_ns INTEGER;
+    ALTER TABLE items ADD COLUMN exposure TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE items ADD COLUMN places TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE items ADD COLUMN reused INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX items_by_path ON items (scan_id, path);
+    CREATE INDEX items_by_content ON items (content_id) WHERE parent IS NULL;
+    CREATE VIEW coverage AS
+        SELECT scan_id, location, path, format, coverage, reason
+        FROM items WHERE coverage <> 'complete';
+    CREATE VIEW incremental_cache AS
+        SELECT s.rules_version, s.sweep, i.scan_id, i.location, i.size,
+               i.modified_ns, i.file_id, i.content_id
+        FROM items i JOIN scans s ON s.id = i.scan_id
+        WHERE i.parent IS NULL;
+    "#,
 ];
 
 /// Records inserted per transaction.
@@ -246,7 +270,7 @@ impl Store {
 
     fn insert_scan(&mut self, scan: &ScanRecord) -> Result<(), rusqlite::Error> {
         self.connection.execute(
-            "INSERT INTO scans (id, started, roots, version, rules_version, host) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO scans (id, started, roots, version, rules_version, host, sweep, resumed_from) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 scan.id,
                 scan.started,
@@ -254,6 +278,8 @@ impl Store {
                 scan.version,
                 scan.rules_version,
                 scan.host,
+                scan.sweep,
+                scan.resumed_from,
             ],
         )?;
         self.scan_id = Some(scan.id.clone());
@@ -263,10 +289,12 @@ impl Store {
     fn insert_item(&mut self, item: &ItemRecord) -> Result<(), rusqlite::Error> {
         self.begin_if_needed()?;
         let categories = serde_json::to_string(&item.categories).unwrap_or_default();
+        let meta = &item.meta;
         self.connection
             .prepare_cached(
-                "INSERT OR REPLACE INTO items (scan_id, location, path, parent, format, size, modified, class, coverage, reason, findings, categories, individuals_low, individuals_high, content_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                "INSERT OR REPLACE INTO items (scan_id, location, path, parent, format, size, modified, class, coverage, reason, findings, categories, individuals_low, individuals_high, content_id,
+                     mode, uid, gid, file_id, modified_ns, exposure, places, reused)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
             )?
             .execute(params![
                 self.scan_id,
@@ -284,6 +312,14 @@ impl Store {
                 item.individuals.low as i64,
                 item.individuals.high as i64,
                 item.content_id,
+                meta.mode,
+                meta.uid,
+                meta.gid,
+                meta.file_id,
+                meta.modified_ns,
+                serde_json::to_string(&meta.exposure).unwrap_or_default(),
+                serde_json::to_string(&meta.places).unwrap_or_default(),
+                meta.reused,
             ])?;
         self.commit_if_full()
     }
@@ -429,6 +465,8 @@ mod tests {
             version: "0.1.0".into(),
             rules_version: "sha256:x".into(),
             host: None,
+            sweep: None,
+            resumed_from: None,
         })
     }
 
@@ -464,6 +502,7 @@ mod tests {
             categories: vec![Category::Ssn],
             individuals: Individuals { low: 1, high: 1 },
             content_id: None,
+            meta: Default::default(),
         })
     }
 

@@ -1,0 +1,237 @@
+//! The incremental cache over the SQLite store: the records of earlier scans
+//! of the same sweep, served to the scan pipeline so that unchanged files are
+//! not read again.
+
+use crate::model::ScanInfo;
+use crate::read::{ITEM_COLUMNS, findings_of, item_from_row};
+use phiscan_core::Coverage;
+use phiscan_core::cache::{CachedFile, CachedItem, FileKey, ItemCache};
+use phiscan_core::records::ItemRecord;
+use rusqlite::{Connection, OpenFlags, params};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Mutex;
+
+/// The earlier top-level item at one location.
+struct Earlier {
+    /// Index into `EarlierResults::scan_ids`.
+    scan: usize,
+    record: ItemRecord,
+    /// The file is a container with member records.
+    has_members: bool,
+}
+
+/// Earlier results, indexed for the lookups the pipeline makes.
+pub struct EarlierResults {
+    scan_ids: Vec<String>,
+    by_location: HashMap<String, Earlier>,
+    by_content: HashMap<String, String>,
+    sizes_and_names: HashSet<(u64, String)>,
+}
+
+impl EarlierResults {
+    /// Picks the scans whose results may be reused: scans of the same sweep
+    /// under the same rules version, newest first, down to and including the
+    /// newest complete one. Newer scans hide older results at one location.
+    pub fn sources<'a>(
+        scans: &'a [ScanInfo],
+        sweep: &str,
+        rules_version: &str,
+    ) -> Vec<&'a ScanInfo> {
+        let mut sources = Vec::new();
+        for scan in scans.iter().rev() {
+            if scan.sweep.as_deref() != Some(sweep) || scan.rules_version != rules_version {
+                continue;
+            }
+            sources.push(scan);
+            if scan.complete {
+                break;
+            }
+        }
+        sources
+    }
+
+    /// Builds the index from the top-level items of the source scans, given
+    /// newest first.
+    ///
+    /// Items that failed (`error`, `skipped`) are never reused, so the next
+    /// sweep tries them again. From an interrupted scan only items that were
+    /// read to the end (`complete`, `encrypted`, `unsupported`) are reused,
+    /// because a `partial` item there may have been cut short by the
+    /// interruption.
+    pub fn build(sources: &[(&ScanInfo, Vec<ItemRecord>, HashSet<String>)]) -> EarlierResults {
+        let mut results = EarlierResults {
+            scan_ids: Vec::new(),
+            by_location: HashMap::new(),
+            by_content: HashMap::new(),
+            sizes_and_names: HashSet::new(),
+        };
+        for (scan, items, containers) in sources.iter().rev() {
+            let scan_index = results.scan_ids.len();
+            results.scan_ids.push(scan.id.clone());
+            for record in items {
+                let reusable = match record.coverage {
+                    Coverage::Complete | Coverage::Encrypted | Coverage::Unsupported => true,
+                    Coverage::Partial => scan.complete,
+                    Coverage::Error | Coverage::Skipped => false,
+                };
+                if !reusable || record.parent.is_some() || record.format == "folder" {
+                    results.by_location.remove(&record.location);
+                    continue;
+                }
+                if let Some(content_id) = &record.content_id {
+                    results
+                        .by_content
+                        .insert(content_id.clone(), record.location.clone());
+                    results
+                        .sizes_and_names
+                        .insert((record.size, file_name(&record.location).to_string()));
+                }
+                results.by_location.insert(
+                    record.location.clone(),
+                    Earlier {
+                        scan: scan_index,
+                        has_members: containers.contains(&record.location),
+                        record: record.clone(),
+                    },
+                );
+            }
+        }
+        results
+    }
+
+    /// Number of top-level files that may be reused.
+    pub fn len(&self) -> usize {
+        self.by_location.len()
+    }
+
+    /// Returns true when there is nothing to reuse.
+    pub fn is_empty(&self) -> bool {
+        self.by_location.is_empty()
+    }
+}
+
+fn file_name(location: &str) -> &str {
+    location.rsplit(['/', '\\']).next().unwrap_or(location)
+}
+
+/// The incremental cache over a SQLite store.
+pub struct SqliteCache {
+    results: EarlierResults,
+    connection: Mutex<Connection>,
+}
+
+impl SqliteCache {
+    /// Opens a read-only connection to the store and indexes the top-level
+    /// items of the source scans.
+    pub fn open(path: &Path, sources: &[&ScanInfo]) -> rusqlite::Result<SqliteCache> {
+        let connection = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        connection.busy_timeout(std::time::Duration::from_secs(30))?;
+        let mut loaded = Vec::new();
+        for scan in sources {
+            let mut statement = connection.prepare(&format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE scan_id = ?1 AND parent IS NULL ORDER BY rowid"
+            ))?;
+            let items = statement
+                .query_map([&scan.id], item_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut statement = connection.prepare(
+                "SELECT DISTINCT path FROM items WHERE scan_id = ?1 AND parent IS NOT NULL",
+            )?;
+            let containers = statement
+                .query_map([&scan.id], |row| row.get::<_, String>(0))?
+                .collect::<rusqlite::Result<HashSet<_>>>()?;
+            loaded.push((*scan, items, containers));
+        }
+        Ok(SqliteCache {
+            results: EarlierResults::build(&loaded),
+            connection: Mutex::new(connection),
+        })
+    }
+
+    /// The indexed earlier results.
+    pub fn results(&self) -> &EarlierResults {
+        &self.results
+    }
+
+    fn records_of(&self, earlier: &Earlier) -> rusqlite::Result<CachedFile> {
+        let record = &earlier.record;
+        if !earlier.has_members && record.findings == 0 {
+            return Ok(CachedFile {
+                items: vec![CachedItem {
+                    record: record.clone(),
+                    findings: Vec::new(),
+                }],
+            });
+        }
+        let scan_id = &self.results.scan_ids[earlier.scan];
+        let connection = self
+            .connection
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let mut records = if earlier.has_members {
+            let mut statement = connection.prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS} FROM items WHERE scan_id = ?1 AND path = ?2 AND parent IS NOT NULL ORDER BY rowid"
+            ))?;
+            statement
+                .query_map(params![scan_id, record.location], item_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        } else {
+            Vec::new()
+        };
+        records.push(record.clone());
+        let mut items = Vec::with_capacity(records.len());
+        for record in records {
+            let findings = if record.findings > 0 {
+                findings_of(&connection, scan_id, &record.location)?
+            } else {
+                Vec::new()
+            };
+            items.push(CachedItem { record, findings });
+        }
+        Ok(CachedFile { items })
+    }
+
+    fn cached(&self, earlier: &Earlier) -> Option<CachedFile> {
+        match self.records_of(earlier) {
+            Ok(file) => Some(file),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read earlier results from the store; reading the file again");
+                None
+            }
+        }
+    }
+}
+
+impl ItemCache for SqliteCache {
+    fn unchanged(&self, key: &FileKey<'_>) -> Option<CachedFile> {
+        let earlier = self.results.by_location.get(key.location)?;
+        let meta = &earlier.record.meta;
+        let same = earlier.record.size == key.size
+            && meta.modified_ns.is_some()
+            && meta.modified_ns == key.modified_ns
+            && meta.file_id.as_deref() == key.file_id;
+        if !same {
+            return None;
+        }
+        self.cached(earlier)
+    }
+
+    fn may_be_copy(&self, size: u64, name: &str) -> bool {
+        self.results
+            .sizes_and_names
+            .contains(&(size, name.to_string()))
+    }
+
+    fn by_content(&self, content_id: &str, size: u64, name: &str) -> Option<CachedFile> {
+        let location = self.results.by_content.get(content_id)?;
+        let earlier = self.results.by_location.get(location)?;
+        if earlier.record.size != size || file_name(location) != name {
+            return None;
+        }
+        self.cached(earlier)
+    }
+}
