@@ -9,11 +9,20 @@
 //! masked preview and keyed fingerprint, and the `value` field that
 //! `--show-values` adds for the terminal is dropped here.
 
+pub mod aggregate;
 pub mod cache;
+pub mod db;
+pub mod diff;
+pub mod lock;
 pub mod model;
 pub mod read;
+pub mod risk;
 pub mod store;
 
+pub use aggregate::{GroupBy, Inventory, InventoryOptions, LocationRow, RiskLevel};
 pub use cache::{EarlierResults, SqliteCache};
+pub use db::Database;
+pub use diff::{ChangeKind, ScanDiff};
+pub use lock::{LockError, SweepLock};
 pub use model::{PersonKey, ScanData, ScanInfo};
 pub use store::{Store, StoreError};

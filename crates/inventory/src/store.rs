@@ -139,9 +139,35 @@ pub enum StoreError {
         "the store {path} is not a phiscan store (it has tables but no phiscan schema version); use another --db file"
     )]
     Foreign { path: PathBuf },
+    #[error(
+        "the store {path} is locked by another program (a scan, or a database tool holding a write lock) and stayed locked for {seconds} seconds; wait for it to finish or close it, then run again"
+    )]
+    Locked { path: PathBuf, seconds: u64 },
+    #[error(
+        "no store at {path}; run `phiscan scan` or `phiscan sweep` first, or name the store with --db"
+    )]
+    Missing { path: PathBuf },
+    #[error("cannot read the store {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("no scan {id} in the store {path}; `phiscan report --list` shows the scans")]
+    NoScan { path: String, id: String },
     #[error("store write failed: {0}")]
     Write(#[from] rusqlite::Error),
 }
+
+/// Returns true for SQLite's "database is locked" and "busy" errors.
+pub(crate) fn is_busy(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Default time to wait for another connection's write lock.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The inventory store.
 pub struct Store {
@@ -155,6 +181,26 @@ impl Store {
     /// Opens the store at `path`, creating it (mode 0600) and its folder when missing,
     /// and applies pending migrations.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with(path, true, DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// Opens an existing store; fails with [`StoreError::Missing`] when there is none.
+    pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with(path, false, DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// Opens the store, creating it when `create` is set, waiting up to
+    /// `busy_timeout` for another connection's lock.
+    pub fn open_with(
+        path: &Path,
+        create: bool,
+        busy_timeout: Duration,
+    ) -> Result<Store, StoreError> {
+        if !create && !path.is_file() {
+            return Err(StoreError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
         if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             create_private_folder(folder).map_err(|source| StoreError::CreateFolder {
                 path: folder.to_path_buf(),
@@ -165,18 +211,25 @@ impl Store {
             path: path.to_path_buf(),
             source,
         })?;
-        let open_error = |source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
+        let open_error = |source: rusqlite::Error| {
+            if is_busy(&source) {
+                StoreError::Locked {
+                    path: path.to_path_buf(),
+                    seconds: busy_timeout.as_secs(),
+                }
+            } else {
+                StoreError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            }
         };
         let connection = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(open_error)?;
-        connection
-            .busy_timeout(Duration::from_secs(30))
-            .map_err(open_error)?;
+        connection.busy_timeout(busy_timeout).map_err(open_error)?;
         connection
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(open_error)?;
@@ -204,9 +257,19 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let open_error = |source| StoreError::Open {
-            path: self.path.clone(),
-            source,
+        let path = self.path.clone();
+        let open_error = |source: rusqlite::Error| {
+            if is_busy(&source) {
+                StoreError::Locked {
+                    path: path.clone(),
+                    seconds: DEFAULT_BUSY_TIMEOUT.as_secs(),
+                }
+            } else {
+                StoreError::Open {
+                    path: path.clone(),
+                    source,
+                }
+            }
         };
         let version: u32 = self
             .connection
@@ -236,10 +299,12 @@ impl Store {
             }
         }
         for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let transaction = self.connection.transaction()?;
-            transaction.execute_batch(migration)?;
-            transaction.pragma_update(None, "user_version", index as u32 + 1)?;
-            transaction.commit()?;
+            let transaction = self.connection.transaction().map_err(open_error)?;
+            transaction.execute_batch(migration).map_err(open_error)?;
+            transaction
+                .pragma_update(None, "user_version", index as u32 + 1)
+                .map_err(open_error)?;
+            transaction.commit().map_err(open_error)?;
             tracing::debug!(version = index + 1, "store schema migrated");
         }
         Ok(())
