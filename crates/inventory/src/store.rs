@@ -460,21 +460,40 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Words a failed write: a lock held by another program gets the
+    /// message that says what to do.
+    fn write_error(&self, err: rusqlite::Error) -> SinkError {
+        if is_busy(&err) {
+            let seconds = DEFAULT_BUSY_TIMEOUT.as_secs();
+            let busy_timeout = self
+                .connection
+                .pragma_query_value(None, "busy_timeout", |row| row.get::<_, u64>(0))
+                .map(|millis| millis / 1000)
+                .unwrap_or(seconds);
+            return Box::new(StoreError::Locked {
+                path: self.path.clone(),
+                seconds: busy_timeout,
+            });
+        }
+        Box::new(StoreError::Write(err))
+    }
+}
+
 impl RecordSink for Store {
     fn record(&mut self, record: &Record) -> Result<(), SinkError> {
-        match record {
-            Record::Scan(scan) => self.insert_scan(scan)?,
-            Record::Item(item) => self.insert_item(item)?,
-            Record::Finding(finding) => self.insert_finding(finding)?,
-            Record::Flow(flow) => self.insert_flow(flow)?,
-            Record::Summary(summary) => self.finish_scan(summary)?,
-        }
-        Ok(())
+        let result = match record {
+            Record::Scan(scan) => self.insert_scan(scan),
+            Record::Item(item) => self.insert_item(item),
+            Record::Finding(finding) => self.insert_finding(finding),
+            Record::Flow(flow) => self.insert_flow(flow),
+            Record::Summary(summary) => self.finish_scan(summary),
+        };
+        result.map_err(|err| self.write_error(err))
     }
 
     fn finish(&mut self) -> Result<(), SinkError> {
-        self.commit()?;
-        Ok(())
+        self.commit().map_err(|err| self.write_error(err))
     }
 }
 
