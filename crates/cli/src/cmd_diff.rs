@@ -6,7 +6,7 @@ use crate::paths;
 use anyhow::{Result, bail};
 use clap::Args;
 use phiscan_core::location::sanitize_for_terminal;
-use phiscan_inventory::{Database, ScanDiff, ScanInfo};
+use phiscan_inventory::{Database, ScanDiff, ScanInfo, StoreTarget};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -20,8 +20,9 @@ pub struct DiffCommand {
     #[arg(value_name = "NEW")]
     pub new: Option<String>,
 
-    /// Inventory store (SQLite). Default: inventory.sqlite in the data folder.
-    #[arg(long, value_name = "FILE")]
+    /// Inventory store: a SQLite file or a postgres:// URL. Default:
+    /// inventory.sqlite in the data folder.
+    #[arg(long, value_name = "FILE|URL")]
     pub db: Option<PathBuf>,
 
     /// Print the changes as JSON.
@@ -34,7 +35,7 @@ pub fn run(command: DiffCommand) -> Result<u8> {
         Some(path) => path.clone(),
         None => paths::default_store(&paths::data_dir()?),
     };
-    let database = Database::open_existing(&path)?;
+    let mut database = Database::open_existing(&StoreTarget::parse(&path))?;
     let (old, new) = match (&command.old, &command.new) {
         (Some(old), Some(new)) => (database.scan(old)?, database.scan(new)?),
         _ => {
@@ -49,13 +50,13 @@ pub fn run(command: DiffCommand) -> Result<u8> {
             (old, new)
         }
     };
-    let diff = compare(&database, &old, &new)?;
+    let diff = compare(&mut database, &old, &new)?;
     print_diff(&diff, command.json)?;
     Ok(status(&diff))
 }
 
 /// Compares two scans of a store.
-pub fn compare(database: &Database, old: &ScanInfo, new: &ScanInfo) -> Result<ScanDiff> {
+pub fn compare(database: &mut Database, old: &ScanInfo, new: &ScanInfo) -> Result<ScanDiff> {
     let old_data = database.scan_data(&old.id)?;
     let new_data = database.scan_data(&new.id)?;
     Ok(ScanDiff::compare((old, &old_data), (new, &new_data)))

@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::Args;
 use phiscan_core::Class;
 use phiscan_core::location::sanitize_for_terminal;
-use phiscan_inventory::{Database, GroupBy, Inventory, InventoryOptions, ScanInfo};
+use phiscan_inventory::{Database, GroupBy, Inventory, InventoryOptions, ScanInfo, StoreTarget};
 use phiscan_report::columns;
 use phiscan_report::console::human_bytes;
 use std::path::PathBuf;
@@ -26,8 +26,8 @@ pub struct InventoryCommand {
 }
 
 pub fn run(command: InventoryCommand) -> Result<u8> {
-    let database = command.store.open()?;
-    let mut inventory = command.store.inventory(&database)?;
+    let mut database = command.store.open()?;
+    let mut inventory = command.store.inventory(&mut database)?;
     if command.json {
         let generated = phiscan_engine::rfc3339(std::time::SystemTime::now());
         let text = phiscan_report::render(
@@ -96,9 +96,10 @@ pub fn run(command: InventoryCommand) -> Result<u8> {
 /// Which store and scan to read, and how to group it.
 #[derive(Args, Debug, Clone)]
 pub struct InventoryArgs {
-    /// Inventory store (SQLite). Default: inventory.sqlite in the data folder
-    /// ($PHISCAN_HOME, or phiscan under the user's data folder).
-    #[arg(long, value_name = "FILE")]
+    /// Inventory store: a SQLite file or a postgres:// URL. Default:
+    /// inventory.sqlite in the data folder ($PHISCAN_HOME, or phiscan under
+    /// the user's data folder).
+    #[arg(long, value_name = "FILE|URL")]
     pub db: Option<PathBuf>,
 
     /// Scan id, or a unique prefix of it (default: the newest complete scan).
@@ -123,11 +124,11 @@ impl InventoryArgs {
             Some(path) => path.clone(),
             None => paths::default_store(&paths::data_dir()?),
         };
-        Ok(Database::open_existing(&path)?)
+        Ok(Database::open_existing(&StoreTarget::parse(&path))?)
     }
 
     /// Returns the scan named by `--scan`, or the newest complete one.
-    pub fn pick_scan(&self, database: &Database) -> Result<ScanInfo> {
+    pub fn pick_scan(&self, database: &mut Database) -> Result<ScanInfo> {
         Ok(match &self.scan {
             Some(id) => database.scan(id)?,
             None => database.latest_scan()?,
@@ -135,7 +136,7 @@ impl InventoryArgs {
     }
 
     /// Builds the inventory of the chosen scan.
-    pub fn inventory(&self, database: &Database) -> Result<Inventory> {
+    pub fn inventory(&self, database: &mut Database) -> Result<Inventory> {
         let scan = self.pick_scan(database)?;
         let data = database.scan_data(&scan.id)?;
         let options = InventoryOptions {

@@ -38,7 +38,7 @@ pub struct ReportCommand {
 }
 
 pub fn run(command: ReportCommand) -> Result<u8> {
-    let database = command.store.open()?;
+    let mut database = command.store.open()?;
     if command.list {
         for scan in database.scans()? {
             println!(
@@ -59,7 +59,7 @@ pub fn run(command: ReportCommand) -> Result<u8> {
     let (Some(format), Some(output)) = (command.format, &command.output) else {
         anyhow::bail!("--format and --output are required to write a report");
     };
-    let inventory = command.store.inventory(&database)?;
+    let inventory = command.store.inventory(&mut database)?;
     let generated = phiscan_engine::rfc3339(std::time::SystemTime::now());
     let text = phiscan_report::render(&inventory, format, &generated, command.mask_paths);
     write_report(output, &text)?;

@@ -10,7 +10,8 @@ use phiscan_core::records::{RecordSink, SummaryRecord};
 use phiscan_detect::{RuleSet, RuleSources};
 use phiscan_engine::{Progress, ScanOptions, Scanner};
 use phiscan_extract::Limits;
-use phiscan_inventory::Store;
+use phiscan_inventory::store::DEFAULT_BUSY_TIMEOUT;
+use phiscan_inventory::{Database, StoreTarget};
 use phiscan_report::JsonLines;
 use phiscan_sources::WalkOptions;
 use std::io::BufWriter;
@@ -120,13 +121,16 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             .db
             .clone()
             .unwrap_or_else(|| paths::default_store(&data));
-        let store = Store::open(&store_path)?;
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let mut name = store_path.clone().into_os_string();
-            name.push(suffix);
-            own_files.push(PathBuf::from(name));
+        let target = StoreTarget::parse(&store_path);
+        let store = Database::open(&target, DEFAULT_BUSY_TIMEOUT)?;
+        if let Some(store_path) = target.sqlite_path() {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut name = store_path.as_os_str().to_owned();
+                name.push(suffix);
+                own_files.push(PathBuf::from(name));
+            }
         }
-        sinks.push(Box::new(store));
+        sinks.push(store.into_sink());
     }
 
     let progress = Arc::new(Progress::default());

@@ -10,12 +10,11 @@ use crate::paths;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use phiscan_core::Coverage;
-use phiscan_core::cache::ItemCache;
 use phiscan_core::records::{RecordSink, SummaryRecord};
 use phiscan_detect::{RuleSet, RuleSources};
 use phiscan_engine::{Progress, ScanOptions, Scanner, SweepContext};
 use phiscan_extract::Limits;
-use phiscan_inventory::{Database, GroupBy, Inventory, InventoryOptions, ScanInfo};
+use phiscan_inventory::{Database, GroupBy, Inventory, InventoryOptions, ScanInfo, StoreTarget};
 use phiscan_report::{JsonLines, ReportFormat};
 use phiscan_sources::WalkOptions;
 use serde::Deserialize;
@@ -56,7 +55,8 @@ pub struct SweepConfig {
     /// The practice's own mail domains.
     #[serde(default)]
     pub internal_domains: Vec<String>,
-    /// The SQLite store (default: inventory.sqlite in the data folder).
+    /// The store: a SQLite file or a postgres:// URL (default:
+    /// inventory.sqlite in the data folder).
     pub store: Option<PathBuf>,
     /// Seconds to wait for another sweep on the same store (default 0: exit).
     #[serde(default)]
@@ -152,7 +152,9 @@ impl SweepConfig {
         };
         config.targets.iter_mut().for_each(resolve);
         config.rules.iter_mut().for_each(resolve);
-        if let Some(store) = &mut config.store {
+        if let Some(store) = &mut config.store
+            && StoreTarget::parse(store).sqlite_path().is_some()
+        {
             resolve(store);
         }
         let outputs = &mut config.outputs;
@@ -188,11 +190,13 @@ pub fn run(command: SweepCommand) -> Result<u8> {
 
     let data = paths::data_dir()?;
     let key = paths::load_or_create_key(&data)?;
-    let store_path = config
-        .store
-        .clone()
-        .unwrap_or_else(|| paths::default_store(&data));
-    let database = Database::open(&store_path, Duration::from_secs(config.busy_timeout))?;
+    let target = StoreTarget::parse(
+        &config
+            .store
+            .clone()
+            .unwrap_or_else(|| paths::default_store(&data)),
+    );
+    let mut database = Database::open(&target, Duration::from_secs(config.busy_timeout))?;
     let _lock = database.lock_sweeps(Duration::from_secs(config.lock_timeout))?;
 
     // Resume: an interrupted sweep newer than the last complete one.
@@ -209,10 +213,12 @@ pub fn run(command: SweepCommand) -> Result<u8> {
     }
 
     let mut own_files = vec![paths::key_path(&data)];
-    for suffix in ["", "-wal", "-shm", "-journal", ".lock"] {
-        let mut file = store_path.clone().into_os_string();
-        file.push(suffix);
-        own_files.push(PathBuf::from(file));
+    if let Some(store_path) = target.sqlite_path() {
+        for suffix in ["", "-wal", "-shm", "-journal", ".lock"] {
+            let mut file = store_path.as_os_str().to_owned();
+            file.push(suffix);
+            own_files.push(PathBuf::from(file));
+        }
     }
     let outputs = &config.outputs;
     own_files.extend(
@@ -233,7 +239,7 @@ pub fn run(command: SweepCommand) -> Result<u8> {
         let file = paths::open_private_output(path)?;
         sinks.push(Box::new(JsonLines::new(BufWriter::new(file))));
     }
-    sinks.push(Box::new(database.into_store()));
+    sinks.push(database.into_sink());
     let progress = Arc::new(Progress::default());
     let progress_bar = if command.quiet {
         None
@@ -266,7 +272,7 @@ pub fn run(command: SweepCommand) -> Result<u8> {
     let scanner = Scanner::new(Arc::new(rules), &key, options).with_sweep(SweepContext {
         name: Some(name.clone()),
         resumed_from: resumed.map(|scan| scan.id),
-        cache: Some(cache as Arc<dyn ItemCache>),
+        cache: Some(cache),
     });
 
     let cancel = Arc::new(AtomicBool::new(false));
@@ -289,7 +295,7 @@ pub fn run(command: SweepCommand) -> Result<u8> {
         );
         return Ok(exit::FAILED);
     }
-    finish(&config, &store_path, &summary)
+    finish(&config, &target, &summary)
 }
 
 /// The newest scan of the sweep when it did not complete.
@@ -304,14 +310,13 @@ fn interrupted_sweep(scans: &[ScanInfo], name: &str) -> Option<ScanInfo> {
 
 /// Writes the reports, prints the diff with the previous sweep, and picks
 /// the exit status.
-fn finish(config: &SweepConfig, store_path: &Path, summary: &SummaryRecord) -> Result<u8> {
-    let database = Database::open_existing(store_path)?;
+fn finish(config: &SweepConfig, target: &StoreTarget, summary: &SummaryRecord) -> Result<u8> {
+    let mut database = Database::open_existing(target)?;
     let scans = database.scans()?;
     let Some(new) = scans.iter().find(|scan| scan.id == summary.scan).cloned() else {
         bail!(
-            "the sweep's scan {} is missing from the store {}",
-            summary.scan,
-            store_path.display()
+            "the sweep's scan {} is missing from the store {target}",
+            summary.scan
         );
     };
     let outputs = &config.outputs;
@@ -351,7 +356,7 @@ fn finish(config: &SweepConfig, store_path: &Path, summary: &SummaryRecord) -> R
         .any(|(coverage, count)| *coverage != Coverage::Complete && *count > 0);
     let new_phi = match cmd_diff::previous_scan(&scans, &new) {
         Some(old) => {
-            let diff = cmd_diff::compare(&database, &old, &new)?;
+            let diff = cmd_diff::compare(&mut database, &old, &new)?;
             println!(
                 "  since last sweep:  {} gained, {} lost, {} changed, {} moved; {} items hold new PHI",
                 diff.count(phiscan_inventory::ChangeKind::Gained),

@@ -109,6 +109,46 @@ impl EarlierResults {
     pub fn is_empty(&self) -> bool {
         self.by_location.is_empty()
     }
+
+    /// Finds the earlier item of an unchanged file: its scan id, record,
+    /// and whether it has member records.
+    pub fn unchanged(&self, key: &FileKey<'_>) -> Option<(&str, &ItemRecord, bool)> {
+        let earlier = self.by_location.get(key.location)?;
+        let meta = &earlier.record.meta;
+        let same = earlier.record.size == key.size
+            && meta.modified_ns.is_some()
+            && meta.modified_ns == key.modified_ns
+            && meta.file_id.as_deref() == key.file_id;
+        same.then(|| self.found(earlier))
+    }
+
+    /// Returns true when an earlier file has this size and name.
+    pub fn may_be_copy(&self, size: u64, name: &str) -> bool {
+        self.sizes_and_names.contains(&(size, name.to_string()))
+    }
+
+    /// Finds the earlier item with this content, size and file name.
+    pub fn by_content(
+        &self,
+        content_id: &str,
+        size: u64,
+        name: &str,
+    ) -> Option<(&str, &ItemRecord, bool)> {
+        let location = self.by_content.get(content_id)?;
+        let earlier = self.by_location.get(location)?;
+        if earlier.record.size != size || file_name(location) != name {
+            return None;
+        }
+        Some(self.found(earlier))
+    }
+
+    fn found<'a>(&'a self, earlier: &'a Earlier) -> (&'a str, &'a ItemRecord, bool) {
+        (
+            self.scan_ids[earlier.scan].as_str(),
+            &earlier.record,
+            earlier.has_members,
+        )
+    }
 }
 
 fn file_name(location: &str) -> &str {
@@ -157,9 +197,13 @@ impl SqliteCache {
         &self.results
     }
 
-    fn records_of(&self, earlier: &Earlier) -> rusqlite::Result<CachedFile> {
-        let record = &earlier.record;
-        if !earlier.has_members && record.findings == 0 {
+    fn records_of(
+        &self,
+        scan_id: &str,
+        record: &ItemRecord,
+        has_members: bool,
+    ) -> rusqlite::Result<CachedFile> {
+        if !has_members && record.findings == 0 {
             return Ok(CachedFile {
                 items: vec![CachedItem {
                     record: record.clone(),
@@ -167,12 +211,11 @@ impl SqliteCache {
                 }],
             });
         }
-        let scan_id = &self.results.scan_ids[earlier.scan];
         let connection = self
             .connection
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        let mut records = if earlier.has_members {
+        let mut records = if has_members {
             let mut statement = connection.prepare_cached(&format!(
                 "SELECT {ITEM_COLUMNS} FROM items WHERE scan_id = ?1 AND path = ?2 AND parent IS NOT NULL ORDER BY rowid"
             ))?;
@@ -195,8 +238,9 @@ impl SqliteCache {
         Ok(CachedFile { items })
     }
 
-    fn cached(&self, earlier: &Earlier) -> Option<CachedFile> {
-        match self.records_of(earlier) {
+    fn cached(&self, found: Option<(&str, &ItemRecord, bool)>) -> Option<CachedFile> {
+        let (scan_id, record, has_members) = found?;
+        match self.records_of(scan_id, record, has_members) {
             Ok(file) => Some(file),
             Err(err) => {
                 tracing::warn!(error = %err, "cannot read earlier results from the store; reading the file again");
@@ -208,30 +252,14 @@ impl SqliteCache {
 
 impl ItemCache for SqliteCache {
     fn unchanged(&self, key: &FileKey<'_>) -> Option<CachedFile> {
-        let earlier = self.results.by_location.get(key.location)?;
-        let meta = &earlier.record.meta;
-        let same = earlier.record.size == key.size
-            && meta.modified_ns.is_some()
-            && meta.modified_ns == key.modified_ns
-            && meta.file_id.as_deref() == key.file_id;
-        if !same {
-            return None;
-        }
-        self.cached(earlier)
+        self.cached(self.results.unchanged(key))
     }
 
     fn may_be_copy(&self, size: u64, name: &str) -> bool {
-        self.results
-            .sizes_and_names
-            .contains(&(size, name.to_string()))
+        self.results.may_be_copy(size, name)
     }
 
     fn by_content(&self, content_id: &str, size: u64, name: &str) -> Option<CachedFile> {
-        let location = self.results.by_content.get(content_id)?;
-        let earlier = self.results.by_location.get(location)?;
-        if earlier.record.size != size || file_name(location) != name {
-            return None;
-        }
-        self.cached(earlier)
+        self.cached(self.results.by_content(content_id, size, name))
     }
 }

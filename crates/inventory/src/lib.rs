@@ -5,6 +5,11 @@
 //! [`RecordSink`](phiscan_core::records::RecordSink), so a scan's writer
 //! thread feeds it records and it inserts them in batched transactions.
 //!
+//! [`Database`] opens a store by name, a SQLite file or a `postgres://` URL
+//! for a consolidated PostgreSQL store with the same tables, and reads scans
+//! back; [`Inventory`] aggregates one scan per location, [`ScanDiff`]
+//! compares two, and the caches serve earlier results to incremental sweeps.
+//!
 //! The store never holds a raw value: finding records are stored with their
 //! masked preview and keyed fingerprint, and the `value` field that
 //! `--show-values` adds for the terminal is dropped here.
@@ -15,13 +20,14 @@ pub mod db;
 pub mod diff;
 pub mod lock;
 pub mod model;
+pub mod postgres;
 pub mod read;
 pub mod risk;
 pub mod store;
 
 pub use aggregate::{GroupBy, Inventory, InventoryOptions, LocationRow, RiskLevel};
 pub use cache::{EarlierResults, SqliteCache};
-pub use db::Database;
+pub use db::{Database, StoreTarget};
 pub use diff::{ChangeKind, ScanDiff};
 pub use lock::{LockError, SweepLock};
 pub use model::{PersonKey, ScanData, ScanInfo};

@@ -25,12 +25,27 @@ pub enum LockError {
 }
 
 /// A held sweep lock; dropping it releases the lock.
-#[derive(Debug)]
 pub struct SweepLock {
-    _file: File,
+    _file: Option<File>,
+    /// The PostgreSQL connection holding the advisory lock.
+    _connection: Option<postgres::Client>,
+}
+
+impl std::fmt::Debug for SweepLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SweepLock")
+    }
 }
 
 impl SweepLock {
+    /// A lock held by a PostgreSQL connection (a session advisory lock).
+    pub(crate) fn held_by(connection: postgres::Client) -> SweepLock {
+        SweepLock {
+            _file: None,
+            _connection: Some(connection),
+        }
+    }
+
     /// Takes the lock file next to a SQLite store, waiting up to `wait`.
     pub fn acquire(store: &Path, wait: Duration) -> Result<SweepLock, LockError> {
         let mut name = store.as_os_str().to_owned();
@@ -79,7 +94,10 @@ impl SweepLock {
             .and_then(|()| file.rewind())
             .and_then(|()| file.write_all(note.as_bytes()))
             .map_err(io_error)?;
-        Ok(SweepLock { _file: file })
+        Ok(SweepLock {
+            _file: Some(file),
+            _connection: None,
+        })
     }
 }
 

@@ -156,6 +156,10 @@ pub enum StoreError {
     NoScan { path: String, id: String },
     #[error("store write failed: {0}")]
     Write(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Postgres(#[from] crate::postgres::PgError),
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
 }
 
 /// Returns true for SQLite's "database is locked" and "busy" errors.
