@@ -62,8 +62,8 @@ pub fn compare(database: &mut Database, old: &ScanInfo, new: &ScanInfo) -> Resul
     Ok(ScanDiff::compare((old, &old_data), (new, &new_data)))
 }
 
-/// The complete scan before `new` of the same sweep, or of the same roots
-/// for one-off scans.
+/// Returns the complete scan before `new` of the same sweep, or of the same
+/// roots for one-off scans.
 pub fn previous_scan(scans: &[ScanInfo], new: &ScanInfo) -> Option<ScanInfo> {
     let position = scans.iter().position(|scan| scan.id == new.id)?;
     scans[..position]
@@ -79,8 +79,8 @@ pub fn previous_scan(scans: &[ScanInfo], new: &ScanInfo) -> Option<ScanInfo> {
         .cloned()
 }
 
-/// Exit status for a scheduler: 1 when an item holds PHI that it did not
-/// hold in the older scan, 0 otherwise.
+/// Returns the exit status for a scheduler: 1 when an item contains PHI
+/// that it did not contain in the older scan, 0 otherwise.
 pub fn status(diff: &ScanDiff) -> u8 {
     if diff.new_phi() > 0 {
         exit::FINDINGS

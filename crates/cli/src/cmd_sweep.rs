@@ -36,7 +36,7 @@ pub struct SweepCommand {
 }
 
 /// The sweep configuration file. Relative paths are taken from the folder
-/// that holds the configuration file.
+/// that contains the configuration file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SweepConfig {
@@ -298,7 +298,7 @@ pub fn run(command: SweepCommand) -> Result<u8> {
     finish(&config, &target, &summary)
 }
 
-/// The newest scan of the sweep when it did not complete.
+/// Returns the newest scan of the sweep when it did not complete.
 fn interrupted_sweep(scans: &[ScanInfo], name: &str) -> Option<ScanInfo> {
     scans
         .iter()

@@ -1,12 +1,12 @@
 //! Incremental sweeps: reusing the records of files that did not change.
 //!
-//! Before a worker opens a top-level file it asks the scanner's
-//! [`ItemCache`]. A file whose location, size, modification time and file id
+//! Before a worker opens a top-level file, it looks the file up in the
+//! scanner's [`ItemCache`]. A file whose location, size, modification time and file id
 //! match an earlier scan under the same rules is not read: its earlier item,
 //! member and finding records are sent again, marked `reused`. A file at a
 //! new location whose size and file name match an earlier file is read once
-//! to compute its content digest; when the digest matches, the earlier
-//! records are sent with the new location (a moved or copied file), so the
+//! to compute its content digest. When the digest matches, the file was moved
+//! or copied, and the earlier records are sent with the new location, so the
 //! file is hashed but not extracted or matched.
 
 use crate::item::open_read_only;
@@ -21,7 +21,7 @@ use phiscan_sources::{Entry, EntryKind};
 use std::io::Read;
 use std::sync::Arc;
 
-/// What a sweep adds to a scan: its name, the interrupted scan it resumes,
+/// The sweep context of a scan: its name, the interrupted scan it resumes,
 /// and the cache of earlier results.
 #[derive(Clone, Default)]
 pub struct SweepContext {
@@ -41,8 +41,8 @@ impl Scanner {
         self
     }
 
-    /// Sends the file facts of a regular file to the writer, then tries to
-    /// answer the entry from the cache. Returns true when the entry's records
+    /// Sends the file facts of a regular file to the writer, then looks the
+    /// entry up in the cache. Returns true when the entry's records
     /// were sent from the cache and the file must not be read.
     pub(crate) fn before_entry(&self, entry: &Entry, sender: &Sender<Message>) -> bool {
         if entry.kind != EntryKind::File || entry.excluded.is_some() {

@@ -67,8 +67,8 @@ impl std::fmt::Display for GroupBy {
 pub struct InventoryOptions {
     pub group_by: GroupBy,
     /// The practice's own mail domains. When given, a flow is external
-    /// when its recipient domain is neither one of them nor a subdomain;
-    /// otherwise the flow record's own `external` flag counts.
+    /// when its recipient domain is neither one of them nor a subdomain.
+    /// Otherwise the flow record's own `external` flag counts.
     pub internal_domains: Vec<String>,
 }
 
@@ -92,7 +92,7 @@ pub enum RiskLevel {
 }
 
 impl RiskLevel {
-    /// The name used in outputs, such as `medium`.
+    /// Returns the name used in outputs, such as `medium`.
     pub fn as_str(self) -> &'static str {
         match self {
             RiskLevel::None => "none",
@@ -341,7 +341,7 @@ impl Inventory {
         }
     }
 
-    /// The locations with a risk level above none, highest first.
+    /// Returns the locations with a risk level above none, highest first.
     pub fn top_risks(&self, limit: usize) -> impl Iterator<Item = &LocationRow> {
         self.locations
             .iter()
@@ -404,7 +404,7 @@ impl Grouper<'_> {
     }
 }
 
-/// The folder components of a relative file path (without the file name).
+/// Returns the folder components of a relative file path, without the file name.
 fn folder_parts(relative: &str) -> Vec<&str> {
     let mut parts: Vec<&str> = relative
         .split(['/', '\\'])
@@ -497,8 +497,8 @@ impl RowBuilder {
         }
     }
 
-    /// Adds one item; `file` is the top-level file that holds it (the item
-    /// itself for files), whose facts give exposure and places.
+    /// Adds one item. `file` is the top-level file that contains it (the
+    /// item itself for files), whose facts give exposure and places.
     fn add_item(&mut self, item: &ItemRecord, file: &ItemRecord) {
         let row = &mut self.row;
         row.items += 1;

@@ -192,7 +192,7 @@ impl SqliteCache {
         })
     }
 
-    /// The indexed earlier results.
+    /// Returns the indexed earlier results.
     pub fn results(&self) -> &EarlierResults {
         &self.results
     }

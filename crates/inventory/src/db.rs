@@ -1,6 +1,6 @@
 //! Opening a store by name and reading it: the entry point for the scan,
 //! inventory, report, sweep and diff commands. A store is a SQLite file or a
-//! `postgres://` URL; both hold the same tables and answer the same queries.
+//! `postgres://` URL. Both contain the same tables and support the same queries.
 
 use crate::cache::{EarlierResults, SqliteCache};
 use crate::lock::SweepLock;
@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Where a store is: a SQLite file or a PostgreSQL URL.
+/// The location of a store: a SQLite file or a PostgreSQL URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoreTarget {
     Sqlite(PathBuf),
@@ -89,7 +89,7 @@ impl Database {
         })
     }
 
-    /// Where the store is.
+    /// Returns the store's location.
     pub fn target(&self) -> &StoreTarget {
         &self.target
     }

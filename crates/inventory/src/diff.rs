@@ -1,4 +1,4 @@
-//! What changed between two scans: items that gained, lost or changed
+//! Changes between two scans: items that gained, lost or changed
 //! identifiers or PHI.
 
 use crate::model::{ScanData, ScanInfo};
@@ -7,15 +7,15 @@ use phiscan_core::{Category, Class};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
-/// How an item changed.
+/// The kind of change of an item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ChangeKind {
-    /// The item now holds identifiers and did not before (or is new).
+    /// The item now contains identifiers and did not before (or is new).
     Gained,
     /// The item held identifiers and no longer does (or is gone).
     Lost,
-    /// The item holds identifiers in both scans, with another class,
+    /// The item contains identifiers in both scans, with another class,
     /// other categories or another number of findings.
     Changed,
     /// The same content with identifiers is now at another location and
@@ -24,7 +24,7 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
-    /// The name used in outputs, such as `gained`.
+    /// Returns the name used in outputs, such as `gained`.
     pub fn as_str(self) -> &'static str {
         match self {
             ChangeKind::Gained => "gained",
@@ -52,7 +52,7 @@ pub struct ItemChange {
     pub new_categories: Vec<Category>,
     pub old_findings: u64,
     pub new_findings: u64,
-    /// True when the item holds PHI now and did not before: new
+    /// True when the item contains PHI now and did not before: new
     /// unprotected PHI for a scheduler.
     pub new_phi: bool,
 }

@@ -5,10 +5,11 @@
 //! [`RecordSink`](phiscan_core::records::RecordSink), so a scan's writer
 //! thread feeds it records and it inserts them in batched transactions.
 //!
-//! [`Database`] opens a store by name, a SQLite file or a `postgres://` URL
-//! for a consolidated PostgreSQL store with the same tables, and reads scans
-//! back; [`Inventory`] aggregates one scan per location, [`ScanDiff`]
-//! compares two, and the caches serve earlier results to incremental sweeps.
+//! [`Database`] opens a store by name and reads scans back. The name is a
+//! SQLite file or a `postgres://` URL for a consolidated PostgreSQL store with
+//! the same tables. [`Inventory`] aggregates one scan per location,
+//! [`ScanDiff`] compares two scans, and the caches serve earlier results to
+//! incremental sweeps.
 //!
 //! The store never holds a raw value: finding records are stored with their
 //! masked preview and keyed fingerprint, and the `value` field that

@@ -38,7 +38,7 @@ impl std::fmt::Debug for SweepLock {
 }
 
 impl SweepLock {
-    /// A lock held by a PostgreSQL connection (a session advisory lock).
+    /// Wraps a PostgreSQL connection that holds a session advisory lock.
     pub(crate) fn held_by(connection: postgres::Client) -> SweepLock {
         SweepLock {
             _file: None,

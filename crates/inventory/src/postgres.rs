@@ -123,8 +123,8 @@ const MIGRATIONS: &[&str] = &[
 /// Records inserted per transaction.
 const BATCH: usize = 4096;
 
-/// Advisory lock keys: the first number says "phiscan", the second what
-/// is locked.
+/// Advisory lock keys: the first number marks phiscan's locks, the second
+/// names what is locked.
 const LOCK_CLASS: i32 = 0x5048_4953;
 const LOCK_MIGRATION: i32 = 1;
 const LOCK_SWEEP: i32 = 2;
@@ -166,7 +166,7 @@ pub fn is_postgres_url(text: &str) -> bool {
     text.starts_with("postgres://") || text.starts_with("postgresql://")
 }
 
-/// The URL with its password replaced by `***`, for messages.
+/// Returns the URL with its password replaced by `***`, for messages.
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
@@ -243,7 +243,7 @@ impl PgStore {
         })
     }
 
-    /// The server and database, without the password.
+    /// Returns the server and database, without the password.
     pub fn target(&self) -> &str {
         &self.target
     }
@@ -687,7 +687,7 @@ pub struct PgCache {
 }
 
 impl PgCache {
-    /// The indexed earlier results.
+    /// Returns the indexed earlier results.
     pub fn results(&self) -> &EarlierResults {
         &self.results
     }

@@ -151,7 +151,7 @@ pub fn assess(row: &LocationRow) -> Vec<RiskReason> {
     reasons
 }
 
-/// The level, description and action for a risky place.
+/// Returns the level, description and action for a risky place.
 fn place_advice(place: &str) -> (RiskLevel, String, &'static str) {
     match place {
         "removable" => (

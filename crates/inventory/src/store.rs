@@ -465,8 +465,8 @@ impl Store {
 }
 
 impl Store {
-    /// Words a failed write: a lock held by another program gets the
-    /// message that says what to do.
+    /// Describes a failed write. A lock held by another program gets the
+    /// message that tells the user what to do.
     fn write_error(&self, err: rusqlite::Error) -> SinkError {
         if is_busy(&err) {
             let seconds = DEFAULT_BUSY_TIMEOUT.as_secs();

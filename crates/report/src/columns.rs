@@ -67,7 +67,7 @@ pub fn data_types(row: &LocationRow) -> String {
     }
 }
 
-/// The most sensitive class present.
+/// Returns the most sensitive class present.
 pub fn highest_class(row: &LocationRow) -> Class {
     Class::ALL
         .into_iter()
@@ -123,7 +123,7 @@ pub fn flows(row: &LocationRow) -> String {
     text
 }
 
-/// The recommended actions of every reason, without repeats.
+/// Returns the recommended actions of every reason, without repeats.
 pub fn actions(row: &LocationRow) -> String {
     let mut seen: Vec<&str> = Vec::new();
     for reason in &row.reasons {
@@ -134,7 +134,7 @@ pub fn actions(row: &LocationRow) -> String {
     seen.join(" ")
 }
 
-/// The reasons, joined.
+/// Returns the reasons, joined by semicolons.
 pub fn reasons(row: &LocationRow) -> String {
     row.reasons
         .iter()

@@ -22,9 +22,9 @@ fn push_row(out: &mut String, cells: impl Iterator<Item = String>) {
     out.push_str("\r\n");
 }
 
-/// Spreadsheets run a cell that starts with `=`, `+`, `-` or `@` as a
-/// formula; file names from a share are untrusted, so such cells get a
-/// leading apostrophe.
+/// Prefixes an apostrophe to a cell that starts with `=`, `+`, `-` or `@`.
+/// Spreadsheets run such a cell as a formula, and file names from a share
+/// are untrusted.
 fn neutralize_formula(cell: &str) -> String {
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{cell}")

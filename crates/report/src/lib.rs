@@ -4,7 +4,7 @@
 //! [`JsonLines`] writes one record per line, as `docs/output.md` documents.
 //! [`summary_text`] renders a summary record for the terminal.
 //! [`render`] turns an [`Inventory`](phiscan_inventory::Inventory) into an
-//! HTML, CSV, JSON or Markdown report, as `docs/reports.md` documents; with
+//! HTML, CSV, JSON or Markdown report, as `docs/reports.md` documents. With
 //! path masking, every file and folder name below a root is replaced first.
 //! Reports never contain matched values or previews.
 

@@ -160,7 +160,7 @@ impl PathMasker {
     }
 }
 
-/// A short alphanumeric extension, such as `xlsx`.
+/// Returns a short alphanumeric extension, such as `xlsx`.
 fn extension(name: &str) -> Option<&str> {
     let (stem, ext) = name.rsplit_once('.')?;
     let plausible = !stem.is_empty()

@@ -16,7 +16,7 @@ const LABEL_WIDTH: u32 = 300;
 const ROW_HEIGHT: u32 = 22;
 
 /// Renders a horizontal bar chart; labels longer than 45 characters are
-/// shortened from the left, because the end of a path says the most.
+/// shortened from the left, because the end of a path tells the most.
 pub fn bar_chart(title: &str, bars: &[Bar], color: &str) -> String {
     let height = ROW_HEIGHT * bars.len().max(1) as u32 + 10;
     let max = bars.iter().map(|bar| bar.value).max().unwrap_or(0).max(1);
