@@ -472,3 +472,61 @@ fn killed_sweep_is_incomplete_and_resumes() {
         .unwrap();
     assert_eq!(resumed_from.as_deref(), Some(killed_id.as_str()));
 }
+
+#[cfg(unix)]
+#[test]
+fn interrupted_sweep_is_incomplete_and_resumes() {
+    let dir = tempdir();
+    let home = tempdir();
+    let share = dir.path().join("share");
+    many_files(&share, 6000);
+    let store = home.path().join("inventory.sqlite");
+    let jsonl = home.path().join("last.jsonl");
+    let config = write_config(dir.path(), &[&share], &store, &jsonl, "threads = 1");
+
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_phiscan"))
+        .env("PHISCAN_HOME", home.path())
+        .args(["sweep", "-q", "--config", config.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while count_items(&store) == 0 {
+        assert!(Instant::now() < deadline, "no item was committed in time");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // What Ctrl-C sends.
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("recorded as incomplete"), "{stderr}");
+    let interrupted = summary(&jsonl);
+    assert_eq!(interrupted["complete"], false);
+    let recorded = interrupted["items"].as_i64().unwrap();
+    assert!(recorded > 0 && recorded < 6000, "{interrupted}");
+
+    let output = run(
+        home.path(),
+        &["sweep", "-q", "--config", config.to_str().unwrap()],
+    );
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("resuming the interrupted sweep"),
+        "{stderr}"
+    );
+    let resumed = summary(&jsonl);
+    assert_eq!(resumed["complete"], true);
+    assert_eq!(resumed["items"], 6000);
+    // Items cut short by the interruption are read again, so at most what
+    // the interrupted sweep recorded is reused.
+    let reused = resumed["items_reused"].as_i64().unwrap();
+    assert!(reused > 0 && reused <= recorded, "{resumed}");
+    assert_eq!(resumed["items_read"].as_i64().unwrap(), 6000 - reused);
+}
