@@ -57,8 +57,15 @@ pub fn run(command: DiffCommand) -> Result<u8> {
 
 /// Compares two scans of a store.
 pub fn compare(database: &mut Database, old: &ScanInfo, new: &ScanInfo) -> Result<ScanDiff> {
-    let old_data = database.scan_data(&old.id)?;
-    let new_data = database.scan_data(&new.id)?;
+    let (old_items, new_items) = database.diff_items(&old.id, &new.id)?;
+    let old_data = phiscan_inventory::ScanData {
+        items: old_items,
+        ..Default::default()
+    };
+    let new_data = phiscan_inventory::ScanData {
+        items: new_items,
+        ..Default::default()
+    };
     Ok(ScanDiff::compare((old, &old_data), (new, &new_data)))
 }
 

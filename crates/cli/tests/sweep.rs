@@ -122,6 +122,33 @@ fn second_sweep_reads_nothing_again() {
         note["mode"].is_string(),
         "fresh file facts on reused items: {note}"
     );
+
+    // The store keeps references to the first sweep's rows, and reads them
+    // back as the same inventory.
+    let connection = rusqlite::Connection::open(&setup.store).unwrap();
+    let count = |sql: &str| -> i64 { connection.query_row(sql, [], |row| row.get(0)).unwrap() };
+    assert_eq!(count("SELECT count(*) FROM reused_items"), 15);
+    assert_eq!(
+        count("SELECT count(*) FROM items"),
+        16 + 1,
+        "only the folder item is written again"
+    );
+    assert_eq!(count("SELECT count(DISTINCT scan_id) FROM all_findings"), 2);
+    let store = setup.store.to_str().unwrap();
+    let inventory = |scan: &str| -> Value {
+        let output = run(
+            setup.home.path(),
+            &["inventory", "--db", store, "--json", "--scan", scan],
+        );
+        assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
+        let mut inventory: Value = serde_json::from_slice(&output.stdout).unwrap();
+        inventory.as_object_mut().unwrap().remove("scan");
+        inventory.as_object_mut().unwrap().remove("generated");
+        inventory
+    };
+    let first_id = first["scan"].as_str().unwrap();
+    let second_id = second["scan"].as_str().unwrap();
+    assert_eq!(inventory(second_id), inventory(first_id));
 }
 
 #[test]

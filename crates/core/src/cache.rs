@@ -25,6 +25,16 @@ pub struct FileKey<'a> {
 pub struct CachedItem {
     pub record: ItemRecord,
     pub findings: Vec<FindingRecord>,
+    /// The scan and location whose stored rows hold the item and its
+    /// findings, so a store can refer to them instead of copying them.
+    pub origin: Option<ItemOrigin>,
+}
+
+/// The stored rows an item was first recorded as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ItemOrigin {
+    pub scan_id: String,
+    pub location: String,
 }
 
 /// The earlier records of one top-level file: its container members first,

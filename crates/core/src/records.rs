@@ -253,6 +253,18 @@ pub trait RecordSink: Send {
     /// Consumes one record.
     fn record(&mut self, record: &Record) -> Result<(), SinkError>;
 
+    /// Records an item copied from an earlier scan by reference to the rows
+    /// it was first stored as. Returns false when the sink does not keep
+    /// references; the writer then hands it the finding and item records.
+    fn record_reused(
+        &mut self,
+        item: &ItemRecord,
+        origin: &crate::cache::ItemOrigin,
+    ) -> Result<bool, SinkError> {
+        let _ = (item, origin);
+        Ok(false)
+    }
+
     /// Flushes what is buffered; called once after the summary record.
     fn finish(&mut self) -> Result<(), SinkError> {
         Ok(())

@@ -11,7 +11,7 @@
 
 use crate::item::open_read_only;
 use crate::scan::Scanner;
-use crate::writer::{FinishedItem, Message};
+use crate::writer::{FinishedItem, Message, ReusedItem};
 use crossbeam_channel::Sender;
 use phiscan_core::cache::{CachedFile, FileKey, ItemCache};
 use phiscan_core::location::{MEMBER_SEPARATOR, os_str_to_text, path_to_location};
@@ -152,14 +152,16 @@ impl Scanner {
                     ..ItemMeta::default()
                 }
             };
-            if !findings.is_empty() {
-                let _ = sender.send(Message::Findings(findings));
-            }
-            let _ = sender.send(Message::Item(Box::new(FinishedItem {
+            let finished = FinishedItem {
                 record,
                 people,
                 bytes_read: if own_item { bytes_read } else { 0 },
                 content_read: false,
+            };
+            let _ = sender.send(Message::Reused(Box::new(ReusedItem {
+                finished,
+                findings,
+                origin: cached.origin,
             })));
         }
     }

@@ -1,6 +1,7 @@
 //! The writer thread: hands every record to the sinks and keeps the summary.
 
 use crate::scan::Progress;
+use phiscan_core::cache::ItemOrigin;
 use phiscan_core::records::{
     FindingRecord, ItemMeta, ItemRecord, Record, RecordSink, SinkError, SummaryRecord,
 };
@@ -19,6 +20,15 @@ pub(crate) enum Message {
     /// Facts of the file at a location, sent before the file's item; the
     /// writer adds them to the top-level item record with that location.
     Meta(String, Box<ItemMeta>),
+    /// An item copied from an earlier scan, with its findings.
+    Reused(Box<ReusedItem>),
+}
+
+/// An item copied from an earlier scan.
+pub(crate) struct ReusedItem {
+    pub(crate) finished: FinishedItem,
+    pub(crate) findings: Vec<FindingRecord>,
+    pub(crate) origin: Option<ItemOrigin>,
 }
 
 /// An item's record and what the summary needs of it.
@@ -95,16 +105,8 @@ impl Writer {
     pub(crate) fn handle(&mut self, message: Message) {
         match message {
             Message::Findings(findings) => {
-                self.progress
-                    .findings
-                    .fetch_add(findings.len() as u64, Ordering::Relaxed);
                 for finding in findings {
-                    *self
-                        .summary
-                        .by_category
-                        .entry(finding.category)
-                        .or_insert(0) += 1;
-                    self.summary.findings += 1;
+                    self.count_finding(&finding);
                     self.send(&Record::Finding(finding));
                 }
             }
@@ -112,31 +114,86 @@ impl Writer {
                 self.metas.insert(location, *meta);
             }
             Message::Item(finished) => {
-                let FinishedItem {
-                    mut record,
-                    people,
-                    bytes_read,
-                    content_read,
-                } = *finished;
-                self.summary.items += 1;
-                *self.summary.by_class.entry(record.class).or_insert(0) += 1;
-                *self.summary.by_coverage.entry(record.coverage).or_insert(0) += 1;
-                self.summary.bytes += bytes_read;
-                if content_read {
-                    self.summary.items_read += 1;
-                }
-                if record.meta.reused {
-                    self.summary.items_reused += 1;
-                }
-                if record.parent.is_none()
-                    && let Some(meta) = self.metas.remove(&record.location)
-                {
-                    record.meta = meta;
-                }
-                self.people.merge(people);
-                self.progress.items.fetch_add(1, Ordering::Relaxed);
-                self.progress.bytes.fetch_add(bytes_read, Ordering::Relaxed);
+                let record = self.count_item(*finished);
                 self.send(&Record::Item(record));
+            }
+            Message::Reused(reused) => self.handle_reused(*reused),
+        }
+    }
+
+    fn count_finding(&mut self, finding: &FindingRecord) {
+        self.progress.findings.fetch_add(1, Ordering::Relaxed);
+        *self
+            .summary
+            .by_category
+            .entry(finding.category)
+            .or_insert(0) += 1;
+        self.summary.findings += 1;
+    }
+
+    /// Adds an item to the summary and returns its record, with the file
+    /// facts sent for its location.
+    fn count_item(&mut self, finished: FinishedItem) -> ItemRecord {
+        let FinishedItem {
+            mut record,
+            people,
+            bytes_read,
+            content_read,
+        } = finished;
+        self.summary.items += 1;
+        *self.summary.by_class.entry(record.class).or_insert(0) += 1;
+        *self.summary.by_coverage.entry(record.coverage).or_insert(0) += 1;
+        self.summary.bytes += bytes_read;
+        if content_read {
+            self.summary.items_read += 1;
+        }
+        if record.meta.reused {
+            self.summary.items_reused += 1;
+        }
+        if record.parent.is_none()
+            && let Some(meta) = self.metas.remove(&record.location)
+        {
+            record.meta = meta;
+        }
+        self.people.merge(people);
+        self.progress.items.fetch_add(1, Ordering::Relaxed);
+        self.progress.bytes.fetch_add(bytes_read, Ordering::Relaxed);
+        record
+    }
+
+    /// Hands a reused item to each sink: by reference where the sink keeps
+    /// references (the SQLite store), as finding and item records otherwise.
+    fn handle_reused(&mut self, reused: ReusedItem) {
+        for finding in &reused.findings {
+            self.count_finding(finding);
+        }
+        let record = self.count_item(reused.finished);
+        let findings: Vec<Record> = reused.findings.into_iter().map(Record::Finding).collect();
+        let item = Record::Item(record);
+        let Record::Item(item_record) = &item else {
+            unreachable!("built as an item record above")
+        };
+        for (sink, failed) in self.sinks.iter_mut().zip(self.failed.iter_mut()) {
+            if *failed {
+                continue;
+            }
+            let by_reference = match &reused.origin {
+                Some(origin) => sink.record_reused(item_record, origin),
+                None => Ok(false),
+            };
+            let result = match by_reference {
+                Ok(true) => Ok(()),
+                Ok(false) => findings
+                    .iter()
+                    .chain(std::iter::once(&item))
+                    .try_for_each(|record| sink.record(record)),
+                Err(err) => Err(err),
+            };
+            if let Err(err) = result {
+                tracing::error!(error = %err, "output failed; stopping the scan");
+                *failed = true;
+                self.cancel.store(true, Ordering::Relaxed);
+                self.failure.get_or_insert(err);
             }
         }
     }

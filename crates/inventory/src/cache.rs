@@ -5,7 +5,7 @@
 use crate::model::ScanInfo;
 use crate::read::{ITEM_COLUMNS, findings_of, item_from_row};
 use phiscan_core::Coverage;
-use phiscan_core::cache::{CachedFile, CachedItem, FileKey, ItemCache};
+use phiscan_core::cache::{CachedFile, CachedItem, FileKey, ItemCache, ItemOrigin};
 use phiscan_core::records::ItemRecord;
 use rusqlite::{Connection, OpenFlags, params};
 use std::collections::{HashMap, HashSet};
@@ -17,9 +17,30 @@ struct Earlier {
     /// Index into `EarlierResults::scan_ids`.
     scan: usize,
     record: ItemRecord,
+    /// The rows the item was first stored as, when the store keeps references.
+    origin: Option<ItemOrigin>,
     /// The file is a container with member records.
     has_members: bool,
 }
+
+/// An earlier top-level item found for a file.
+pub struct Found<'a> {
+    /// The scan that recorded it.
+    pub scan_id: &'a str,
+    pub record: &'a ItemRecord,
+    /// The rows it was first stored as.
+    pub origin: Option<&'a ItemOrigin>,
+    /// The file is a container with member records.
+    pub has_members: bool,
+}
+
+/// The top-level items of one earlier scan, with their origins, and the
+/// locations of the files that have member records.
+pub type SourceItems<'a> = (
+    &'a ScanInfo,
+    Vec<(ItemRecord, Option<ItemOrigin>)>,
+    HashSet<String>,
+);
 
 /// Earlier results, indexed for the lookups the pipeline makes.
 pub struct EarlierResults {
@@ -59,7 +80,7 @@ impl EarlierResults {
     /// read to the end (`complete`, `encrypted`, `unsupported`) are reused,
     /// because a `partial` item there may have been cut short by the
     /// interruption.
-    pub fn build(sources: &[(&ScanInfo, Vec<ItemRecord>, HashSet<String>)]) -> EarlierResults {
+    pub fn build(sources: &[SourceItems<'_>]) -> EarlierResults {
         let mut results = EarlierResults {
             scan_ids: Vec::new(),
             by_location: HashMap::new(),
@@ -69,7 +90,7 @@ impl EarlierResults {
         for (scan, items, containers) in sources.iter().rev() {
             let scan_index = results.scan_ids.len();
             results.scan_ids.push(scan.id.clone());
-            for record in items {
+            for (record, origin) in items {
                 let reusable = match record.coverage {
                     Coverage::Complete | Coverage::Encrypted | Coverage::Unsupported => true,
                     Coverage::Partial => scan.complete,
@@ -93,6 +114,7 @@ impl EarlierResults {
                         scan: scan_index,
                         has_members: containers.contains(&record.location),
                         record: record.clone(),
+                        origin: origin.clone(),
                     },
                 );
             }
@@ -112,7 +134,7 @@ impl EarlierResults {
 
     /// Finds the earlier item of an unchanged file: its scan id, record,
     /// and whether it has member records.
-    pub fn unchanged(&self, key: &FileKey<'_>) -> Option<(&str, &ItemRecord, bool)> {
+    pub fn unchanged(&self, key: &FileKey<'_>) -> Option<Found<'_>> {
         let earlier = self.by_location.get(key.location)?;
         let meta = &earlier.record.meta;
         let same = earlier.record.size == key.size
@@ -128,12 +150,7 @@ impl EarlierResults {
     }
 
     /// Finds the earlier item with this content, size and file name.
-    pub fn by_content(
-        &self,
-        content_id: &str,
-        size: u64,
-        name: &str,
-    ) -> Option<(&str, &ItemRecord, bool)> {
+    pub fn by_content(&self, content_id: &str, size: u64, name: &str) -> Option<Found<'_>> {
         let location = self.by_content.get(content_id)?;
         let earlier = self.by_location.get(location)?;
         if earlier.record.size != size || file_name(location) != name {
@@ -142,12 +159,13 @@ impl EarlierResults {
         Some(self.found(earlier))
     }
 
-    fn found<'a>(&'a self, earlier: &'a Earlier) -> (&'a str, &'a ItemRecord, bool) {
-        (
-            self.scan_ids[earlier.scan].as_str(),
-            &earlier.record,
-            earlier.has_members,
-        )
+    fn found<'a>(&'a self, earlier: &'a Earlier) -> Found<'a> {
+        Found {
+            scan_id: self.scan_ids[earlier.scan].as_str(),
+            record: &earlier.record,
+            origin: earlier.origin.as_ref(),
+            has_members: earlier.has_members,
+        }
     }
 }
 
@@ -173,13 +191,13 @@ impl SqliteCache {
         let mut loaded = Vec::new();
         for scan in sources {
             let mut statement = connection.prepare(&format!(
-                "SELECT {ITEM_COLUMNS} FROM items WHERE scan_id = ?1 AND parent IS NULL ORDER BY rowid"
+                "SELECT {ITEM_COLUMNS}, origin_scan, origin_location FROM all_items WHERE scan_id = ?1 AND parent IS NULL ORDER BY seq"
             ))?;
             let items = statement
-                .query_map([&scan.id], item_from_row)?
+                .query_map([&scan.id], item_with_origin)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let mut statement = connection.prepare(
-                "SELECT DISTINCT path FROM items WHERE scan_id = ?1 AND parent IS NOT NULL",
+                "SELECT DISTINCT path FROM all_items WHERE scan_id = ?1 AND parent IS NOT NULL",
             )?;
             let containers = statement
                 .query_map([&scan.id], |row| row.get::<_, String>(0))?
@@ -197,17 +215,14 @@ impl SqliteCache {
         &self.results
     }
 
-    fn records_of(
-        &self,
-        scan_id: &str,
-        record: &ItemRecord,
-        has_members: bool,
-    ) -> rusqlite::Result<CachedFile> {
-        if !has_members && record.findings == 0 {
+    fn records_of(&self, found: &Found<'_>) -> rusqlite::Result<CachedFile> {
+        let own = (found.record.clone(), found.origin.cloned());
+        if !found.has_members && found.record.findings == 0 {
             return Ok(CachedFile {
                 items: vec![CachedItem {
-                    record: record.clone(),
+                    record: own.0,
                     findings: Vec::new(),
+                    origin: own.1,
                 }],
             });
         }
@@ -215,32 +230,45 @@ impl SqliteCache {
             .connection
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        let mut records = if has_members {
+        let mut records = if found.has_members {
             let mut statement = connection.prepare_cached(&format!(
-                "SELECT {ITEM_COLUMNS} FROM items WHERE scan_id = ?1 AND path = ?2 AND parent IS NOT NULL ORDER BY rowid"
+                "SELECT {ITEM_COLUMNS}, origin_scan, origin_location FROM all_items WHERE scan_id = ?1 AND path = ?2 AND parent IS NOT NULL ORDER BY seq"
             ))?;
             statement
-                .query_map(params![scan_id, record.location], item_from_row)?
+                .query_map(
+                    params![found.scan_id, found.record.location],
+                    item_with_origin,
+                )?
                 .collect::<rusqlite::Result<Vec<_>>>()?
         } else {
             Vec::new()
         };
-        records.push(record.clone());
+        records.push(own);
         let mut items = Vec::with_capacity(records.len());
-        for record in records {
-            let findings = if record.findings > 0 {
-                findings_of(&connection, scan_id, &record.location)?
-            } else {
-                Vec::new()
-            };
-            items.push(CachedItem { record, findings });
+        for (record, origin) in records {
+            let mut findings = Vec::new();
+            if record.findings > 0 {
+                let (scan_id, location) = match &origin {
+                    Some(origin) => (origin.scan_id.as_str(), origin.location.as_str()),
+                    None => (found.scan_id, record.location.as_str()),
+                };
+                findings = findings_of(&connection, scan_id, location)?;
+                // The stored rows may be under an older location of a moved file.
+                for finding in &mut findings {
+                    finding.location.clone_from(&record.location);
+                }
+            }
+            items.push(CachedItem {
+                record,
+                findings,
+                origin,
+            });
         }
         Ok(CachedFile { items })
     }
 
-    fn cached(&self, found: Option<(&str, &ItemRecord, bool)>) -> Option<CachedFile> {
-        let (scan_id, record, has_members) = found?;
-        match self.records_of(scan_id, record, has_members) {
+    fn cached(&self, found: Option<Found<'_>>) -> Option<CachedFile> {
+        match self.records_of(&found?) {
             Ok(file) => Some(file),
             Err(err) => {
                 tracing::warn!(error = %err, "cannot read earlier results from the store; reading the file again");
@@ -248,6 +276,16 @@ impl SqliteCache {
             }
         }
     }
+}
+
+/// Reads an item row followed by its origin columns.
+fn item_with_origin(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ItemRecord, Option<ItemOrigin>)> {
+    let record = item_from_row(row)?;
+    let origin = ItemOrigin {
+        scan_id: row.get(22)?,
+        location: row.get(23)?,
+    };
+    Ok((record, Some(origin)))
 }
 
 impl ItemCache for SqliteCache {

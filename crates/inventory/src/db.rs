@@ -155,6 +155,31 @@ impl Database {
         }
     }
 
+    /// Loads the items of two scans that may differ (see [`read::diff_sides`]);
+    /// a PostgreSQL store, which copies reused rows, returns every item.
+    pub fn diff_items(
+        &mut self,
+        old_scan: &str,
+        new_scan: &str,
+    ) -> Result<
+        (
+            Vec<phiscan_core::records::ItemRecord>,
+            Vec<phiscan_core::records::ItemRecord>,
+        ),
+        StoreError,
+    > {
+        match &mut self.backend {
+            Backend::Sqlite(store) => {
+                let result = read::diff_sides(store.connection(), old_scan, new_scan);
+                result.map_err(|err| self.read_error(err))
+            }
+            Backend::Postgres(store) => Ok((
+                store.scan_data(old_scan)?.items,
+                store.scan_data(new_scan)?.items,
+            )),
+        }
+    }
+
     /// Builds the incremental cache of a sweep from its earlier scans under
     /// the same rules; returns it with the number of files it may reuse.
     pub fn sweep_cache(

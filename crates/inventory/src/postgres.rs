@@ -9,7 +9,7 @@
 use crate::cache::EarlierResults;
 use crate::model::{PERSON_CATEGORIES, PersonKey, ScanData, ScanInfo};
 use crate::read::{parse_categories, parse_category};
-use phiscan_core::cache::{CachedFile, CachedItem, FileKey, ItemCache};
+use phiscan_core::cache::{CachedFile, CachedItem, FileKey, ItemCache, ItemOrigin};
 use phiscan_core::records::{
     FindingRecord, FlowRecord, Individuals, ItemMeta, ItemRecord, Record, RecordSink, ScanRecord,
     SinkError, SummaryRecord,
@@ -108,7 +108,7 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE items ADD COLUMN places TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE items ADD COLUMN reused BOOLEAN NOT NULL DEFAULT FALSE;
     CREATE INDEX items_by_path ON items (scan_id, path);
-    CREATE INDEX items_by_content ON items (content_id) WHERE parent IS NULL;
+    CREATE INDEX items_by_content ON items (scan_id, content_id) WHERE parent IS NULL;
     CREATE VIEW coverage AS
         SELECT scan_id, location, path, format, coverage, reason
         FROM items WHERE coverage <> 'complete';
@@ -344,7 +344,8 @@ impl PgStore {
                     &[&scan.id],
                 )
                 .map_err(query_error)?;
-            let items: Vec<ItemRecord> = rows.iter().map(item_from_row).collect();
+            let items: Vec<(ItemRecord, Option<ItemOrigin>)> =
+                rows.iter().map(|row| (item_from_row(row), None)).collect();
             let rows = client
                 .query(
                     "SELECT DISTINCT path FROM items WHERE scan_id = $1 AND parent IS NOT NULL",
@@ -729,18 +730,26 @@ impl PgCache {
             } else {
                 Vec::new()
             };
-            items.push(CachedItem { record, findings });
+            items.push(CachedItem {
+                record,
+                findings,
+                origin: None,
+            });
         }
         Ok(CachedFile { items })
     }
 
-    fn cached(&self, found: Option<(&str, &ItemRecord, bool)>) -> Option<CachedFile> {
-        let (scan_id, record, has_members) = found?;
+    /// Returns the records of a found item. The PostgreSQL store copies
+    /// reused rows, so no origin is passed on.
+    fn cached(&self, found: Option<crate::cache::Found<'_>>) -> Option<CachedFile> {
+        let found = found?;
+        let (scan_id, record, has_members) = (found.scan_id, found.record, found.has_members);
         if !has_members && record.findings == 0 {
             return Some(CachedFile {
                 items: vec![CachedItem {
                     record: record.clone(),
                     findings: Vec::new(),
+                    origin: None,
                 }],
             });
         }

@@ -25,7 +25,7 @@ pub fn scans(connection: &Connection) -> rusqlite::Result<Vec<ScanInfo>> {
 /// Loads the items, person fingerprints and flows of one scan.
 pub fn scan_data(connection: &Connection, scan_id: &str) -> rusqlite::Result<ScanData> {
     let mut statement = connection.prepare(&format!(
-        "SELECT {ITEM_COLUMNS} FROM items WHERE scan_id = ?1 ORDER BY rowid"
+        "SELECT {ITEM_COLUMNS} FROM all_items WHERE scan_id = ?1 ORDER BY seq"
     ))?;
     let items = statement
         .query_map([scan_id], item_from_row)?
@@ -36,7 +36,7 @@ pub fn scan_data(connection: &Connection, scan_id: &str) -> rusqlite::Result<Sca
         .map(|category| format!("'{}'", category.as_str()))
         .collect();
     let mut statement = connection.prepare(&format!(
-        "SELECT DISTINCT location, category, fingerprint FROM findings WHERE scan_id = ?1 AND category IN ({})",
+        "SELECT DISTINCT location, category, fingerprint FROM all_findings WHERE scan_id = ?1 AND category IN ({})",
         categories.join(", ")
     ))?;
     let people = statement
@@ -78,7 +78,28 @@ pub fn scan_data(connection: &Connection, scan_id: &str) -> rusqlite::Result<Sca
     })
 }
 
-/// Returns the findings of one item, in the order they were recorded.
+/// Returns the items of two scans that may differ, old scan's first: every
+/// item except those both scans store as a reference to the same rows, which
+/// are identical by construction. An unchanged sweep compares only what it
+/// read again, instead of loading both scans whole.
+pub fn diff_sides(
+    connection: &Connection,
+    old_scan: &str,
+    new_scan: &str,
+) -> rusqlite::Result<(Vec<ItemRecord>, Vec<ItemRecord>)> {
+    let side = |this: &str, other: &str| -> rusqlite::Result<Vec<ItemRecord>> {
+        let mut statement = connection.prepare(&format!(
+            "SELECT {ITEM_COLUMNS} FROM all_items a WHERE a.scan_id = ?1 AND NOT EXISTS (
+                 SELECT 1 FROM all_items b WHERE b.scan_id = ?2 AND b.location = a.location
+                     AND b.origin_scan = a.origin_scan AND b.origin_location = a.origin_location)"
+        ))?;
+        let rows = statement.query_map([this, other], item_from_row)?;
+        rows.collect()
+    };
+    Ok((side(old_scan, new_scan)?, side(new_scan, old_scan)?))
+}
+
+/// Returns the findings stored for one item, in the order they were recorded.
 pub(crate) fn findings_of(
     connection: &Connection,
     scan_id: &str,

@@ -1,5 +1,6 @@
 //! The SQLite store.
 
+use phiscan_core::cache::ItemOrigin;
 use phiscan_core::records::{
     FindingRecord, FlowRecord, ItemRecord, Record, RecordSink, ScanRecord, SinkError, SummaryRecord,
 };
@@ -92,20 +93,66 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE items ADD COLUMN places TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE items ADD COLUMN reused INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX items_by_path ON items (scan_id, path);
-    CREATE INDEX items_by_content ON items (content_id) WHERE parent IS NULL;
+    CREATE INDEX items_by_content ON items (scan_id, content_id) WHERE parent IS NULL;
+    CREATE TABLE reused_items (
+        scan_id TEXT NOT NULL REFERENCES scans(id),
+        location TEXT NOT NULL,
+        path TEXT NOT NULL,
+        parent TEXT,
+        origin_scan TEXT NOT NULL,
+        origin_location TEXT NOT NULL,
+        mode TEXT,
+        uid INTEGER,
+        gid INTEGER,
+        file_id TEXT,
+        modified_ns INTEGER,
+        exposure TEXT NOT NULL DEFAULT '[]',
+        places TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (scan_id, location)
+    );
+    CREATE INDEX reused_items_by_path ON reused_items (scan_id, path);
+    CREATE VIEW all_items AS
+        SELECT scan_id, location, path, parent, format, size, modified, class,
+               coverage, reason, findings, categories, individuals_low,
+               individuals_high, content_id, mode, uid, gid, file_id,
+               modified_ns, exposure, places, reused,
+               scan_id AS origin_scan, location AS origin_location, rowid AS seq
+        FROM items
+        UNION ALL
+        SELECT r.scan_id, r.location, r.path, r.parent, o.format, o.size,
+               o.modified, o.class, o.coverage, o.reason, o.findings,
+               o.categories, o.individuals_low, o.individuals_high,
+               o.content_id, r.mode, r.uid, r.gid, r.file_id, r.modified_ns,
+               r.exposure, r.places, 1, r.origin_scan, r.origin_location,
+               r.rowid
+        FROM reused_items r
+        JOIN items o ON o.scan_id = r.origin_scan AND o.location = r.origin_location;
+    CREATE VIEW all_findings AS
+        SELECT scan_id, location, rule, category, confidence, start, "end",
+               line, "column", locator, preview, fingerprint
+        FROM findings
+        UNION ALL
+        SELECT r.scan_id, r.location, f.rule, f.category, f.confidence,
+               f.start, f."end", f.line, f."column", f.locator, f.preview,
+               f.fingerprint
+        FROM reused_items r
+        JOIN findings f ON f.scan_id = r.origin_scan AND f.location = r.origin_location;
     CREATE VIEW coverage AS
         SELECT scan_id, location, path, format, coverage, reason
-        FROM items WHERE coverage <> 'complete';
+        FROM all_items WHERE coverage <> 'complete';
     CREATE VIEW incremental_cache AS
         SELECT s.rules_version, s.sweep, i.scan_id, i.location, i.size,
                i.modified_ns, i.file_id, i.content_id
-        FROM items i JOIN scans s ON s.id = i.scan_id
+        FROM all_items i JOIN scans s ON s.id = i.scan_id
         WHERE i.parent IS NULL;
     "#,
 ];
 
 /// Records inserted per transaction.
 const BATCH: usize = 4096;
+
+/// Page cache of the store's connection, in KiB.
+const CACHE_KIB: u32 = 64 * 1024;
 
 /// An error opening or writing the store.
 #[derive(Debug, thiserror::Error)]
@@ -239,6 +286,20 @@ impl Store {
             .map_err(open_error)?;
         connection
             .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_error)?;
+        // Batches of thousands of rows touch pages all over the indexes; with
+        // SQLite's default 2 MiB page cache they spill to the log mid-batch.
+        // Statement journals stay in memory for the same reason.
+        connection
+            .pragma_update(None, "cache_size", -(CACHE_KIB as i64))
+            .map_err(open_error)?;
+        connection
+            .pragma_update(None, "temp_store", "MEMORY")
+            .map_err(open_error)?;
+        // Fewer, larger checkpoints copy a page rewritten by several batches
+        // once; the log grows to about 40 MiB between them.
+        connection
+            .pragma_update(None, "wal_autocheckpoint", 10_000)
             .map_err(open_error)?;
         let mut store = Store {
             connection,
@@ -445,6 +506,38 @@ impl Store {
         self.commit_if_full()
     }
 
+    /// Records a reused item as a reference to the rows it was first
+    /// stored as, with its current location and file facts.
+    fn insert_reused(
+        &mut self,
+        item: &ItemRecord,
+        origin: &ItemOrigin,
+    ) -> Result<(), rusqlite::Error> {
+        self.begin_if_needed()?;
+        let meta = &item.meta;
+        self.connection
+            .prepare_cached(
+                "INSERT OR REPLACE INTO reused_items (scan_id, location, path, parent, origin_scan, origin_location, mode, uid, gid, file_id, modified_ns, exposure, places)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?
+            .execute(params![
+                self.scan_id,
+                item.location,
+                item.path,
+                item.parent,
+                origin.scan_id,
+                origin.location,
+                meta.mode,
+                meta.uid,
+                meta.gid,
+                meta.file_id,
+                meta.modified_ns,
+                serde_json::to_string(&meta.exposure).unwrap_or_default(),
+                serde_json::to_string(&meta.places).unwrap_or_default(),
+            ])?;
+        self.commit_if_full()
+    }
+
     fn finish_scan(&mut self, summary: &SummaryRecord) -> Result<(), rusqlite::Error> {
         self.commit()?;
         self.connection.execute(
@@ -494,6 +587,15 @@ impl RecordSink for Store {
             Record::Summary(summary) => self.finish_scan(summary),
         };
         result.map_err(|err| self.write_error(err))
+    }
+
+    /// Keeps a reference to the earlier rows, because copying every row of
+    /// an unchanged share would make the store's writes, not the reading of
+    /// files, the cost of each sweep.
+    fn record_reused(&mut self, item: &ItemRecord, origin: &ItemOrigin) -> Result<bool, SinkError> {
+        self.insert_reused(item, origin)
+            .map_err(|err| self.write_error(err))?;
+        Ok(true)
     }
 
     fn finish(&mut self) -> Result<(), SinkError> {
