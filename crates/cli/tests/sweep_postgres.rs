@@ -154,12 +154,15 @@ fn schema_and_no_values(server: &Server) {
     assert_eq!(
         names,
         [
+            "all_findings",
+            "all_items",
             "coverage",
             "findings",
             "flows",
             "incremental_cache",
             "items",
             "phiscan_schema",
+            "reused_items",
             "scans"
         ]
     );

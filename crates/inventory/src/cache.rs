@@ -191,7 +191,7 @@ impl SqliteCache {
         let mut loaded = Vec::new();
         for scan in sources {
             let mut statement = connection.prepare(&format!(
-                "SELECT {ITEM_COLUMNS}, origin_scan, origin_location FROM all_items WHERE scan_id = ?1 AND parent IS NULL ORDER BY seq"
+                "SELECT {ITEM_COLUMNS}, origin_scan, origin_location FROM all_items WHERE scan_id = ?1 AND parent IS NULL"
             ))?;
             let items = statement
                 .query_map([&scan.id], item_with_origin)?

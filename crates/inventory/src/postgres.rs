@@ -19,9 +19,11 @@ use postgres::{Client, NoTls, Row, Statement};
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-/// Schema migrations, in the same order and with the same tables and
+/// Schema migrations, in the same order and with the same tables, views and
 /// columns as the SQLite store's; types follow PostgreSQL (BIGINT, BOOLEAN).
-/// A migration added to the SQLite store needs its counterpart here.
+/// A migration added to the SQLite store needs its counterpart here. This
+/// store copies reused rows (the default of `RecordSink::record_reused`), so
+/// its `reused_items` table stays empty.
 const MIGRATIONS: &[&str] = &[
     // 1: scans, items and findings.
     r#"
@@ -109,13 +111,57 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE items ADD COLUMN reused BOOLEAN NOT NULL DEFAULT FALSE;
     CREATE INDEX items_by_path ON items (scan_id, path);
     CREATE INDEX items_by_content ON items (scan_id, content_id) WHERE parent IS NULL;
+    CREATE TABLE reused_items (
+        seq BIGSERIAL,
+        scan_id TEXT NOT NULL REFERENCES scans(id),
+        location TEXT NOT NULL,
+        path TEXT NOT NULL,
+        parent TEXT,
+        origin_scan TEXT NOT NULL,
+        origin_location TEXT NOT NULL,
+        mode TEXT,
+        uid BIGINT,
+        gid BIGINT,
+        file_id TEXT,
+        modified_ns BIGINT,
+        exposure TEXT NOT NULL DEFAULT '[]',
+        places TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (scan_id, location)
+    );
+    CREATE INDEX reused_items_by_path ON reused_items (scan_id, path);
+    CREATE VIEW all_items AS
+        SELECT scan_id, location, path, parent, format, size, modified, class,
+               coverage, reason, findings, categories, individuals_low,
+               individuals_high, content_id, mode, uid, gid, file_id,
+               modified_ns, exposure, places, reused,
+               scan_id AS origin_scan, location AS origin_location, seq
+        FROM items
+        UNION ALL
+        SELECT r.scan_id, r.location, r.path, r.parent, o.format, o.size,
+               o.modified, o.class, o.coverage, o.reason, o.findings,
+               o.categories, o.individuals_low, o.individuals_high,
+               o.content_id, r.mode, r.uid, r.gid, r.file_id, r.modified_ns,
+               r.exposure, r.places, TRUE, r.origin_scan, r.origin_location,
+               r.seq
+        FROM reused_items r
+        JOIN items o ON o.scan_id = r.origin_scan AND o.location = r.origin_location;
+    CREATE VIEW all_findings AS
+        SELECT scan_id, location, rule, category, confidence, start, "end",
+               line, "column", locator, preview, fingerprint
+        FROM findings
+        UNION ALL
+        SELECT r.scan_id, r.location, f.rule, f.category, f.confidence,
+               f.start, f."end", f.line, f."column", f.locator, f.preview,
+               f.fingerprint
+        FROM reused_items r
+        JOIN findings f ON f.scan_id = r.origin_scan AND f.location = r.origin_location;
     CREATE VIEW coverage AS
         SELECT scan_id, location, path, format, coverage, reason
-        FROM items WHERE coverage <> 'complete';
+        FROM all_items WHERE coverage <> 'complete';
     CREATE VIEW incremental_cache AS
         SELECT s.rules_version, s.sweep, i.scan_id, i.location, i.size,
                i.modified_ns, i.file_id, i.content_id
-        FROM items i JOIN scans s ON s.id = i.scan_id
+        FROM all_items i JOIN scans s ON s.id = i.scan_id
         WHERE i.parent IS NULL;
     "#,
 ];

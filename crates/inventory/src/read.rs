@@ -78,25 +78,58 @@ pub fn scan_data(connection: &Connection, scan_id: &str) -> rusqlite::Result<Sca
     })
 }
 
-/// Returns the items of two scans that may differ, old scan's first: every
-/// item except those both scans store as a reference to the same rows, which
-/// are identical by construction. An unchanged sweep compares only what it
-/// read again, instead of loading both scans whole.
+/// Returns the items of two scans that may differ, the old scan's first:
+/// every item except those the new scan stores as a reference to the same
+/// rows as the old scan, which are identical by construction. An unchanged
+/// sweep compares only what it read again, instead of both scans whole.
 pub fn diff_sides(
     connection: &Connection,
     old_scan: &str,
     new_scan: &str,
 ) -> rusqlite::Result<(Vec<ItemRecord>, Vec<ItemRecord>)> {
-    let side = |this: &str, other: &str| -> rusqlite::Result<Vec<ItemRecord>> {
-        let mut statement = connection.prepare(&format!(
-            "SELECT {ITEM_COLUMNS} FROM all_items a WHERE a.scan_id = ?1 AND NOT EXISTS (
-                 SELECT 1 FROM all_items b WHERE b.scan_id = ?2 AND b.location = a.location
-                     AND b.origin_scan = a.origin_scan AND b.origin_location = a.origin_location)"
+    // The locations are found on the narrow base tables first, so that only
+    // the items that may differ are resolved through the all_items view.
+    // A new reference row is the old item when it points at the old scan's
+    // own row at its location, or where the old scan's reference points.
+    let new_locations = "
+        SELECT location FROM items WHERE scan_id = ?2
+        UNION ALL
+        SELECT r.location FROM reused_items r WHERE r.scan_id = ?2
+            AND NOT (r.origin_scan = ?1 AND r.origin_location = r.location)
+            AND NOT EXISTS (SELECT 1 FROM reused_items q WHERE q.scan_id = ?1
+                AND q.location = r.location AND q.origin_scan = r.origin_scan
+                AND q.origin_location = r.origin_location)";
+    let old_locations = "
+        SELECT i.location FROM items i WHERE i.scan_id = ?1
+            AND NOT EXISTS (SELECT 1 FROM reused_items r WHERE r.scan_id = ?2
+                AND r.location = i.location AND r.origin_scan = ?1
+                AND r.origin_location = i.location)
+        UNION ALL
+        SELECT q.location FROM reused_items q WHERE q.scan_id = ?1
+            AND NOT EXISTS (SELECT 1 FROM reused_items r WHERE r.scan_id = ?2
+                AND r.location = q.location AND r.origin_scan = q.origin_scan
+                AND r.origin_location = q.origin_location)";
+    let side = |scan_id: &str, locations: &str| -> rusqlite::Result<Vec<ItemRecord>> {
+        let mut statement = connection.prepare(locations)?;
+        let locations = statement
+            .query_map([old_scan, new_scan], |row| row.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut statement = connection.prepare_cached(&format!(
+            "SELECT {ITEM_COLUMNS} FROM all_items WHERE scan_id = ?1 AND location = ?2"
         ))?;
-        let rows = statement.query_map([this, other], item_from_row)?;
-        rows.collect()
+        let mut items = Vec::with_capacity(locations.len());
+        for location in locations {
+            let rows = statement.query_map(params![scan_id, location], item_from_row)?;
+            for item in rows {
+                items.push(item?);
+            }
+        }
+        Ok(items)
     };
-    Ok((side(old_scan, new_scan)?, side(new_scan, old_scan)?))
+    Ok((
+        side(old_scan, old_locations)?,
+        side(new_scan, new_locations)?,
+    ))
 }
 
 /// Returns the findings stored for one item, in the order they were recorded.
