@@ -202,7 +202,13 @@ pub fn run(command: SweepCommand) -> Result<u8> {
     // Resume: an interrupted sweep newer than the last complete one.
     let scans = database.scans()?;
     let resumed = interrupted_sweep(&scans, &name);
+    let clock = std::time::Instant::now();
     let (cache, reusable) = database.sweep_cache(&name, rules.version())?;
+    tracing::info!(
+        files = reusable,
+        seconds = clock.elapsed().as_secs_f64(),
+        "loaded the earlier results of the sweep"
+    );
     if let Some(scan) = &resumed {
         eprintln!(
             "phiscan: resuming the interrupted sweep {} started {}; {} files recorded by it or by the last complete sweep are reused when unchanged",
@@ -277,7 +283,9 @@ pub fn run(command: SweepCommand) -> Result<u8> {
 
     let cancel = Arc::new(AtomicBool::new(false));
     install_interrupt_handler(cancel.clone());
+    let clock = std::time::Instant::now();
     let result = scanner.run(sinks, progress, cancel);
+    tracing::info!(seconds = clock.elapsed().as_secs_f64(), "scan finished");
     if let Some((bar, done)) = progress_bar {
         done.store(true, Ordering::Relaxed);
         bar.finish_and_clear();
@@ -356,7 +364,13 @@ fn finish(config: &SweepConfig, target: &StoreTarget, summary: &SummaryRecord) -
         .any(|(coverage, count)| *coverage != Coverage::Complete && *count > 0);
     let new_phi = match cmd_diff::previous_scan(&scans, &new) {
         Some(old) => {
+            let clock = std::time::Instant::now();
             let diff = cmd_diff::compare(&mut database, &old, &new)?;
+            tracing::info!(
+                changes = diff.changes.len(),
+                seconds = clock.elapsed().as_secs_f64(),
+                "compared with the previous sweep"
+            );
             println!(
                 "  since last sweep:  {} gained, {} lost, {} changed, {} moved; {} items hold new PHI",
                 diff.count(phiscan_inventory::ChangeKind::Gained),
