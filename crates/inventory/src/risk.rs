@@ -25,8 +25,9 @@ pub fn assess(row: &LocationRow) -> Vec<RiskReason> {
             &mut reasons,
             RiskLevel::High,
             format!(
-                "{} items with identifiers are readable by every user account",
-                row.exposure.world
+                "{} with identifiers {} readable by every user account",
+                items(row.exposure.world),
+                be(row.exposure.world)
             ),
             "Remove read access for others (chmod o-r, or remove Everyone, Authenticated Users and Users from the access control list) and keep the files in a folder only the staff who need them can open.",
         );
@@ -36,7 +37,11 @@ pub fn assess(row: &LocationRow) -> Vec<RiskReason> {
         add(
             &mut reasons,
             level,
-            format!("{count} items with identifiers are in {what}"),
+            format!(
+                "{} with identifiers {} in {what}",
+                items(*count),
+                be(*count)
+            ),
             action,
         );
     }
@@ -45,8 +50,8 @@ pub fn assess(row: &LocationRow) -> Vec<RiskReason> {
             &mut reasons,
             RiskLevel::High,
             format!(
-                "{} messages with PHI went unencrypted to outside domains ({})",
-                row.flows.external_unencrypted,
+                "{} with PHI went unencrypted to outside domains ({})",
+                messages(row.flows.external_unencrypted),
                 row.flows.domains.join(", ")
             ),
             "Send PHI outside the practice only by encrypted email or the patient portal, and review mailbox forwarding rules.",
@@ -56,8 +61,8 @@ pub fn assess(row: &LocationRow) -> Vec<RiskReason> {
             &mut reasons,
             RiskLevel::Low,
             format!(
-                "{} encrypted messages with PHI went to outside domains",
-                row.flows.external
+                "{} with PHI went encrypted to outside domains",
+                messages(row.flows.external)
             ),
             "Confirm that each recipient organization has a business associate agreement or a treatment relationship.",
         );
@@ -67,8 +72,13 @@ pub fn assess(row: &LocationRow) -> Vec<RiskReason> {
             &mut reasons,
             RiskLevel::High,
             format!(
-                "{} messages with PHI were forwarded by a mailbox rule",
-                row.flows.auto_forwarded
+                "{} with PHI {} forwarded by a mailbox rule",
+                messages(row.flows.auto_forwarded),
+                if row.flows.auto_forwarded == 1 {
+                    "was"
+                } else {
+                    "were"
+                }
             ),
             "Remove automatic forwarding of practice mail to other mailboxes.",
         );
@@ -89,8 +99,9 @@ pub fn assess(row: &LocationRow) -> Vec<RiskReason> {
             &mut reasons,
             RiskLevel::Medium,
             format!(
-                "{} items with identifiers are readable by the file's group",
-                row.exposure.group
+                "{} with identifiers {} readable by the file's group",
+                items(row.exposure.group),
+                be(row.exposure.group)
             ),
             "Check that every member of the owning group needs these files; otherwise remove group read access (chmod g-r).",
         );
@@ -100,8 +111,9 @@ pub fn assess(row: &LocationRow) -> Vec<RiskReason> {
             &mut reasons,
             RiskLevel::Medium,
             format!(
-                "{} items with identifiers have identical copies elsewhere",
-                row.copies
+                "{} with identifiers {} identical copies elsewhere",
+                items(row.copies),
+                if row.copies == 1 { "has" } else { "have" }
             ),
             "Keep one copy in the system of record and delete the others.",
         );
@@ -114,7 +126,7 @@ pub fn assess(row: &LocationRow) -> Vec<RiskReason> {
         add(
             &mut reasons,
             RiskLevel::Medium,
-            format!("{phi} items with PHI are stored unencrypted"),
+            format!("{} with PHI {} stored unencrypted", items(phi), be(phi)),
             "Move the records into the EHR or an access-controlled share, and encrypt the volume (BitLocker, FileVault, LUKS).",
         );
     }
@@ -123,7 +135,11 @@ pub fn assess(row: &LocationRow) -> Vec<RiskReason> {
         add(
             &mut reasons,
             RiskLevel::Low,
-            format!("{pii} items hold identifiers without health information"),
+            format!(
+                "{} {} identifiers without health information",
+                items(pii),
+                hold(pii)
+            ),
             "Confirm the files are needed; restrict access or delete them under the retention policy.",
         );
     }
@@ -132,7 +148,11 @@ pub fn assess(row: &LocationRow) -> Vec<RiskReason> {
         add(
             &mut reasons,
             RiskLevel::Low,
-            format!("{health_only} items hold health information without identifiers"),
+            format!(
+                "{} {} health information without identifiers",
+                items(health_only),
+                hold(health_only)
+            ),
             "Check whether the files can be tied to patients by their names or folders.",
         );
     }
@@ -141,14 +161,43 @@ pub fn assess(row: &LocationRow) -> Vec<RiskReason> {
             &mut reasons,
             RiskLevel::Low,
             format!(
-                "{} items were not fully examined and may hold PHI",
-                row.incomplete
+                "{} {} not fully examined and may hold PHI",
+                items(row.incomplete),
+                if row.incomplete == 1 { "was" } else { "were" }
             ),
             "Review the coverage section: decrypt, convert or inspect these items by hand.",
         );
     }
     reasons.sort_by_key(|reason| std::cmp::Reverse(reason.level));
     reasons
+}
+
+/// Returns `1 item` or `N items`.
+fn items(count: u64) -> String {
+    if count == 1 {
+        "1 item".into()
+    } else {
+        format!("{count} items")
+    }
+}
+
+/// Returns `1 message` or `N messages`.
+fn messages(count: u64) -> String {
+    if count == 1 {
+        "1 message".into()
+    } else {
+        format!("{count} messages")
+    }
+}
+
+/// Returns `is` for one, `are` otherwise.
+fn be(count: u64) -> &'static str {
+    if count == 1 { "is" } else { "are" }
+}
+
+/// Returns `holds` for one, `hold` otherwise.
+fn hold(count: u64) -> &'static str {
+    if count == 1 { "holds" } else { "hold" }
 }
 
 /// Returns the level, description and action for a risky place.
@@ -184,5 +233,119 @@ fn place_advice(place: &str) -> (RiskLevel, String, &'static str) {
             format!("a risky place ({other})"),
             "Move the files into the EHR or an access-controlled share.",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::{Exposure, FlowCounts, Protection};
+    use phiscan_core::Class;
+    use phiscan_core::records::Individuals;
+    use std::collections::BTreeMap;
+
+    fn row(phi: u64, pii: u64) -> LocationRow {
+        let mut by_class: BTreeMap<Class, u64> = Class::ALL.into_iter().map(|c| (c, 0)).collect();
+        by_class.insert(Class::Phi, phi);
+        by_class.insert(Class::Pii, pii);
+        LocationRow {
+            location: "share/a".into(),
+            system: "host".into(),
+            items: phi + pii,
+            files: phi + pii,
+            by_class,
+            identifiers: Vec::new(),
+            health: Vec::new(),
+            individuals: Individuals::default(),
+            bytes: 0,
+            oldest: None,
+            newest: None,
+            protection: Protection::default(),
+            exposure: Exposure::default(),
+            places: BTreeMap::new(),
+            copies: 0,
+            copies_in: Vec::new(),
+            flows: FlowCounts::default(),
+            incomplete: 0,
+            risk: RiskLevel::None,
+            reasons: Vec::new(),
+        }
+    }
+
+    fn levels(row: &LocationRow) -> Vec<(RiskLevel, String)> {
+        assess(row)
+            .into_iter()
+            .map(|reason| (reason.level, reason.reason))
+            .collect()
+    }
+
+    #[test]
+    fn unencrypted_phi_alone_is_medium() {
+        assert_eq!(
+            levels(&row(1, 0)),
+            vec![(
+                RiskLevel::Medium,
+                "1 item with PHI is stored unencrypted".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn world_readable_and_places_are_high() {
+        let mut row = row(3, 0);
+        row.exposure.world = 2;
+        row.places.insert("sync-dropbox".into(), 3);
+        let reasons = levels(&row);
+        assert_eq!(reasons.len(), 2, "{reasons:?}");
+        assert_eq!(
+            reasons[0],
+            (
+                RiskLevel::High,
+                "2 items with identifiers are readable by every user account".to_string()
+            )
+        );
+        assert_eq!(
+            reasons[1],
+            (
+                RiskLevel::High,
+                "3 items with identifiers are in a cloud sync folder (dropbox)".to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn breach_threshold_counts_the_high_estimate() {
+        let mut row = row(1, 0);
+        row.individuals = Individuals {
+            low: 300,
+            high: 500,
+        };
+        assert!(
+            assess(&row)
+                .iter()
+                .any(|reason| reason.level == RiskLevel::High)
+        );
+        row.individuals.high = 499;
+        assert!(
+            assess(&row)
+                .iter()
+                .all(|reason| reason.level < RiskLevel::High)
+        );
+    }
+
+    #[test]
+    fn identifiers_only_is_low() {
+        assert_eq!(
+            levels(&row(0, 2)),
+            vec![(
+                RiskLevel::Low,
+                "2 items hold identifiers without health information".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn nothing_found_is_none() {
+        assert!(assess(&row(0, 0)).is_empty());
     }
 }
