@@ -93,7 +93,7 @@ pub fn run(command: InventoryCommand) -> Result<u8> {
     Ok(exit::CLEAN)
 }
 
-/// Which store and scan to read, and how to group it.
+/// The store and scan to read, and the grouping of the inventory.
 #[derive(Args, Debug, Clone)]
 pub struct InventoryArgs {
     /// Inventory store: a SQLite file or a postgres:// URL. Default:

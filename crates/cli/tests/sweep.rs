@@ -1,5 +1,5 @@
 //! Scheduled sweeps: incremental runs, moved files, diffs, resumption after
-//! a kill, and the inputs a scheduler must get a clear answer for.
+//! a kill, and the inputs that must get a clear error.
 
 mod sweep_common;
 
@@ -184,7 +184,7 @@ fn changed_file_appears_in_diff() {
         "no value in the diff: {diff}"
     );
 
-    // The next sweep sees no further change.
+    // The next sweep finds no further change.
     let (status, summary, _, _) = setup.sweep();
     assert_eq!(status, Some(0));
     assert_eq!(summary["items_read"], 0);
@@ -453,10 +453,8 @@ fn killed_sweep_is_incomplete_and_resumes() {
     child.wait().unwrap();
 
     let recorded = count_items(&store);
-    assert!(
-        recorded > 0 && recorded < 6000,
-        "killed mid-sweep: {recorded} items"
-    );
+    assert!(recorded > 0, "killed after the first commit");
+    assert!(recorded < 6000, "killed mid-sweep: {recorded} items");
     let connection = rusqlite::Connection::open(&store).unwrap();
     let integrity: String = connection
         .query_row("PRAGMA integrity_check", [], |row| row.get(0))
@@ -536,7 +534,8 @@ fn interrupted_sweep_is_incomplete_and_resumes() {
     let interrupted = summary(&jsonl);
     assert_eq!(interrupted["complete"], false);
     let recorded = interrupted["items"].as_i64().unwrap();
-    assert!(recorded > 0 && recorded < 6000, "{interrupted}");
+    assert!(recorded > 0, "{interrupted}");
+    assert!(recorded < 6000, "{interrupted}");
 
     let output = run(
         home.path(),
@@ -554,6 +553,7 @@ fn interrupted_sweep_is_incomplete_and_resumes() {
     // Items cut short by the interruption are read again, so at most what
     // the interrupted sweep recorded is reused.
     let reused = resumed["items_reused"].as_i64().unwrap();
-    assert!(reused > 0 && reused <= recorded, "{resumed}");
+    assert!(reused > 0, "{resumed}");
+    assert!(reused <= recorded, "{resumed}");
     assert_eq!(resumed["items_read"].as_i64().unwrap(), 6000 - reused);
 }

@@ -1,6 +1,6 @@
 //! The PostgreSQL store: a real server started on loopback by
 //! `tests/servers/postgres.sh` (which installs Debian's postgresql package
-//! when missing) receives scans and sweeps with the same schema and answers
+//! when missing) receives scans and sweeps with the same schema and returns
 //! the same inventory as the SQLite store.
 
 mod sweep_common;

@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// A visit note with a fake patient: an SSN and an MRN tied to a diagnosis
+/// Returns a visit note with a fake patient: an SSN and an MRN tied to a diagnosis
 /// code in one record, so the item is classed phi.
 pub fn visit_note(ssn: &str, mrn: &str) -> String {
     format!(
@@ -102,7 +102,7 @@ pub fn row<'a>(inventory: &'a Value, location: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no row {location} in {inventory:#}"))
 }
 
-/// A temporary folder under the build's target folder rather than the
+/// Creates a temporary folder under the build's target folder rather than the
 /// system's temp folder, whose name would mark every file as in a temp place.
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new()
