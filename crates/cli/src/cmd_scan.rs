@@ -10,7 +10,8 @@ use phiscan_core::records::{RecordSink, SummaryRecord};
 use phiscan_detect::{RuleSet, RuleSources};
 use phiscan_engine::{Progress, ScanOptions, Scanner};
 use phiscan_extract::Limits;
-use phiscan_inventory::Store;
+use phiscan_inventory::store::DEFAULT_BUSY_TIMEOUT;
+use phiscan_inventory::{Database, StoreTarget};
 use phiscan_report::JsonLines;
 use phiscan_sources::WalkOptions;
 use phiscan_sources::imap::{ImapAccount, ImapUrl, MailboxState, Password, RetryPolicy, Sweep};
@@ -163,14 +164,20 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             .clone()
             .unwrap_or_else(|| paths::default_store(&data))
     });
+    // IMAP resume state lives in SQLite stores only.
+    let mut imap_state_path = None;
     if let Some(store_path) = &store_path {
-        let store = Store::open(store_path)?;
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let mut name = store_path.clone().into_os_string();
-            name.push(suffix);
-            own_files.push(PathBuf::from(name));
+        let target = StoreTarget::parse(store_path);
+        let store = Database::open(&target, DEFAULT_BUSY_TIMEOUT)?;
+        if let Some(sqlite_path) = target.sqlite_path() {
+            imap_state_path = Some(sqlite_path.to_path_buf());
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut name = sqlite_path.as_os_str().to_owned();
+                name.push(suffix);
+                own_files.push(PathBuf::from(name));
+            }
         }
-        sinks.push(Box::new(store));
+        sinks.push(store.into_sink());
     }
 
     let progress = Arc::new(Progress::default());
@@ -216,7 +223,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             &args,
             urls,
             password,
-            store_path.as_deref(),
+            imap_state_path.as_deref(),
             options.limits.max_whole_bytes,
         )?;
     }

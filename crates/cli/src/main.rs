@@ -1,7 +1,11 @@
 //! The `phiscan` command line.
 
+mod cmd_diff;
+mod cmd_inventory;
+mod cmd_report;
 mod cmd_rules;
 mod cmd_scan;
+mod cmd_sweep;
 mod console;
 mod exit;
 mod paths;
@@ -30,6 +34,17 @@ enum Command {
     /// List, check, explain and export detection rules.
     #[command(subcommand)]
     Rules(cmd_rules::RulesCommand),
+    /// Show the data inventory of a scan: PHI per location, exposure,
+    /// protection, risky places, copies, flows and risk.
+    Inventory(cmd_inventory::InventoryCommand),
+    /// Write an HTML, CSV, JSON or Markdown report of a scan.
+    Report(cmd_report::ReportCommand),
+    /// Run a scheduled sweep from a configuration file: incremental, resumable,
+    /// with reports and a diff against the previous sweep.
+    Sweep(cmd_sweep::SweepCommand),
+    /// List items that gained, lost or changed PHI between two scans; exit
+    /// status 1 when new PHI appeared.
+    Diff(cmd_diff::DiffCommand),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +55,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => cmd_scan::run(*args),
         Command::Rules(command) => cmd_rules::run(command),
+        Command::Inventory(command) => cmd_inventory::run(command),
+        Command::Report(command) => cmd_report::run(command),
+        Command::Sweep(command) => cmd_sweep::run(command),
+        Command::Diff(command) => cmd_diff::run(command),
     };
     match result {
         Ok(code) => code.into(),

@@ -36,6 +36,12 @@ pub struct ScanRecord {
     /// Host name of the machine that ran the scan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// Name of the sweep configuration that started the scan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<String>,
+    /// Id of the interrupted scan this one resumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<String>,
 }
 
 /// One examined or explained item: a file, a folder with a finding in its
@@ -73,6 +79,50 @@ pub struct ItemRecord {
     /// content was not read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_id: Option<String>,
+    /// Where and how the file is kept, and whether the results were reused.
+    #[serde(default, flatten)]
+    pub meta: ItemMeta,
+}
+
+/// Facts about the file on disk behind a top-level item, and whether the
+/// item's results came from an earlier scan.
+///
+/// The walk fills the file facts for regular files only; container members
+/// and mail messages leave them empty and share the facts of the file in
+/// their `path`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemMeta {
+    /// POSIX permission bits in octal, such as `0640`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// Numeric owner id (POSIX).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// Numeric group id (POSIX).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
+    /// Identity of the file that survives renames on one volume: device and
+    /// inode as `DEV:INODE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_id: Option<String>,
+    /// Last modification in nanoseconds since the Unix epoch, for change
+    /// detection between sweeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_ns: Option<i64>,
+    /// Who besides the owner and root may read the file: `world` and `group`
+    /// from POSIX permission bits; on Windows, `Everyone`, `Authenticated
+    /// Users` or `Users` from the file's access control list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exposure: Vec<String>,
+    /// Risky places the file is in: `desktop`, `downloads`, `temp`,
+    /// `recycle-bin`, `sync-onedrive`, `sync-dropbox`, `sync-google-drive`,
+    /// `sync-icloud`, `removable`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub places: Vec<String>,
+    /// True when the item's records were copied from an earlier scan instead
+    /// of being read again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reused: bool,
 }
 
 /// One finding.
@@ -203,6 +253,18 @@ pub trait RecordSink: Send {
     /// Consumes one record.
     fn record(&mut self, record: &Record) -> Result<(), SinkError>;
 
+    /// Records an item copied from an earlier scan by reference to the rows
+    /// it was first stored as. Returns false when the sink does not keep
+    /// references; the writer then hands it the finding and item records.
+    fn record_reused(
+        &mut self,
+        item: &ItemRecord,
+        origin: &crate::cache::ItemOrigin,
+    ) -> Result<bool, SinkError> {
+        let _ = (item, origin);
+        Ok(false)
+    }
+
     /// Flushes what is buffered; called once after the summary record.
     fn finish(&mut self) -> Result<(), SinkError> {
         Ok(())
@@ -229,12 +291,33 @@ mod tests {
             categories: Vec::new(),
             individuals: Individuals::default(),
             content_id: None,
+            meta: ItemMeta::default(),
         });
         let json: serde_json::Value = serde_json::to_value(&record).unwrap();
         assert_eq!(json["type"], "item");
         assert!(json["reason"].is_null());
         assert!(json["modified"].is_null());
         assert!(json.get("parent").is_none());
+        assert!(json.get("mode").is_none());
+        assert!(json.get("reused").is_none());
+    }
+
+    #[test]
+    fn item_meta_fields_are_flat() {
+        let line = r#"{"type":"item","location":"a","path":"a","format":"text","size":1,
+            "modified":null,"class":"none","coverage":"complete","reason":null,
+            "mode":"0644","uid":1000,"file_id":"2049:77","exposure":["world"],
+            "places":["desktop"],"reused":true}"#;
+        let Record::Item(item) = serde_json::from_str(line).unwrap() else {
+            panic!("not an item");
+        };
+        assert_eq!(item.meta.mode.as_deref(), Some("0644"));
+        assert_eq!(item.meta.uid, Some(1000));
+        assert_eq!(item.meta.exposure, vec!["world"]);
+        assert!(item.meta.reused);
+        let json = serde_json::to_value(Record::Item(item)).unwrap();
+        assert_eq!(json["places"][0], "desktop");
+        assert_eq!(json["file_id"], "2049:77");
     }
 
     #[test]

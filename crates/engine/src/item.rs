@@ -5,7 +5,7 @@ use crate::scan::{Scanner, describe_io_error};
 use crate::writer::{FinishedItem, MailMark, Message};
 use crossbeam_channel::Sender;
 use phiscan_core::location::{child_location, os_str_to_text, path_to_location};
-use phiscan_core::records::{FindingRecord, FlowRecord, Individuals, ItemRecord};
+use phiscan_core::records::{FindingRecord, FlowRecord, Individuals, ItemMeta, ItemRecord};
 use phiscan_core::{Class, Coverage, Locator};
 use phiscan_detect::privacy::hex_fingerprint;
 use phiscan_detect::{
@@ -68,7 +68,11 @@ impl Scanner {
     ) {
         match event {
             WalkEvent::Error(err) => self.record_walk_error(&err, sender),
-            WalkEvent::Entry(entry) => self.process_entry(worker, &entry, sender, cancel),
+            WalkEvent::Entry(entry) => {
+                if !self.before_entry(&entry, sender) {
+                    self.process_entry(worker, &entry, sender, cancel)
+                }
+            }
         }
     }
 
@@ -645,6 +649,7 @@ impl<'s> ItemSink<'s> {
             categories: verdict.categories,
             individuals: verdict.individuals,
             content_id,
+            meta: ItemMeta::default(),
         };
         let mut rollup = std::mem::take(&mut self.members);
         rollup.add_class(record.class, &record.categories);
@@ -854,6 +859,7 @@ fn bare_item(
         categories: Vec::new(),
         individuals: Individuals::default(),
         content_id: None,
+        meta: ItemMeta::default(),
     }
 }
 
@@ -876,7 +882,7 @@ fn send_item(
 /// Opens a file for reading without changing it: read-only, without updating
 /// its access time where the platform allows, and without blocking if the path
 /// was replaced by a FIFO after the walk saw a regular file.
-fn open_read_only(path: &Path, follow_symlinks: bool) -> io::Result<File> {
+pub(crate) fn open_read_only(path: &Path, follow_symlinks: bool) -> io::Result<File> {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::fs::OpenOptionsExt;

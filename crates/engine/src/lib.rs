@@ -25,12 +25,15 @@
 //!
 //! [`Matcher`]: phiscan_detect::Matcher
 
+mod file_facts;
 mod flow;
+mod incremental;
 mod item;
 mod scan;
 mod time_format;
 mod writer;
 
 pub use flow::InternalDomains;
+pub use incremental::SweepContext;
 pub use scan::{Progress, ScanError, ScanOptions, Scanner};
 pub use time_format::rfc3339;

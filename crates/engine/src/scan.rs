@@ -84,6 +84,8 @@ pub struct Scanner {
     pub(crate) options: ScanOptions,
     /// IMAP messages whose records were written.
     mail_done: crate::writer::MailDone,
+    pub(crate) facts: crate::file_facts::FactReader,
+    pub(crate) sweep: crate::incremental::SweepContext,
 }
 
 impl Scanner {
@@ -96,6 +98,8 @@ impl Scanner {
             internal_domains: crate::InternalDomains::new(&options.internal_domains),
             options,
             mail_done: Default::default(),
+            facts: Default::default(),
+            sweep: Default::default(),
         }
     }
 
@@ -176,6 +180,8 @@ impl Scanner {
             version: env!("CARGO_PKG_VERSION").to_string(),
             rules_version: self.rules.version().to_string(),
             host: host_name(),
+            sweep: self.sweep.name.clone(),
+            resumed_from: self.sweep.resumed_from.clone(),
         };
         let mut writer = Writer::new(
             sinks,

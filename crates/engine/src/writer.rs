@@ -1,12 +1,13 @@
 //! The writer thread: hands every record to the sinks and keeps the summary.
 
 use crate::scan::Progress;
+use phiscan_core::cache::ItemOrigin;
 use phiscan_core::records::{
-    FindingRecord, FlowRecord, ItemRecord, Record, RecordSink, SinkError, SummaryRecord,
+    FindingRecord, FlowRecord, ItemMeta, ItemRecord, Record, RecordSink, SinkError, SummaryRecord,
 };
 use phiscan_core::{Class, Coverage};
 use phiscan_detect::PeopleCounter;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -18,6 +19,18 @@ pub(crate) enum Message {
     Item(Box<FinishedItem>),
     /// The flows of a message with PHI, after its item.
     Flows(Vec<FlowRecord>),
+    /// Facts of the file at a location, sent before the file's item; the
+    /// writer adds them to the top-level item record with that location.
+    Meta(String, Box<ItemMeta>),
+    /// An item copied from an earlier scan, with its findings.
+    Reused(Box<ReusedItem>),
+}
+
+/// An item copied from an earlier scan.
+pub(crate) struct ReusedItem {
+    pub(crate) finished: FinishedItem,
+    pub(crate) findings: Vec<FindingRecord>,
+    pub(crate) origin: Option<ItemOrigin>,
 }
 
 /// An item's record and what the summary needs of it.
@@ -48,6 +61,8 @@ pub(crate) struct Writer {
     progress: Arc<Progress>,
     cancel: Arc<AtomicBool>,
     mail_done: MailDone,
+    /// File facts waiting for their item record, by location.
+    metas: HashMap<String, ItemMeta>,
 }
 
 impl Writer {
@@ -77,6 +92,7 @@ impl Writer {
             progress,
             cancel,
             mail_done,
+            metas: HashMap::new(),
         }
     }
 
@@ -103,37 +119,17 @@ impl Writer {
     pub(crate) fn handle(&mut self, message: Message) {
         match message {
             Message::Findings(findings) => {
-                self.progress
-                    .findings
-                    .fetch_add(findings.len() as u64, Ordering::Relaxed);
                 for finding in findings {
-                    *self
-                        .summary
-                        .by_category
-                        .entry(finding.category)
-                        .or_insert(0) += 1;
-                    self.summary.findings += 1;
+                    self.count_finding(&finding);
                     self.send(&Record::Finding(finding));
                 }
             }
+            Message::Meta(location, meta) => {
+                self.metas.insert(location, *meta);
+            }
             Message::Item(finished) => {
-                let FinishedItem {
-                    record,
-                    people,
-                    bytes_read,
-                    content_read,
-                    mark,
-                } = *finished;
-                self.summary.items += 1;
-                *self.summary.by_class.entry(record.class).or_insert(0) += 1;
-                *self.summary.by_coverage.entry(record.coverage).or_insert(0) += 1;
-                self.summary.bytes += bytes_read;
-                if content_read {
-                    self.summary.items_read += 1;
-                }
-                self.people.merge(people);
-                self.progress.items.fetch_add(1, Ordering::Relaxed);
-                self.progress.bytes.fetch_add(bytes_read, Ordering::Relaxed);
+                let mark = finished.mark.clone();
+                let record = self.count_item(*finished);
                 self.send(&Record::Item(record));
                 if let Some(mark) = mark
                     && self.failure.is_none()
@@ -149,6 +145,85 @@ impl Writer {
                     self.summary.flows += 1;
                     self.send(&Record::Flow(flow));
                 }
+            }
+            Message::Reused(reused) => self.handle_reused(*reused),
+        }
+    }
+
+    fn count_finding(&mut self, finding: &FindingRecord) {
+        self.progress.findings.fetch_add(1, Ordering::Relaxed);
+        *self
+            .summary
+            .by_category
+            .entry(finding.category)
+            .or_insert(0) += 1;
+        self.summary.findings += 1;
+    }
+
+    /// Adds an item to the summary and returns its record, with the file
+    /// facts sent for its location.
+    fn count_item(&mut self, finished: FinishedItem) -> ItemRecord {
+        let FinishedItem {
+            mut record,
+            people,
+            bytes_read,
+            content_read,
+            mark: _,
+        } = finished;
+        self.summary.items += 1;
+        *self.summary.by_class.entry(record.class).or_insert(0) += 1;
+        *self.summary.by_coverage.entry(record.coverage).or_insert(0) += 1;
+        self.summary.bytes += bytes_read;
+        if content_read {
+            self.summary.items_read += 1;
+        }
+        if record.meta.reused {
+            self.summary.items_reused += 1;
+        }
+        if record.parent.is_none()
+            && let Some(meta) = self.metas.remove(&record.location)
+        {
+            record.meta = meta;
+        }
+        self.people.merge(people);
+        self.progress.items.fetch_add(1, Ordering::Relaxed);
+        self.progress.bytes.fetch_add(bytes_read, Ordering::Relaxed);
+        record
+    }
+
+    /// Hands a reused item to each sink: by reference where the sink keeps
+    /// references (the SQLite store), as finding and item records otherwise.
+    fn handle_reused(&mut self, reused: ReusedItem) {
+        for finding in &reused.findings {
+            self.count_finding(finding);
+        }
+        let record = self.count_item(reused.finished);
+        let findings: Vec<Record> = reused.findings.into_iter().map(Record::Finding).collect();
+        let item = Record::Item(record);
+        let Record::Item(item_record) = &item else {
+            unreachable!("built as an item record above")
+        };
+        for (sink, failed) in self.sinks.iter_mut().zip(self.failed.iter_mut()) {
+            if *failed {
+                continue;
+            }
+            let by_reference = match &reused.origin {
+                Some(origin) => sink.record_reused(item_record, origin),
+                None => Ok(false),
+            };
+            let result = match by_reference {
+                Ok(true) => Ok(()),
+                Ok(false) => findings
+                    .iter()
+                    .chain(std::iter::once(&item))
+                    .try_for_each(|record| sink.record(record)),
+                Err(err) => Err(err),
+            };
+            if let Err(err) = result {
+                tracing::error!(error = %err, "output failed; stopping the scan");
+                *failed = true;
+                self.cancel.store(true, Ordering::Relaxed);
+                self.failure.get_or_insert(err);
             }
         }
     }

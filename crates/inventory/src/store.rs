@@ -1,5 +1,6 @@
 //! The SQLite store.
 
+use phiscan_core::cache::ItemOrigin;
 use phiscan_core::records::{
     FindingRecord, FlowRecord, ItemRecord, Record, RecordSink, ScanRecord, SinkError, SummaryRecord,
 };
@@ -90,10 +91,80 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account, folder)
     );
     "#,
+    // 4: file facts for exposure and risky places, the incremental cache
+    // keys, sweep names and resumed scans, and the coverage view.
+    r#"
+    ALTER TABLE scans ADD COLUMN sweep TEXT;
+    ALTER TABLE scans ADD COLUMN resumed_from TEXT;
+    ALTER TABLE items ADD COLUMN mode TEXT;
+    ALTER TABLE items ADD COLUMN uid INTEGER;
+    ALTER TABLE items ADD COLUMN gid INTEGER;
+    ALTER TABLE items ADD COLUMN file_id TEXT;
+    ALTER TABLE items ADD COLUMN modified_ns INTEGER;
+    ALTER TABLE items ADD COLUMN exposure TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE items ADD COLUMN places TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE items ADD COLUMN reused INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX items_by_path ON items (scan_id, path);
+    CREATE INDEX items_by_content ON items (scan_id, content_id) WHERE parent IS NULL;
+    CREATE TABLE reused_items (
+        scan_id TEXT NOT NULL REFERENCES scans(id),
+        location TEXT NOT NULL,
+        path TEXT NOT NULL,
+        parent TEXT,
+        origin_scan TEXT NOT NULL,
+        origin_location TEXT NOT NULL,
+        mode TEXT,
+        uid INTEGER,
+        gid INTEGER,
+        file_id TEXT,
+        modified_ns INTEGER,
+        exposure TEXT NOT NULL DEFAULT '[]',
+        places TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (scan_id, location)
+    );
+    CREATE INDEX reused_items_by_path ON reused_items (scan_id, path);
+    CREATE VIEW all_items AS
+        SELECT scan_id, location, path, parent, format, size, modified, class,
+               coverage, reason, findings, categories, individuals_low,
+               individuals_high, content_id, mode, uid, gid, file_id,
+               modified_ns, exposure, places, reused,
+               scan_id AS origin_scan, location AS origin_location, rowid AS seq
+        FROM items
+        UNION ALL
+        SELECT r.scan_id, r.location, r.path, r.parent, o.format, o.size,
+               o.modified, o.class, o.coverage, o.reason, o.findings,
+               o.categories, o.individuals_low, o.individuals_high,
+               o.content_id, r.mode, r.uid, r.gid, r.file_id, r.modified_ns,
+               r.exposure, r.places, 1, r.origin_scan, r.origin_location,
+               r.rowid
+        FROM reused_items r
+        JOIN items o ON o.scan_id = r.origin_scan AND o.location = r.origin_location;
+    CREATE VIEW all_findings AS
+        SELECT scan_id, location, rule, category, confidence, start, "end",
+               line, "column", locator, preview, fingerprint
+        FROM findings
+        UNION ALL
+        SELECT r.scan_id, r.location, f.rule, f.category, f.confidence,
+               f.start, f."end", f.line, f."column", f.locator, f.preview,
+               f.fingerprint
+        FROM reused_items r
+        JOIN findings f ON f.scan_id = r.origin_scan AND f.location = r.origin_location;
+    CREATE VIEW coverage AS
+        SELECT scan_id, location, path, format, coverage, reason
+        FROM all_items WHERE coverage <> 'complete';
+    CREATE VIEW incremental_cache AS
+        SELECT s.rules_version, s.sweep, i.scan_id, i.location, i.size,
+               i.modified_ns, i.file_id, i.content_id
+        FROM all_items i JOIN scans s ON s.id = i.scan_id
+        WHERE i.parent IS NULL;
+    "#,
 ];
 
 /// Records inserted per transaction.
 const BATCH: usize = 4096;
+
+/// Page cache of the store's connection, in KiB.
+const CACHE_KIB: u32 = 64 * 1024;
 
 /// An error opening or writing the store.
 #[derive(Debug, thiserror::Error)]
@@ -127,9 +198,39 @@ pub enum StoreError {
         "the store {path} is not a phiscan store (it has tables but no phiscan schema version); use another --db file"
     )]
     Foreign { path: PathBuf },
+    #[error(
+        "the store {path} is locked by another program (a scan, or a database tool holding a write lock) and stayed locked for {seconds} seconds; wait for it to finish or close it, then run again"
+    )]
+    Locked { path: PathBuf, seconds: u64 },
+    #[error(
+        "no store at {path}; run `phiscan scan` or `phiscan sweep` first, or name the store with --db"
+    )]
+    Missing { path: PathBuf },
+    #[error("cannot read the store {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("no scan {id} in the store {path}; `phiscan report --list` shows the scans")]
+    NoScan { path: String, id: String },
     #[error("store write failed: {0}")]
     Write(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Postgres(#[from] crate::postgres::PgError),
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
 }
+
+/// Returns true for SQLite's "database is locked" and "busy" errors.
+pub(crate) fn is_busy(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Default time to wait for another connection's write lock.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The inventory store.
 pub struct Store {
@@ -143,6 +244,26 @@ impl Store {
     /// Opens the store at `path`, creating it (mode 0600) and its folder when missing,
     /// and applies pending migrations.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with(path, true, DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// Opens an existing store; fails with [`StoreError::Missing`] when there is none.
+    pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with(path, false, DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// Opens the store, creating it when `create` is set, waiting up to
+    /// `busy_timeout` for another connection's lock.
+    pub fn open_with(
+        path: &Path,
+        create: bool,
+        busy_timeout: Duration,
+    ) -> Result<Store, StoreError> {
+        if !create && !path.is_file() {
+            return Err(StoreError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
         if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             create_private_folder(folder).map_err(|source| StoreError::CreateFolder {
                 path: folder.to_path_buf(),
@@ -153,23 +274,44 @@ impl Store {
             path: path.to_path_buf(),
             source,
         })?;
-        let open_error = |source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
+        let open_error = |source: rusqlite::Error| {
+            if is_busy(&source) {
+                StoreError::Locked {
+                    path: path.to_path_buf(),
+                    seconds: busy_timeout.as_secs(),
+                }
+            } else {
+                StoreError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            }
         };
         let connection = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(open_error)?;
-        connection
-            .busy_timeout(Duration::from_secs(30))
-            .map_err(open_error)?;
+        connection.busy_timeout(busy_timeout).map_err(open_error)?;
         connection
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(open_error)?;
         connection
             .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_error)?;
+        // Batches of thousands of rows touch pages all over the indexes; with
+        // SQLite's default 2 MiB page cache they spill to the log mid-batch.
+        // Statement journals stay in memory for the same reason.
+        connection
+            .pragma_update(None, "cache_size", -(CACHE_KIB as i64))
+            .map_err(open_error)?;
+        connection
+            .pragma_update(None, "temp_store", "MEMORY")
+            .map_err(open_error)?;
+        // Fewer, larger checkpoints copy a page rewritten by several batches
+        // once; the log grows to about 40 MiB between them.
+        connection
+            .pragma_update(None, "wal_autocheckpoint", 10_000)
             .map_err(open_error)?;
         let mut store = Store {
             connection,
@@ -192,9 +334,19 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let open_error = |source| StoreError::Open {
-            path: self.path.clone(),
-            source,
+        let path = self.path.clone();
+        let open_error = |source: rusqlite::Error| {
+            if is_busy(&source) {
+                StoreError::Locked {
+                    path: path.clone(),
+                    seconds: DEFAULT_BUSY_TIMEOUT.as_secs(),
+                }
+            } else {
+                StoreError::Open {
+                    path: path.clone(),
+                    source,
+                }
+            }
         };
         let version: u32 = self
             .connection
@@ -224,10 +376,12 @@ impl Store {
             }
         }
         for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let transaction = self.connection.transaction()?;
-            transaction.execute_batch(migration)?;
-            transaction.pragma_update(None, "user_version", index as u32 + 1)?;
-            transaction.commit()?;
+            let transaction = self.connection.transaction().map_err(open_error)?;
+            transaction.execute_batch(migration).map_err(open_error)?;
+            transaction
+                .pragma_update(None, "user_version", index as u32 + 1)
+                .map_err(open_error)?;
+            transaction.commit().map_err(open_error)?;
             tracing::debug!(version = index + 1, "store schema migrated");
         }
         Ok(())
@@ -258,7 +412,7 @@ impl Store {
 
     fn insert_scan(&mut self, scan: &ScanRecord) -> Result<(), rusqlite::Error> {
         self.connection.execute(
-            "INSERT INTO scans (id, started, roots, version, rules_version, host) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO scans (id, started, roots, version, rules_version, host, sweep, resumed_from) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 scan.id,
                 scan.started,
@@ -266,6 +420,8 @@ impl Store {
                 scan.version,
                 scan.rules_version,
                 scan.host,
+                scan.sweep,
+                scan.resumed_from,
             ],
         )?;
         self.scan_id = Some(scan.id.clone());
@@ -275,10 +431,12 @@ impl Store {
     fn insert_item(&mut self, item: &ItemRecord) -> Result<(), rusqlite::Error> {
         self.begin_if_needed()?;
         let categories = serde_json::to_string(&item.categories).unwrap_or_default();
+        let meta = &item.meta;
         self.connection
             .prepare_cached(
-                "INSERT OR REPLACE INTO items (scan_id, location, path, parent, format, size, modified, class, coverage, reason, findings, categories, individuals_low, individuals_high, content_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                "INSERT OR REPLACE INTO items (scan_id, location, path, parent, format, size, modified, class, coverage, reason, findings, categories, individuals_low, individuals_high, content_id,
+                     mode, uid, gid, file_id, modified_ns, exposure, places, reused)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
             )?
             .execute(params![
                 self.scan_id,
@@ -296,6 +454,14 @@ impl Store {
                 item.individuals.low as i64,
                 item.individuals.high as i64,
                 item.content_id,
+                meta.mode,
+                meta.uid,
+                meta.gid,
+                meta.file_id,
+                meta.modified_ns,
+                serde_json::to_string(&meta.exposure).unwrap_or_default(),
+                serde_json::to_string(&meta.places).unwrap_or_default(),
+                meta.reused,
             ])?;
         self.commit_if_full()
     }
@@ -352,6 +518,38 @@ impl Store {
         self.commit_if_full()
     }
 
+    /// Records a reused item as a reference to the rows it was first
+    /// stored as, with its current location and file facts.
+    fn insert_reused(
+        &mut self,
+        item: &ItemRecord,
+        origin: &ItemOrigin,
+    ) -> Result<(), rusqlite::Error> {
+        self.begin_if_needed()?;
+        let meta = &item.meta;
+        self.connection
+            .prepare_cached(
+                "INSERT OR REPLACE INTO reused_items (scan_id, location, path, parent, origin_scan, origin_location, mode, uid, gid, file_id, modified_ns, exposure, places)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?
+            .execute(params![
+                self.scan_id,
+                item.location,
+                item.path,
+                item.parent,
+                origin.scan_id,
+                origin.location,
+                meta.mode,
+                meta.uid,
+                meta.gid,
+                meta.file_id,
+                meta.modified_ns,
+                serde_json::to_string(&meta.exposure).unwrap_or_default(),
+                serde_json::to_string(&meta.places).unwrap_or_default(),
+            ])?;
+        self.commit_if_full()
+    }
+
     fn finish_scan(&mut self, summary: &SummaryRecord) -> Result<(), rusqlite::Error> {
         self.commit()?;
         self.connection.execute(
@@ -371,21 +569,49 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Describes a failed write. A lock held by another program gets the
+    /// message that tells the user what to do.
+    fn write_error(&self, err: rusqlite::Error) -> SinkError {
+        if is_busy(&err) {
+            let seconds = DEFAULT_BUSY_TIMEOUT.as_secs();
+            let busy_timeout = self
+                .connection
+                .pragma_query_value(None, "busy_timeout", |row| row.get::<_, u64>(0))
+                .map(|millis| millis / 1000)
+                .unwrap_or(seconds);
+            return Box::new(StoreError::Locked {
+                path: self.path.clone(),
+                seconds: busy_timeout,
+            });
+        }
+        Box::new(StoreError::Write(err))
+    }
+}
+
 impl RecordSink for Store {
     fn record(&mut self, record: &Record) -> Result<(), SinkError> {
-        match record {
-            Record::Scan(scan) => self.insert_scan(scan)?,
-            Record::Item(item) => self.insert_item(item)?,
-            Record::Finding(finding) => self.insert_finding(finding)?,
-            Record::Flow(flow) => self.insert_flow(flow)?,
-            Record::Summary(summary) => self.finish_scan(summary)?,
-        }
-        Ok(())
+        let result = match record {
+            Record::Scan(scan) => self.insert_scan(scan),
+            Record::Item(item) => self.insert_item(item),
+            Record::Finding(finding) => self.insert_finding(finding),
+            Record::Flow(flow) => self.insert_flow(flow),
+            Record::Summary(summary) => self.finish_scan(summary),
+        };
+        result.map_err(|err| self.write_error(err))
+    }
+
+    /// Keeps a reference to the earlier rows, because copying every row of
+    /// an unchanged share would make the store's writes, not the reading of
+    /// files, the cost of each sweep.
+    fn record_reused(&mut self, item: &ItemRecord, origin: &ItemOrigin) -> Result<bool, SinkError> {
+        self.insert_reused(item, origin)
+            .map_err(|err| self.write_error(err))?;
+        Ok(true)
     }
 
     fn finish(&mut self) -> Result<(), SinkError> {
-        self.commit()?;
-        Ok(())
+        self.commit().map_err(|err| self.write_error(err))
     }
 }
 
@@ -441,6 +667,8 @@ mod tests {
             version: "0.1.0".into(),
             rules_version: "sha256:x".into(),
             host: None,
+            sweep: None,
+            resumed_from: None,
         })
     }
 
@@ -476,6 +704,7 @@ mod tests {
             categories: vec![Category::Ssn],
             individuals: Individuals { low: 1, high: 1 },
             content_id: None,
+            meta: Default::default(),
         })
     }
 

@@ -1,0 +1,146 @@
+//! `phiscan diff`: items that gained, lost or changed identifiers or PHI
+//! between two scans.
+
+use crate::exit;
+use crate::paths;
+use anyhow::{Result, bail};
+use clap::Args;
+use phiscan_core::location::sanitize_for_terminal;
+use phiscan_inventory::{Database, ScanDiff, ScanInfo, StoreTarget};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct DiffCommand {
+    /// The older scan id (or unique prefix). Default: the complete scan of
+    /// the same sweep (or the same roots) before NEW.
+    #[arg(value_name = "OLD", requires = "new")]
+    pub old: Option<String>,
+
+    /// The newer scan id (or unique prefix). Default: the newest complete scan.
+    #[arg(value_name = "NEW")]
+    pub new: Option<String>,
+
+    /// Inventory store: a SQLite file or a postgres:// URL. Default:
+    /// inventory.sqlite in the data folder.
+    #[arg(long, value_name = "FILE|URL")]
+    pub db: Option<PathBuf>,
+
+    /// Print the changes as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(command: DiffCommand) -> Result<u8> {
+    let path = match &command.db {
+        Some(path) => path.clone(),
+        None => paths::default_store(&paths::data_dir()?),
+    };
+    let mut database = Database::open_existing(&StoreTarget::parse(&path))?;
+    let (old, new) = match (&command.old, &command.new) {
+        (Some(old), Some(new)) => (database.scan(old)?, database.scan(new)?),
+        _ => {
+            let new = database.latest_scan()?;
+            let Some(old) = previous_scan(&database.scans()?, &new) else {
+                bail!(
+                    "no earlier complete scan of {} to compare scan {} with; run another scan or sweep first, or give OLD and NEW",
+                    new.roots.join(", "),
+                    new.id
+                );
+            };
+            (old, new)
+        }
+    };
+    let diff = compare(&mut database, &old, &new)?;
+    print_diff(&diff, command.json)?;
+    Ok(status(&diff))
+}
+
+/// Compares two scans of a store.
+pub fn compare(database: &mut Database, old: &ScanInfo, new: &ScanInfo) -> Result<ScanDiff> {
+    let (old_items, new_items) = database.diff_items(&old.id, &new.id)?;
+    let old_data = phiscan_inventory::ScanData {
+        items: old_items,
+        ..Default::default()
+    };
+    let new_data = phiscan_inventory::ScanData {
+        items: new_items,
+        ..Default::default()
+    };
+    Ok(ScanDiff::compare((old, &old_data), (new, &new_data)))
+}
+
+/// Returns the complete scan before `new` of the same sweep, or of the same
+/// roots for one-off scans.
+pub fn previous_scan(scans: &[ScanInfo], new: &ScanInfo) -> Option<ScanInfo> {
+    let position = scans.iter().position(|scan| scan.id == new.id)?;
+    scans[..position]
+        .iter()
+        .rev()
+        .find(|scan| {
+            scan.complete
+                && match &new.sweep {
+                    Some(sweep) => scan.sweep.as_ref() == Some(sweep),
+                    None => scan.sweep.is_none() && scan.roots == new.roots,
+                }
+        })
+        .cloned()
+}
+
+/// Returns the exit status for a scheduler: 1 when an item contains PHI
+/// that it did not contain in the older scan, 0 otherwise.
+pub fn status(diff: &ScanDiff) -> u8 {
+    if diff.new_phi() > 0 {
+        exit::FINDINGS
+    } else {
+        exit::CLEAN
+    }
+}
+
+/// Prints the changes, one line each: `+` gained, `-` lost, `~` changed,
+/// `>` moved.
+pub fn print_diff(diff: &ScanDiff, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(diff)?);
+        return Ok(());
+    }
+    println!(
+        "Changes from scan {} ({}) to scan {} ({}):",
+        diff.old.id, diff.old.started, diff.new.id, diff.new.started
+    );
+    for change in &diff.changes {
+        let mark = match change.change {
+            phiscan_inventory::ChangeKind::Gained => '+',
+            phiscan_inventory::ChangeKind::Lost => '-',
+            phiscan_inventory::ChangeKind::Changed => '~',
+            phiscan_inventory::ChangeKind::Moved => '>',
+        };
+        let class = |class: Option<phiscan_core::Class>| class.map_or("absent", |c| c.as_str());
+        let categories: Vec<&str> = change.new_categories.iter().map(|c| c.as_str()).collect();
+        let mut line = format!(
+            "{mark} {:<8} {} ({} -> {}; {} -> {} findings",
+            change.change.as_str(),
+            sanitize_for_terminal(&change.location),
+            class(change.old_class),
+            class(change.new_class),
+            change.old_findings,
+            change.new_findings,
+        );
+        if !categories.is_empty() {
+            line.push_str(&format!("; {}", categories.join(", ")));
+        }
+        line.push(')');
+        if let Some(from) = &change.moved_from {
+            line.push_str(&format!(" from {}", sanitize_for_terminal(from)));
+        }
+        println!("{line}");
+    }
+    println!(
+        "{} gained, {} lost, {} changed, {} moved; {} items hold new PHI",
+        diff.count(phiscan_inventory::ChangeKind::Gained),
+        diff.count(phiscan_inventory::ChangeKind::Lost),
+        diff.count(phiscan_inventory::ChangeKind::Changed),
+        diff.count(phiscan_inventory::ChangeKind::Moved),
+        diff.new_phi()
+    );
+    Ok(())
+}

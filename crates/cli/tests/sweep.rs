@@ -1,0 +1,543 @@
+//! Scheduled sweeps: incremental runs, moved files, diffs, resumption after
+//! a kill, and the inputs that must get a clear error.
+
+mod sweep_common;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use sweep_common::{
+    CLEAN_TEXT, copy_share_subset, records, run, summary, tempdir, texts, visit_note, write_config,
+    write_file,
+};
+
+/// A copy of the sample share with a sweep configuration and a private data folder.
+struct Setup {
+    /// Keeps the share and configuration until the test ends.
+    _dir: tempfile::TempDir,
+    home: tempfile::TempDir,
+    share: PathBuf,
+    store: PathBuf,
+    jsonl: PathBuf,
+    config: PathBuf,
+}
+
+impl Setup {
+    fn new(extra: &str) -> Setup {
+        let dir = tempdir();
+        let home = tempdir();
+        let share = dir.path().join("share");
+        copy_share_subset(&share);
+        let store = home.path().join("inventory.sqlite");
+        let jsonl = home.path().join("last.jsonl");
+        let config = write_config(dir.path(), &[&share], &store, &jsonl, extra);
+        Setup {
+            _dir: dir,
+            home,
+            share,
+            store,
+            jsonl,
+            config,
+        }
+    }
+
+    fn sweep(&self) -> (Option<i32>, Value, String, String) {
+        let output = run(
+            self.home.path(),
+            &["sweep", "-q", "--config", self.config.to_str().unwrap()],
+        );
+        let (stdout, stderr) = texts(&output);
+        let summary = if self.jsonl.exists() {
+            summary(&self.jsonl)
+        } else {
+            Value::Null
+        };
+        (output.status.code(), summary, stdout, stderr)
+    }
+
+    fn diff(&self) -> (Option<i32>, String) {
+        let output = run(
+            self.home.path(),
+            &["diff", "--db", self.store.to_str().unwrap()],
+        );
+        let (stdout, stderr) = texts(&output);
+        (output.status.code(), format!("{stdout}{stderr}"))
+    }
+}
+
+#[test]
+fn second_sweep_reads_nothing_again() {
+    let setup = Setup::new("");
+    let (status, first, _, stderr) = setup.sweep();
+    assert_eq!(status, Some(1), "first sweep finds PHI: {stderr}");
+    assert_eq!(first["items_reused"], 0);
+    assert_eq!(first["items_read"], 13, "{first}");
+
+    let (status, second, stdout, stderr) = setup.sweep();
+    assert_eq!(
+        status,
+        Some(0),
+        "nothing new since the first sweep: {stdout}{stderr}"
+    );
+    assert_eq!(second["items_read"], 0, "{second}");
+    assert_eq!(second["bytes"], 0, "{second}");
+    assert_eq!(second["items_reused"], 15, "every file, none of them read");
+    assert_eq!(second["items"], first["items"]);
+    assert_eq!(second["by_class"], first["by_class"]);
+    assert_eq!(second["findings"], first["findings"]);
+    assert_eq!(second["individuals"], first["individuals"]);
+
+    let reused: Vec<Value> = records(&setup.jsonl)
+        .into_iter()
+        .filter(|record| record["type"] == "item" && record["reused"] == true)
+        .collect();
+    assert_eq!(reused.len(), 15);
+    let note = reused
+        .iter()
+        .find(|item| {
+            item["location"]
+                .as_str()
+                .unwrap()
+                .ends_with("visit-2024-03-14.txt")
+        })
+        .unwrap();
+    assert_eq!(note["class"], "phi");
+    assert!(
+        note["mode"].is_string(),
+        "fresh file facts on reused items: {note}"
+    );
+
+    // The store keeps references to the first sweep's rows, and reads them
+    // back as the same inventory.
+    let connection = rusqlite::Connection::open(&setup.store).unwrap();
+    let count = |sql: &str| -> i64 { connection.query_row(sql, [], |row| row.get(0)).unwrap() };
+    assert_eq!(count("SELECT count(*) FROM reused_items"), 15);
+    assert_eq!(
+        count("SELECT count(*) FROM items"),
+        16 + 1,
+        "only the folder item is written again"
+    );
+    assert_eq!(count("SELECT count(DISTINCT scan_id) FROM all_findings"), 2);
+    let store = setup.store.to_str().unwrap();
+    let inventory = |scan: &str| -> Value {
+        let output = run(
+            setup.home.path(),
+            &["inventory", "--db", store, "--json", "--scan", scan],
+        );
+        assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
+        let mut inventory: Value = serde_json::from_slice(&output.stdout).unwrap();
+        inventory.as_object_mut().unwrap().remove("scan");
+        inventory.as_object_mut().unwrap().remove("generated");
+        inventory
+    };
+    let first_id = first["scan"].as_str().unwrap();
+    let second_id = second["scan"].as_str().unwrap();
+    assert_eq!(inventory(second_id), inventory(first_id));
+}
+
+#[test]
+fn changed_file_appears_in_diff() {
+    let setup = Setup::new("");
+    assert_eq!(setup.sweep().0, Some(1));
+    let supplies = setup.share.join("Admin/supplies.csv");
+    let mut text = std::fs::read_to_string(&supplies).unwrap();
+    text.push_str(&visit_note("362-11-3345", "9857607"));
+    std::fs::write(&supplies, text).unwrap();
+
+    let (status, summary, stdout, stderr) = setup.sweep();
+    assert_eq!(
+        status,
+        Some(1),
+        "new PHI since the last sweep: {stdout}{stderr}"
+    );
+    assert_eq!(summary["items_read"], 1, "only the changed file is read");
+    assert_eq!(summary["items_reused"], 14);
+    assert!(stdout.contains("1 gained"), "{stdout}");
+
+    let (status, diff) = setup.diff();
+    assert_eq!(status, Some(1), "{diff}");
+    let gained: Vec<&str> = diff
+        .lines()
+        .filter(|line| line.starts_with("+ gained"))
+        .collect();
+    assert_eq!(gained.len(), 1, "{diff}");
+    assert!(gained[0].contains("Admin/supplies.csv"), "{diff}");
+    assert!(gained[0].contains("none -> phi"), "{diff}");
+    assert!(
+        !diff.contains("362-11-3345"),
+        "no value in the diff: {diff}"
+    );
+
+    // The next sweep finds no further change.
+    let (status, summary, _, _) = setup.sweep();
+    assert_eq!(status, Some(0));
+    assert_eq!(summary["items_read"], 0);
+    let (status, diff) = setup.diff();
+    assert_eq!(status, Some(0), "{diff}");
+    assert!(
+        diff.contains("0 gained, 0 lost, 0 changed, 0 moved"),
+        "{diff}"
+    );
+}
+
+#[test]
+fn removed_phi_is_lost_in_diff() {
+    let setup = Setup::new("");
+    assert_eq!(setup.sweep().0, Some(1));
+    let note = setup.share.join("Notes/visit-2024-03-14.txt");
+    std::fs::write(&note, CLEAN_TEXT).unwrap();
+    let (status, summary, _, _) = setup.sweep();
+    assert_eq!(status, Some(0), "losing PHI is not new PHI");
+    assert_eq!(summary["items_read"], 1);
+    let (status, diff) = setup.diff();
+    assert_eq!(status, Some(0), "{diff}");
+    assert!(
+        diff.lines()
+            .any(|line| line.starts_with("- lost") && line.contains("visit-2024-03-14.txt")),
+        "{diff}"
+    );
+}
+
+#[test]
+fn moved_file_is_recognized_by_content() {
+    let setup = Setup::new("");
+    assert_eq!(setup.sweep().0, Some(1));
+    // A copy and delete gives the file a new inode, as a move across
+    // volumes or over SMB does.
+    let old = setup.share.join("Notes/visit-2024-03-14.txt");
+    let archive = setup.share.join("Archive");
+    std::fs::create_dir(&archive).unwrap();
+    let new = archive.join("visit-2024-03-14.txt");
+    std::fs::copy(&old, &new).unwrap();
+    std::fs::remove_file(&old).unwrap();
+    let size = std::fs::metadata(&new).unwrap().len();
+
+    let (status, summary, stdout, stderr) = setup.sweep();
+    assert_eq!(status, Some(0), "a move is not new PHI: {stdout}{stderr}");
+    assert_eq!(summary["items_read"], 0, "hashed, not extracted: {summary}");
+    assert_eq!(summary["items_reused"], 15);
+    assert_eq!(
+        summary["bytes"], size,
+        "the moved file is read once to hash it"
+    );
+    let moved = records(&setup.jsonl)
+        .into_iter()
+        .find(|record| {
+            record["type"] == "item"
+                && record["location"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("Archive/visit-2024-03-14.txt")
+        })
+        .unwrap();
+    assert_eq!(moved["class"], "phi");
+    assert_eq!(moved["reused"], true);
+    let findings = records(&setup.jsonl)
+        .into_iter()
+        .filter(|record| record["type"] == "finding" && record["location"] == moved["location"])
+        .count();
+    assert_eq!(findings as u64, moved["findings"].as_u64().unwrap());
+
+    let (status, diff) = setup.diff();
+    assert_eq!(status, Some(0), "{diff}");
+    let line = diff
+        .lines()
+        .find(|line| line.starts_with("> moved"))
+        .unwrap_or_else(|| panic!("{diff}"));
+    assert!(line.contains("Archive/visit-2024-03-14.txt"), "{line}");
+    assert!(
+        line.contains("from ") && line.contains("Notes/visit-2024-03-14.txt"),
+        "{line}"
+    );
+}
+
+#[test]
+fn unknown_key_names_key_and_line() {
+    let dir = tempdir();
+    let home = tempdir();
+    let config = dir.path().join("sweep.toml");
+    std::fs::write(
+        &config,
+        "targets = [\"/srv/share\"]\nexclude = []\nthreds = 4\n",
+    )
+    .unwrap();
+    let output = run(
+        home.path(),
+        &["sweep", "--config", config.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let (_, stderr) = texts(&output);
+    assert!(stderr.contains("unknown field `threds`"), "{stderr}");
+    assert!(stderr.contains("line 3"), "{stderr}");
+}
+
+#[test]
+fn wrong_type_names_key_and_line() {
+    let dir = tempdir();
+    let home = tempdir();
+    let config = dir.path().join("sweep.toml");
+    std::fs::write(
+        &config,
+        "targets = [\"/srv/share\"]\n\n[outputs]\nmask_paths = \"yes\"\n",
+    )
+    .unwrap();
+    let output = run(
+        home.path(),
+        &["sweep", "--config", config.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let (_, stderr) = texts(&output);
+    assert!(stderr.contains("line 4"), "{stderr}");
+    assert!(stderr.contains("mask_paths"), "{stderr}");
+    assert!(stderr.contains("expected a boolean"), "{stderr}");
+}
+
+#[test]
+fn second_concurrent_sweep_exits_clearly() {
+    let setup = Setup::new("");
+    let lock = phiscan_inventory::SweepLock::acquire(&setup.store, Duration::ZERO).unwrap();
+    let (status, _, stdout, stderr) = setup.sweep();
+    assert_eq!(status, Some(2), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("another sweep is running on the store"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("process {}", std::process::id())),
+        "{stderr}"
+    );
+    drop(lock);
+    assert_eq!(setup.sweep().0, Some(1), "runs once the lock is free");
+}
+
+#[test]
+fn concurrent_sweep_waits_with_lock_timeout() {
+    let setup = Setup::new("lock_timeout = 30");
+    let lock = phiscan_inventory::SweepLock::acquire(&setup.store, Duration::ZERO).unwrap();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(2));
+        drop(lock);
+    });
+    let started = Instant::now();
+    let (status, _, stdout, stderr) = setup.sweep();
+    releaser.join().unwrap();
+    assert_eq!(status, Some(1), "{stdout}{stderr}");
+    assert!(started.elapsed() >= Duration::from_secs(2));
+}
+
+#[test]
+fn corrupt_store_is_reported_and_kept() {
+    let setup = Setup::new("");
+    let garbage = vec![0x5Au8; 8192];
+    std::fs::write(&setup.store, &garbage).unwrap();
+    let (status, _, _, stderr) = setup.sweep();
+    assert_eq!(status, Some(2));
+    assert!(stderr.contains("cannot open the store"), "{stderr}");
+    assert!(stderr.contains(setup.store.to_str().unwrap()), "{stderr}");
+    assert_eq!(
+        std::fs::read(&setup.store).unwrap(),
+        garbage,
+        "nothing overwritten"
+    );
+
+    let output = run(
+        setup.home.path(),
+        &[
+            "report",
+            "--db",
+            setup.store.to_str().unwrap(),
+            "--format",
+            "csv",
+            "-o",
+            "-",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(std::fs::read(&setup.store).unwrap(), garbage);
+}
+
+#[test]
+fn locked_store_is_reported_and_kept() {
+    let setup = Setup::new("busy_timeout = 1");
+    assert_eq!(setup.sweep().0, Some(1));
+    let holder = rusqlite::Connection::open(&setup.store).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let before = std::fs::read(&setup.store).unwrap();
+
+    let (status, _, stdout, stderr) = setup.sweep();
+    assert_eq!(status, Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("is locked by another program"), "{stderr}");
+    assert_eq!(
+        std::fs::read(&setup.store).unwrap(),
+        before,
+        "nothing overwritten"
+    );
+    drop(holder);
+    assert_eq!(setup.sweep().0, Some(0), "works once the lock is gone");
+}
+
+/// Writes `count` small files with PHI into `root`, ten per folder.
+fn many_files(root: &Path, count: usize) {
+    for index in 0..count {
+        let ssn = format!(
+            "{:03}-{:02}-{:04}",
+            100 + index % 600,
+            10 + index % 80,
+            1000 + index
+        );
+        let mrn = format!("{}", 3_000_000 + index);
+        write_file(
+            root,
+            &format!("batch-{:04}/note-{index:05}.txt", index / 10),
+            &visit_note(&ssn, &mrn),
+            0o600,
+        );
+    }
+}
+
+fn count_items(store: &Path) -> i64 {
+    let Ok(connection) =
+        rusqlite::Connection::open_with_flags(store, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return 0;
+    };
+    connection
+        .query_row("SELECT count(*) FROM items", [], |row| row.get(0))
+        .unwrap_or(0)
+}
+
+#[cfg(unix)]
+#[test]
+fn killed_sweep_is_incomplete_and_resumes() {
+    let dir = tempdir();
+    let home = tempdir();
+    let share = dir.path().join("share");
+    many_files(&share, 6000);
+    let store = home.path().join("inventory.sqlite");
+    let jsonl = home.path().join("last.jsonl");
+    let config = write_config(dir.path(), &[&share], &store, &jsonl, "threads = 1");
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_phiscan"))
+        .env("PHISCAN_HOME", home.path())
+        .args(["sweep", "-q", "--config", config.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while count_items(&store) == 0 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the sweep ended before it could be killed"
+        );
+        assert!(Instant::now() < deadline, "no item was committed in time");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up.
+    child.wait().unwrap();
+
+    let recorded = count_items(&store);
+    assert!(recorded > 0, "killed after the first commit");
+    assert!(recorded < 6000, "killed mid-sweep: {recorded} items");
+    let connection = rusqlite::Connection::open(&store).unwrap();
+    let integrity: String = connection
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    let (complete, killed_id): (bool, String) = connection
+        .query_row("SELECT complete, id FROM scans", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .unwrap();
+    assert!(!complete, "the killed sweep stays incomplete");
+    drop(connection);
+
+    let output = run(
+        home.path(),
+        &["sweep", "-q", "--config", config.to_str().unwrap()],
+    );
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!("resuming the interrupted sweep {killed_id}")),
+        "{stderr}"
+    );
+    let summary = summary(&jsonl);
+    assert_eq!(summary["complete"], true);
+    assert_eq!(summary["items"], 6000);
+    assert_eq!(
+        summary["items_reused"].as_i64().unwrap(),
+        recorded,
+        "{summary}"
+    );
+    assert_eq!(summary["items_read"].as_i64().unwrap(), 6000 - recorded);
+    let connection = rusqlite::Connection::open(&store).unwrap();
+    let resumed_from: Option<String> = connection
+        .query_row(
+            "SELECT resumed_from FROM scans WHERE complete = 1",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(resumed_from.as_deref(), Some(killed_id.as_str()));
+}
+
+#[cfg(unix)]
+#[test]
+fn interrupted_sweep_is_incomplete_and_resumes() {
+    let dir = tempdir();
+    let home = tempdir();
+    let share = dir.path().join("share");
+    many_files(&share, 6000);
+    let store = home.path().join("inventory.sqlite");
+    let jsonl = home.path().join("last.jsonl");
+    let config = write_config(dir.path(), &[&share], &store, &jsonl, "threads = 1");
+
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_phiscan"))
+        .env("PHISCAN_HOME", home.path())
+        .args(["sweep", "-q", "--config", config.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while count_items(&store) == 0 {
+        assert!(Instant::now() < deadline, "no item was committed in time");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // What Ctrl-C sends.
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("recorded as incomplete"), "{stderr}");
+    let interrupted = summary(&jsonl);
+    assert_eq!(interrupted["complete"], false);
+    let recorded = interrupted["items"].as_i64().unwrap();
+    assert!(recorded > 0, "{interrupted}");
+    assert!(recorded < 6000, "{interrupted}");
+
+    let output = run(
+        home.path(),
+        &["sweep", "-q", "--config", config.to_str().unwrap()],
+    );
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("resuming the interrupted sweep"),
+        "{stderr}"
+    );
+    let resumed = summary(&jsonl);
+    assert_eq!(resumed["complete"], true);
+    assert_eq!(resumed["items"], 6000);
+    // Items cut short by the interruption are read again, so at most what
+    // the interrupted sweep recorded is reused.
+    let reused = resumed["items_reused"].as_i64().unwrap();
+    assert!(reused > 0, "{resumed}");
+    assert!(reused <= recorded, "{resumed}");
+    assert_eq!(resumed["items_read"].as_i64().unwrap(), 6000 - reused);
+}

@@ -1,0 +1,234 @@
+//! The PostgreSQL store: a real server started on loopback by
+//! `tests/servers/postgres.sh` (which installs Debian's postgresql package
+//! when missing) receives scans and sweeps with the same schema and returns
+//! the same inventory as the SQLite store.
+
+mod sweep_common;
+
+use serde_json::Value;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use sweep_common::{run, summary, tempdir, texts, write_config};
+
+/// A PostgreSQL server on a free loopback port, stopped on drop.
+struct Server {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // In the system's temp folder: the postgres account must be able to
+        // reach the cluster folder.
+        let dir = tempfile::tempdir().unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/servers/postgres.sh");
+        let child = Command::new("bash")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("tests/servers/postgres.sh starts");
+        let url = format!("postgres://phiscan@127.0.0.1:{port}/postgres");
+        let mut server = Server {
+            child,
+            url,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(600);
+        loop {
+            if postgres::Client::connect(&server.url, postgres::NoTls).is_ok() {
+                return server;
+            }
+            if let Some(exit) = server.child.try_wait().unwrap() {
+                panic!("postgres.sh exited with {exit}; see its messages above");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "PostgreSQL did not start in time"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn client(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url, postgres::NoTls).unwrap()
+    }
+
+    /// Starts over with an empty database.
+    fn reset(&self) {
+        self.client()
+            .batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+            .unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SIGINT is PostgreSQL's fast shutdown.
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn fixtures() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+/// Scans the sample share into `db` and returns the inventory JSON, without
+/// the fields that differ between two scans (ids, times, file ids).
+fn scan_and_inventory(home: &Path, db: &str) -> Value {
+    let scan = Command::new(env!("CARGO_BIN_EXE_phiscan"))
+        .env("PHISCAN_HOME", home)
+        .current_dir(fixtures())
+        .args(["scan", "share", "-q", "--db", db])
+        .output()
+        .unwrap();
+    assert_eq!(scan.status.code(), Some(1), "{:?}", texts(&scan));
+    let output = run(home, &["inventory", "--db", db, "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
+    let mut inventory: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let object = inventory.as_object_mut().unwrap();
+    for varying in ["scan", "generated"] {
+        object.remove(varying);
+    }
+    inventory
+}
+
+/// One server for every case: starting PostgreSQL costs seconds.
+#[test]
+fn postgres_store() {
+    let server = Server::start();
+    same_inventory_as_sqlite(&server);
+    server.reset();
+    schema_and_no_values(&server);
+    server.reset();
+    sweeps_are_incremental_and_locked(&server);
+}
+
+fn same_inventory_as_sqlite(server: &Server) {
+    let home = tempdir();
+    let sqlite = home.path().join("inventory.sqlite");
+    let from_sqlite = scan_and_inventory(home.path(), sqlite.to_str().unwrap());
+    let from_postgres = scan_and_inventory(home.path(), &server.url);
+    assert_eq!(from_postgres, from_sqlite);
+}
+
+fn schema_and_no_values(server: &Server) {
+    let home = tempdir();
+    let scan = Command::new(env!("CARGO_BIN_EXE_phiscan"))
+        .env("PHISCAN_HOME", home.path())
+        .current_dir(fixtures())
+        .args(["scan", "share", "-q", "--show-values", "--db", &server.url])
+        .output()
+        .unwrap();
+    assert_eq!(scan.status.code(), Some(1), "{:?}", texts(&scan));
+    let mut client = server.client();
+    let names: Vec<String> = client
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "all_findings",
+            "all_items",
+            "coverage",
+            "findings",
+            "flows",
+            "incremental_cache",
+            "items",
+            "phiscan_schema",
+            "reused_items",
+            "scans"
+        ]
+    );
+    let version: i32 = client
+        .query_one("SELECT version FROM phiscan_schema", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(version as u32, phiscan_inventory::Store::schema_version());
+    // A raw SSN of the sample share, shown on the terminal by --show-values,
+    // is in no column of the store.
+    let stored: i64 = client
+        .query_one(
+            "SELECT count(*) FROM findings WHERE preview LIKE '%362-11-3345%' OR locator LIKE '%362-11-3345%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 0);
+    let findings: i64 = client
+        .query_one("SELECT count(*) FROM findings", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(findings, 73);
+    let gaps: i64 = client
+        .query_one("SELECT count(*) FROM coverage", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(gaps, 2);
+}
+
+fn sweeps_are_incremental_and_locked(server: &Server) {
+    let home = tempdir();
+    let jsonl = home.path().join("last.jsonl");
+    let share = fixtures().join("share");
+    let config = write_config(home.path(), &[&share], Path::new(&server.url), &jsonl, "");
+    let config_arg = config.to_str().unwrap();
+    let first = run(home.path(), &["sweep", "-q", "--config", config_arg]);
+    assert_eq!(first.status.code(), Some(1), "{:?}", texts(&first));
+    assert_eq!(summary(&jsonl)["items_read"], 13);
+
+    let second = run(home.path(), &["sweep", "-q", "--config", config_arg]);
+    assert_eq!(second.status.code(), Some(0), "{:?}", texts(&second));
+    let second = summary(&jsonl);
+    assert_eq!(second["items_read"], 0, "{second}");
+    assert_eq!(second["items_reused"], 15, "{second}");
+
+    // Hold the advisory lock the way a running sweep does.
+    let mut holder = server.client();
+    holder
+        .execute(
+            "SELECT pg_advisory_lock($1, $2)",
+            &[&0x5048_4953_i32, &2_i32],
+        )
+        .unwrap();
+    let blocked = run(home.path(), &["sweep", "-q", "--config", config_arg]);
+    let (stdout, stderr) = texts(&blocked);
+    assert_eq!(blocked.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("another sweep is running on the PostgreSQL store"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("password"), "{stderr}");
+    drop(holder);
+    let freed = run(home.path(), &["sweep", "-q", "--config", config_arg]);
+    assert_eq!(freed.status.code(), Some(0), "{:?}", texts(&freed));
+
+    let diff = run(home.path(), &["diff", "--db", &server.url]);
+    assert_eq!(diff.status.code(), Some(0), "{:?}", texts(&diff));
+}

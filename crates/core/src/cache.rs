@@ -1,0 +1,65 @@
+//! The incremental cache interface: earlier results a sweep may reuse
+//! instead of reading a file again.
+//!
+//! The scan pipeline asks an [`ItemCache`] before it opens a top-level file.
+//! The inventory store implements it over the records of earlier scans, so
+//! the pipeline does not depend on the store.
+
+use crate::records::{FindingRecord, ItemRecord};
+
+/// What identifies an unchanged file between two scans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileKey<'a> {
+    /// The file's location, as the item record has it.
+    pub location: &'a str,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time in nanoseconds since the Unix epoch.
+    pub modified_ns: Option<i64>,
+    /// Device and inode as `DEV:INODE`, when the platform reports them.
+    pub file_id: Option<&'a str>,
+}
+
+/// One earlier item record with its findings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CachedItem {
+    pub record: ItemRecord,
+    pub findings: Vec<FindingRecord>,
+    /// The scan and location whose stored rows hold the item and its
+    /// findings, so a store can refer to them instead of copying them.
+    pub origin: Option<ItemOrigin>,
+}
+
+/// The stored rows an item was first recorded as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ItemOrigin {
+    pub scan_id: String,
+    pub location: String,
+}
+
+/// The earlier records of one top-level file: its container members first,
+/// in the order they were recorded, and the file's own item last.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CachedFile {
+    pub items: Vec<CachedItem>,
+}
+
+/// A source of earlier results, keyed by the rule set's version: an
+/// implementation only returns results recorded under the rules in use.
+///
+/// Lookups that fail (a database error) return `None`, so the file is read
+/// again; a cache never makes a scan miss an item.
+pub trait ItemCache: Send + Sync {
+    /// Returns the earlier records of the file at `key.location` when its
+    /// size, modification time and file id are unchanged.
+    fn unchanged(&self, key: &FileKey<'_>) -> Option<CachedFile>;
+
+    /// Returns true when an earlier top-level file with this size and file
+    /// name exists elsewhere, so hashing this file may find it was moved or
+    /// copied.
+    fn may_be_copy(&self, size: u64, name: &str) -> bool;
+
+    /// Returns the earlier records of a top-level file with this content
+    /// digest, size and file name, wherever it was.
+    fn by_content(&self, content_id: &str, size: u64, name: &str) -> Option<CachedFile>;
+}

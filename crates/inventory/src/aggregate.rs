@@ -1,0 +1,804 @@
+//! The data inventory: one scan's items, findings and flows aggregated per
+//! location, with exposure, protection, risky places, copies, flows and a
+//! suggested risk level.
+
+use crate::model::{ScanData, ScanInfo};
+use phiscan_core::records::{FlowRecord, Individuals, ItemRecord};
+use phiscan_core::{Category, Class, Coverage, Role};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// Estimated individuals at or above which a breach must be reported to
+/// HHS within 60 days of discovery rather than in a yearly log (45 CFR
+/// 164.408(b)).
+pub const BREACH_NOTICE_INDIVIDUALS: u64 = 500;
+
+/// Formats of mailbox files; outside a mail server they are stray exports.
+const MAILBOX_FORMATS: &[&str] = &["mbox", "pst", "eml"];
+
+/// How to cut the scan into inventory locations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupBy {
+    /// One location per scanned root.
+    Root,
+    /// One location per folder N levels below its root; files above that
+    /// depth count in their own folder.
+    Folder(usize),
+    /// One location per mailbox folder (inside a mailbox file or an IMAP
+    /// account); other items count in their folder.
+    Mailbox,
+}
+
+impl std::str::FromStr for GroupBy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<GroupBy, String> {
+        let invalid = || {
+            format!(
+                "invalid grouping {text:?}: use root, folder:N with N from 1 (folder:2 is two levels below each root), or mailbox"
+            )
+        };
+        match text {
+            "root" => Ok(GroupBy::Root),
+            "mailbox" => Ok(GroupBy::Mailbox),
+            _ => {
+                let depth = text.strip_prefix("folder:").ok_or_else(invalid)?;
+                match depth.parse::<usize>() {
+                    Ok(depth) if depth >= 1 => Ok(GroupBy::Folder(depth)),
+                    _ => Err(invalid()),
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for GroupBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GroupBy::Root => f.write_str("root"),
+            GroupBy::Folder(depth) => write!(f, "folder:{depth}"),
+            GroupBy::Mailbox => f.write_str("mailbox"),
+        }
+    }
+}
+
+/// Options of the aggregation.
+#[derive(Clone, Debug)]
+pub struct InventoryOptions {
+    pub group_by: GroupBy,
+    /// The practice's own mail domains. When given, a flow is external
+    /// when its recipient domain is neither one of them nor a subdomain.
+    /// Otherwise the flow record's own `external` flag counts.
+    pub internal_domains: Vec<String>,
+}
+
+impl Default for InventoryOptions {
+    fn default() -> InventoryOptions {
+        InventoryOptions {
+            group_by: GroupBy::Folder(1),
+            internal_domains: Vec::new(),
+        }
+    }
+}
+
+/// Suggested risk level of a location.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RiskLevel {
+    None,
+    Low,
+    Medium,
+    High,
+}
+
+impl RiskLevel {
+    /// Returns the name used in outputs, such as `medium`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskLevel::None => "none",
+            RiskLevel::Low => "low",
+            RiskLevel::Medium => "medium",
+            RiskLevel::High => "high",
+        }
+    }
+}
+
+/// One reason for a risk level, with the action that addresses it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RiskReason {
+    pub level: RiskLevel,
+    pub reason: String,
+    pub action: String,
+}
+
+/// Items encrypted versus sensitive items readable as they are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Protection {
+    /// Items phiscan found encrypted and could not read.
+    pub encrypted: u64,
+    /// Items classed phi, phi-likely or pii that are not encrypted.
+    pub unprotected: u64,
+}
+
+/// Sensitive items readable by others than their owner.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Exposure {
+    /// Readable by every account on the system.
+    pub world: u64,
+    /// Readable by the file's group.
+    pub group: u64,
+}
+
+/// Email flows of PHI from one location.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FlowCounts {
+    /// Flows to recipients outside the practice's domains.
+    pub external: u64,
+    /// External flows that were not encrypted.
+    pub external_unencrypted: u64,
+    /// External flows to personal webmail.
+    pub webmail: u64,
+    /// Flows forwarded by a mailbox rule.
+    pub auto_forwarded: u64,
+    /// External recipient domains.
+    pub domains: Vec<String>,
+}
+
+/// The inventory figures of one location.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LocationRow {
+    /// The location: a root, a folder, or a mailbox folder.
+    pub location: String,
+    /// Host name of the system that was scanned.
+    pub system: String,
+    /// Item records: files, container members and messages.
+    pub items: u64,
+    /// Top-level files.
+    pub files: u64,
+    /// Items per class (every class present).
+    pub by_class: BTreeMap<Class, u64>,
+    /// Identifier categories found.
+    pub identifiers: Vec<Category>,
+    /// Health signal categories found.
+    pub health: Vec<Category>,
+    /// Estimated distinct individuals, from keyed fingerprints.
+    pub individuals: Individuals,
+    /// Bytes of the top-level files.
+    pub bytes: u64,
+    /// Oldest modification among items with findings, RFC 3339 UTC.
+    pub oldest: Option<String>,
+    /// Newest modification among items with findings, RFC 3339 UTC.
+    pub newest: Option<String>,
+    pub protection: Protection,
+    pub exposure: Exposure,
+    /// Sensitive items per risky place (`desktop`, `sync-onedrive`,
+    /// `removable`, `mail-export`, ...).
+    pub places: BTreeMap<String, u64>,
+    /// Sensitive items whose content also exists at another location.
+    pub copies: u64,
+    /// Other inventory locations holding those copies.
+    pub copies_in: Vec<String>,
+    pub flows: FlowCounts,
+    /// Items not fully examined (coverage other than complete).
+    pub incomplete: u64,
+    pub risk: RiskLevel,
+    pub reasons: Vec<RiskReason>,
+}
+
+impl LocationRow {
+    /// Items classed phi or phi-likely.
+    pub fn phi_items(&self) -> u64 {
+        self.count(Class::Phi) + self.count(Class::PhiLikely)
+    }
+
+    /// Items classed phi, phi-likely or pii.
+    pub fn sensitive_items(&self) -> u64 {
+        self.phi_items() + self.count(Class::Pii)
+    }
+
+    /// Items of one class.
+    pub fn count(&self, class: Class) -> u64 {
+        self.by_class.get(&class).copied().unwrap_or(0)
+    }
+}
+
+/// Content found at more than one location.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CopySet {
+    /// The class of the content.
+    pub class: Class,
+    /// Every item location holding the content.
+    pub items: Vec<String>,
+    /// The inventory locations of those items.
+    pub locations: Vec<String>,
+}
+
+/// PHI sent from one inventory location to one external domain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FlowEdge {
+    pub from: String,
+    pub to_domain: String,
+    pub messages: u64,
+    pub unencrypted: u64,
+    pub webmail: bool,
+}
+
+/// An item that was not fully examined.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CoverageGap {
+    pub location: String,
+    pub coverage: Coverage,
+    pub reason: Option<String>,
+}
+
+/// The data inventory of one scan.
+#[derive(Clone, Debug, Serialize)]
+pub struct Inventory {
+    pub scan: ScanInfo,
+    pub group_by: String,
+    pub totals: LocationRow,
+    pub locations: Vec<LocationRow>,
+    pub copies: Vec<CopySet>,
+    pub flows: Vec<FlowEdge>,
+    pub coverage: BTreeMap<Coverage, u64>,
+    pub gaps: Vec<CoverageGap>,
+}
+
+impl Inventory {
+    /// Aggregates one scan.
+    pub fn build(scan: &ScanInfo, data: &ScanData, options: &InventoryOptions) -> Inventory {
+        let grouper = Grouper {
+            roots: &scan.roots,
+            group_by: options.group_by,
+        };
+        let system = scan.host.clone().unwrap_or_else(|| "unknown".into());
+        let files: HashMap<&str, &ItemRecord> = data
+            .items
+            .iter()
+            .filter(|item| item.parent.is_none())
+            .map(|item| (item.path.as_str(), item))
+            .collect();
+        let group_of: HashMap<&str, String> = data
+            .items
+            .iter()
+            .map(|item| (item.location.as_str(), grouper.key(item)))
+            .collect();
+
+        let mut builders: BTreeMap<String, RowBuilder> = BTreeMap::new();
+        let mut totals = RowBuilder::new("all locations".into(), system.clone());
+        for item in &data.items {
+            let key = &group_of[item.location.as_str()];
+            let file = files.get(item.path.as_str()).copied().unwrap_or(item);
+            builders
+                .entry(key.clone())
+                .or_insert_with(|| RowBuilder::new(key.clone(), system.clone()))
+                .add_item(item, file);
+            totals.add_item(item, file);
+        }
+        for person in &data.people {
+            if let Some(key) = group_of.get(person.location.as_str())
+                && let Some(builder) = builders.get_mut(key)
+            {
+                builder.add_person(person.category, &person.fingerprint);
+            }
+            totals.add_person(person.category, &person.fingerprint);
+        }
+
+        let copies = copy_sets(&data.items, &group_of);
+        for set in &copies {
+            for key in set_item_groups(set, &group_of) {
+                if let Some(builder) = builders.get_mut(&key) {
+                    builder.copies += 1;
+                    let others = set.locations.iter().filter(|other| **other != key);
+                    builder.copies_in.extend(others.cloned());
+                }
+                totals.copies += 1;
+            }
+        }
+
+        let flows = flow_edges(&data.flows, &group_of, &grouper, options);
+        for flow in &data.flows {
+            let external = is_external(flow, &options.internal_domains);
+            let key = flow_group(flow, &group_of, &grouper);
+            if let Some(builder) = builders.get_mut(&key) {
+                builder.add_flow(flow, external);
+            }
+            totals.add_flow(flow, external);
+        }
+
+        let mut coverage: BTreeMap<Coverage, u64> =
+            Coverage::ALL.into_iter().map(|state| (state, 0)).collect();
+        let mut gaps = Vec::new();
+        for item in &data.items {
+            *coverage.entry(item.coverage).or_insert(0) += 1;
+            if item.coverage != Coverage::Complete {
+                gaps.push(CoverageGap {
+                    location: item.location.clone(),
+                    coverage: item.coverage,
+                    reason: item.reason.clone(),
+                });
+            }
+        }
+
+        let mut locations: Vec<LocationRow> =
+            builders.into_values().map(RowBuilder::finish).collect();
+        locations.sort_by(|a, b| {
+            b.risk
+                .cmp(&a.risk)
+                .then(b.phi_items().cmp(&a.phi_items()))
+                .then(b.sensitive_items().cmp(&a.sensitive_items()))
+                .then(a.location.cmp(&b.location))
+        });
+        Inventory {
+            scan: scan.clone(),
+            group_by: options.group_by.to_string(),
+            totals: totals.finish(),
+            locations,
+            copies,
+            flows,
+            coverage,
+            gaps,
+        }
+    }
+
+    /// Returns the locations with a risk level above none, highest first.
+    pub fn top_risks(&self, limit: usize) -> impl Iterator<Item = &LocationRow> {
+        self.locations
+            .iter()
+            .filter(|row| row.risk > RiskLevel::None)
+            .take(limit)
+    }
+}
+
+fn set_item_groups(set: &CopySet, group_of: &HashMap<&str, String>) -> Vec<String> {
+    set.items
+        .iter()
+        .map(|item| group_of.get(item.as_str()).cloned().unwrap_or_default())
+        .collect()
+}
+
+/// Cuts locations into inventory locations.
+struct Grouper<'a> {
+    roots: &'a [String],
+    group_by: GroupBy,
+}
+
+impl Grouper<'_> {
+    /// Returns the root a path lies under (the longest that matches).
+    fn root_of<'p>(&self, path: &'p str) -> (&'p str, &'p str) {
+        let mut best: Option<usize> = None;
+        for root in self.roots {
+            let root = root.trim_end_matches(['/', '\\']);
+            let matches = path == root
+                || (path.starts_with(root) && path[root.len()..].starts_with(['/', '\\']))
+                || root.is_empty();
+            if matches && best.is_none_or(|length| root.len() > length) {
+                best = Some(root.len());
+            }
+        }
+        match best {
+            Some(length) => (
+                &path[..length],
+                path[length..].trim_start_matches(['/', '\\']),
+            ),
+            None => ("", path),
+        }
+    }
+
+    fn key(&self, item: &ItemRecord) -> String {
+        let (root, relative) = self.root_of(&item.path);
+        match self.group_by {
+            GroupBy::Root => {
+                if root.is_empty() {
+                    item.path.clone()
+                } else {
+                    root.to_string()
+                }
+            }
+            GroupBy::Folder(depth) => {
+                let folders: Vec<&str> = folder_parts(relative);
+                join_location(root, &folders[..folders.len().min(depth)])
+            }
+            GroupBy::Mailbox => mailbox_key(item, root, relative),
+        }
+    }
+}
+
+/// Returns the folder components of a relative file path, without the file name.
+fn folder_parts(relative: &str) -> Vec<&str> {
+    let mut parts: Vec<&str> = relative
+        .split(['/', '\\'])
+        .filter(|part| !part.is_empty() && *part != ".")
+        .collect();
+    parts.pop();
+    parts
+}
+
+fn join_location(root: &str, folders: &[&str]) -> String {
+    let mut key = root.to_string();
+    for folder in folders {
+        if !key.is_empty() && !key.ends_with(['/', '\\']) {
+            key.push('/');
+        }
+        key.push_str(folder);
+    }
+    if key.is_empty() { ".".into() } else { key }
+}
+
+/// Mailbox folder of a message: the folder inside a mailbox file
+/// (`export.pst!/Inbox`), or an IMAP folder (`imap://host/INBOX`).
+fn mailbox_key(item: &ItemRecord, root: &str, relative: &str) -> String {
+    if item.location.starts_with("imap://") || item.location.starts_with("imaps://") {
+        return match item.location.rfind('/') {
+            Some(end) if end > "imaps://".len() => item.location[..end].to_string(),
+            _ => item.location.clone(),
+        };
+    }
+    if let Some(inner) = item.location.strip_prefix(item.path.as_str())
+        && let Some(inner) = inner.strip_prefix('!')
+    {
+        let first_member = inner.split('!').next().unwrap_or("");
+        let folder = match first_member.rfind('/') {
+            Some(end) => &first_member[..end],
+            None => "",
+        };
+        return if folder.is_empty() || folder == "/" {
+            item.path.clone()
+        } else {
+            format!("{}!{}", item.path, folder)
+        };
+    }
+    let folders = folder_parts(relative);
+    join_location(root, &folders)
+}
+
+/// Accumulates one row.
+struct RowBuilder {
+    row: LocationRow,
+    people: HashMap<Category, HashSet<String>>,
+    categories: BTreeSet<Category>,
+    domains: BTreeSet<String>,
+    copies: u64,
+    copies_in: BTreeSet<String>,
+    mail_exports: u64,
+}
+
+impl RowBuilder {
+    fn new(location: String, system: String) -> RowBuilder {
+        RowBuilder {
+            row: LocationRow {
+                location,
+                system,
+                items: 0,
+                files: 0,
+                by_class: Class::ALL.into_iter().map(|class| (class, 0)).collect(),
+                identifiers: Vec::new(),
+                health: Vec::new(),
+                individuals: Individuals::default(),
+                bytes: 0,
+                oldest: None,
+                newest: None,
+                protection: Protection::default(),
+                exposure: Exposure::default(),
+                places: BTreeMap::new(),
+                copies: 0,
+                copies_in: Vec::new(),
+                flows: FlowCounts::default(),
+                incomplete: 0,
+                risk: RiskLevel::None,
+                reasons: Vec::new(),
+            },
+            people: HashMap::new(),
+            categories: BTreeSet::new(),
+            domains: BTreeSet::new(),
+            copies: 0,
+            copies_in: BTreeSet::new(),
+            mail_exports: 0,
+        }
+    }
+
+    /// Adds one item. `file` is the top-level file that contains it (the
+    /// item itself for files), whose facts give exposure and places.
+    fn add_item(&mut self, item: &ItemRecord, file: &ItemRecord) {
+        let row = &mut self.row;
+        row.items += 1;
+        *row.by_class.entry(item.class).or_insert(0) += 1;
+        if item.parent.is_none() && item.format != "folder" {
+            row.files += 1;
+            row.bytes += item.size;
+        }
+        if item.coverage != Coverage::Complete {
+            row.incomplete += 1;
+        }
+        if item.coverage == Coverage::Encrypted {
+            row.protection.encrypted += 1;
+        }
+        self.categories.extend(item.categories.iter().copied());
+        if item.findings > 0
+            && let Some(modified) = &item.modified
+        {
+            if row.oldest.as_ref().is_none_or(|oldest| modified < oldest) {
+                row.oldest = Some(modified.clone());
+            }
+            if row.newest.as_ref().is_none_or(|newest| modified > newest) {
+                row.newest = Some(modified.clone());
+            }
+        }
+
+        let sensitive = matches!(item.class, Class::Phi | Class::PhiLikely | Class::Pii);
+        if !sensitive {
+            return;
+        }
+        row.protection.unprotected += 1;
+        if file.meta.exposure.iter().any(|reader| is_world(reader)) {
+            row.exposure.world += 1;
+        } else if file.meta.exposure.iter().any(|reader| reader == "group") {
+            row.exposure.group += 1;
+        }
+        for place in &file.meta.places {
+            *row.places.entry(place.clone()).or_insert(0) += 1;
+        }
+        if MAILBOX_FORMATS.contains(&file.format.as_str()) && !item.location.starts_with("imap") {
+            self.mail_exports += 1;
+        }
+    }
+
+    fn add_person(&mut self, category: Category, fingerprint: &str) {
+        self.people
+            .entry(category)
+            .or_default()
+            .insert(fingerprint.to_string());
+    }
+
+    fn add_flow(&mut self, flow: &FlowRecord, external: bool) {
+        let flows = &mut self.row.flows;
+        if flow.auto_forwarded {
+            flows.auto_forwarded += 1;
+        }
+        if !external {
+            return;
+        }
+        flows.external += 1;
+        if flow.protection != "encrypted" {
+            flows.external_unencrypted += 1;
+        }
+        if flow.webmail {
+            flows.webmail += 1;
+        }
+        self.domains.insert(flow.to_domain.to_lowercase());
+    }
+
+    fn finish(mut self) -> LocationRow {
+        let counts = self.people.values().map(|values| values.len() as u64);
+        self.row.individuals = Individuals {
+            low: counts.clone().max().unwrap_or(0),
+            high: counts.sum(),
+        };
+        for category in &self.categories {
+            if category.default_role() == Role::Health {
+                self.row.health.push(*category);
+            } else {
+                self.row.identifiers.push(*category);
+            }
+        }
+        if self.mail_exports > 0 {
+            self.row
+                .places
+                .insert("mail-export".into(), self.mail_exports);
+        }
+        self.row.copies = self.copies;
+        self.row.copies_in = self.copies_in.into_iter().collect();
+        self.row.flows.domains = self.domains.into_iter().collect();
+        let reasons = crate::risk::assess(&self.row);
+        self.row.risk = reasons
+            .iter()
+            .map(|reason| reason.level)
+            .max()
+            .unwrap_or(RiskLevel::None);
+        self.row.reasons = reasons;
+        self.row
+    }
+}
+
+/// Windows names for everyone are kept as the scan recorded them.
+fn is_world(reader: &str) -> bool {
+    matches!(
+        reader,
+        "world" | "Everyone" | "Authenticated Users" | "Users"
+    )
+}
+
+/// Finds contents present at more than one item location, among items with
+/// identifiers (phi, phi-likely, pii).
+fn copy_sets(items: &[ItemRecord], group_of: &HashMap<&str, String>) -> Vec<CopySet> {
+    let mut by_content: BTreeMap<&str, Vec<&ItemRecord>> = BTreeMap::new();
+    for item in items {
+        let sensitive = matches!(item.class, Class::Phi | Class::PhiLikely | Class::Pii);
+        if let (true, Some(content)) = (sensitive, item.content_id.as_deref()) {
+            by_content.entry(content).or_default().push(item);
+        }
+    }
+    let mut sets: Vec<CopySet> = by_content
+        .into_values()
+        .filter(|holders| holders.len() > 1)
+        .map(|holders| {
+            let locations: BTreeSet<String> = holders
+                .iter()
+                .filter_map(|item| group_of.get(item.location.as_str()).cloned())
+                .collect();
+            CopySet {
+                class: holders
+                    .iter()
+                    .map(|item| item.class)
+                    .min()
+                    .unwrap_or(Class::None),
+                items: holders.iter().map(|item| item.location.clone()).collect(),
+                locations: locations.into_iter().collect(),
+            }
+        })
+        .collect();
+    sets.sort_by(|a, b| {
+        a.class
+            .cmp(&b.class)
+            .then(b.items.len().cmp(&a.items.len()))
+    });
+    sets
+}
+
+fn is_external(flow: &FlowRecord, internal_domains: &[String]) -> bool {
+    if internal_domains.is_empty() {
+        return flow.external;
+    }
+    let domain = flow.to_domain.to_lowercase();
+    !internal_domains.iter().any(|internal| {
+        let internal = internal.to_lowercase();
+        domain == internal || domain.ends_with(&format!(".{internal}"))
+    })
+}
+
+fn flow_group(
+    flow: &FlowRecord,
+    group_of: &HashMap<&str, String>,
+    grouper: &Grouper<'_>,
+) -> String {
+    if let Some(key) = group_of.get(flow.location.as_str()) {
+        return key.clone();
+    }
+    // A flow whose message item is missing (written by an older phiscan or
+    // cut by an interruption) counts where its location places it.
+    let (root, relative) = grouper.root_of(&flow.location);
+    join_location(root, &folder_parts(relative))
+}
+
+fn flow_edges(
+    flows: &[FlowRecord],
+    group_of: &HashMap<&str, String>,
+    grouper: &Grouper<'_>,
+    options: &InventoryOptions,
+) -> Vec<FlowEdge> {
+    let mut edges: BTreeMap<(String, String), FlowEdge> = BTreeMap::new();
+    for flow in flows {
+        if !is_external(flow, &options.internal_domains) {
+            continue;
+        }
+        let from = flow_group(flow, group_of, grouper);
+        let domain = flow.to_domain.to_lowercase();
+        let edge = edges
+            .entry((from.clone(), domain.clone()))
+            .or_insert_with(|| FlowEdge {
+                from,
+                to_domain: domain,
+                messages: 0,
+                unencrypted: 0,
+                webmail: false,
+            });
+        edge.messages += 1;
+        if flow.protection != "encrypted" {
+            edge.unencrypted += 1;
+        }
+        edge.webmail |= flow.webmail;
+    }
+    edges.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_by_parses_and_rejects() {
+        assert_eq!("root".parse::<GroupBy>(), Ok(GroupBy::Root));
+        assert_eq!("folder:2".parse::<GroupBy>(), Ok(GroupBy::Folder(2)));
+        assert_eq!("mailbox".parse::<GroupBy>(), Ok(GroupBy::Mailbox));
+        let err = "folder:0".parse::<GroupBy>().unwrap_err();
+        assert!(err.contains("\"folder:0\""), "{err}");
+        assert!("disk".parse::<GroupBy>().is_err());
+    }
+
+    fn item(location: &str, path: &str) -> ItemRecord {
+        ItemRecord {
+            location: location.into(),
+            path: path.into(),
+            format: "text".into(),
+            size: 1,
+            modified: None,
+            class: Class::None,
+            coverage: Coverage::Complete,
+            reason: None,
+            parent: None,
+            findings: 0,
+            categories: Vec::new(),
+            individuals: Individuals::default(),
+            content_id: None,
+            meta: Default::default(),
+        }
+    }
+
+    #[test]
+    fn keys_follow_the_grouping() {
+        let roots = vec!["share".to_string(), "/home/ana".to_string()];
+        let key = |group_by, location: &str, path: &str| {
+            Grouper {
+                roots: &roots,
+                group_by,
+            }
+            .key(&item(location, path))
+        };
+        assert_eq!(
+            key(GroupBy::Root, "share/a/b/c.txt", "share/a/b/c.txt"),
+            "share"
+        );
+        assert_eq!(
+            key(GroupBy::Folder(1), "share/a/b/c.txt", "share/a/b/c.txt"),
+            "share/a"
+        );
+        assert_eq!(
+            key(GroupBy::Folder(2), "share/a/b/c.txt", "share/a/b/c.txt"),
+            "share/a/b"
+        );
+        assert_eq!(
+            key(GroupBy::Folder(3), "share/a/b/c.txt", "share/a/b/c.txt"),
+            "share/a/b"
+        );
+        assert_eq!(
+            key(GroupBy::Folder(1), "share/c.txt", "share/c.txt"),
+            "share"
+        );
+        assert_eq!(
+            key(
+                GroupBy::Folder(1),
+                "/home/ana/Desktop/x.csv",
+                "/home/ana/Desktop/x.csv"
+            ),
+            "/home/ana/Desktop"
+        );
+        assert_eq!(
+            key(
+                GroupBy::Mailbox,
+                "share/mail/export.pst!/Inbox/000123",
+                "share/mail/export.pst"
+            ),
+            "share/mail/export.pst!/Inbox"
+        );
+        assert_eq!(
+            key(
+                GroupBy::Mailbox,
+                "share/mail/export.pst!/Inbox/000123!/lab.pdf",
+                "share/mail/export.pst"
+            ),
+            "share/mail/export.pst!/Inbox"
+        );
+        assert_eq!(
+            key(
+                GroupBy::Mailbox,
+                "imaps://mail.clinic.example/INBOX/17",
+                "imaps://mail.clinic.example/INBOX/17"
+            ),
+            "imaps://mail.clinic.example/INBOX"
+        );
+        assert_eq!(
+            key(GroupBy::Mailbox, "share/a/c.txt", "share/a/c.txt"),
+            "share/a"
+        );
+    }
+}

@@ -1,0 +1,299 @@
+//! Changes between two scans: items that gained, lost or changed
+//! identifiers or PHI.
+
+use crate::model::{ScanData, ScanInfo};
+use phiscan_core::records::ItemRecord;
+use phiscan_core::{Category, Class};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// The kind of change of an item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeKind {
+    /// The item now contains identifiers and did not before (or is new).
+    Gained,
+    /// The item held identifiers and no longer does (or is gone).
+    Lost,
+    /// The item contains identifiers in both scans, with another class,
+    /// other categories or another number of findings.
+    Changed,
+    /// The same content with identifiers is now at another location and
+    /// gone from its old one.
+    Moved,
+}
+
+impl ChangeKind {
+    /// Returns the name used in outputs, such as `gained`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Gained => "gained",
+            ChangeKind::Lost => "lost",
+            ChangeKind::Changed => "changed",
+            ChangeKind::Moved => "moved",
+        }
+    }
+}
+
+/// One changed item.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ItemChange {
+    pub change: ChangeKind,
+    /// The item's location (its new location for moves).
+    pub location: String,
+    /// The old location, for moves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<String>,
+    /// Class in the old scan; None when the item did not exist.
+    pub old_class: Option<Class>,
+    /// Class in the new scan; None when the item is gone.
+    pub new_class: Option<Class>,
+    pub old_categories: Vec<Category>,
+    pub new_categories: Vec<Category>,
+    pub old_findings: u64,
+    pub new_findings: u64,
+    /// True when the item contains PHI now and did not before: new
+    /// unprotected PHI for a scheduler.
+    pub new_phi: bool,
+}
+
+/// The changes between two scans.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScanDiff {
+    pub old: ScanInfo,
+    pub new: ScanInfo,
+    pub changes: Vec<ItemChange>,
+}
+
+impl ScanDiff {
+    /// Compares the items of two scans by location; an item whose content
+    /// disappeared from one location and appeared at another is a move.
+    pub fn compare(old: (&ScanInfo, &ScanData), new: (&ScanInfo, &ScanData)) -> ScanDiff {
+        let old_items: HashMap<&str, &ItemRecord> = old
+            .1
+            .items
+            .iter()
+            .map(|item| (item.location.as_str(), item))
+            .collect();
+        let new_items: HashMap<&str, &ItemRecord> = new
+            .1
+            .items
+            .iter()
+            .map(|item| (item.location.as_str(), item))
+            .collect();
+
+        let mut changes: Vec<ItemChange> = Vec::new();
+        for item in &new.1.items {
+            let before = old_items.get(item.location.as_str()).copied();
+            if let Some(change) = compare_item(before, Some(item)) {
+                changes.push(change);
+            }
+        }
+        for item in &old.1.items {
+            if !new_items.contains_key(item.location.as_str())
+                && let Some(change) = compare_item(Some(item), None)
+            {
+                changes.push(change);
+            }
+        }
+        let changes = pair_moves(changes, &old_items, &new_items);
+        ScanDiff {
+            old: old.0.clone(),
+            new: new.0.clone(),
+            changes,
+        }
+    }
+
+    /// Items that hold PHI now and did not before, moves excepted.
+    pub fn new_phi(&self) -> usize {
+        self.changes.iter().filter(|change| change.new_phi).count()
+    }
+
+    /// Number of changes of one kind.
+    pub fn count(&self, kind: ChangeKind) -> usize {
+        self.changes
+            .iter()
+            .filter(|change| change.change == kind)
+            .count()
+    }
+}
+
+fn has_identifiers(class: Class) -> bool {
+    matches!(class, Class::Phi | Class::PhiLikely | Class::Pii)
+}
+
+fn compare_item(old: Option<&ItemRecord>, new: Option<&ItemRecord>) -> Option<ItemChange> {
+    let old_class = old.map(|item| item.class);
+    let new_class = new.map(|item| item.class);
+    let had = old_class.is_some_and(has_identifiers);
+    let has = new_class.is_some_and(has_identifiers);
+    let change = match (had, has) {
+        (false, false) => return None,
+        (false, true) => ChangeKind::Gained,
+        (true, false) => ChangeKind::Lost,
+        (true, true) => {
+            let (old, new) = (old?, new?);
+            if old.class == new.class
+                && old.categories == new.categories
+                && old.findings == new.findings
+            {
+                return None;
+            }
+            ChangeKind::Changed
+        }
+    };
+    let location = new.or(old).map(|item| item.location.clone())?;
+    Some(ItemChange {
+        change,
+        location,
+        moved_from: None,
+        old_class,
+        new_class,
+        old_categories: old.map(|item| item.categories.clone()).unwrap_or_default(),
+        new_categories: new.map(|item| item.categories.clone()).unwrap_or_default(),
+        old_findings: old.map_or(0, |item| item.findings),
+        new_findings: new.map_or(0, |item| item.findings),
+        new_phi: new_class.is_some_and(Class::is_phi) && !old_class.is_some_and(Class::is_phi),
+    })
+}
+
+/// Turns a lost item and a gained item with the same content into one move.
+fn pair_moves(
+    changes: Vec<ItemChange>,
+    old_items: &HashMap<&str, &ItemRecord>,
+    new_items: &HashMap<&str, &ItemRecord>,
+) -> Vec<ItemChange> {
+    let mut lost_by_content: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (index, change) in changes.iter().enumerate() {
+        if change.change == ChangeKind::Lost
+            && change.new_class.is_none()
+            && let Some(content) = old_items
+                .get(change.location.as_str())
+                .and_then(|item| item.content_id.clone())
+        {
+            lost_by_content.entry(content).or_default().push(index);
+        }
+    }
+    let mut consumed = vec![false; changes.len()];
+    let mut out = Vec::with_capacity(changes.len());
+    for (index, change) in changes.iter().enumerate() {
+        if change.change != ChangeKind::Gained || change.old_class.is_some() {
+            continue;
+        }
+        let content = new_items
+            .get(change.location.as_str())
+            .and_then(|item| item.content_id.clone());
+        let Some(lost) = content.and_then(|content| lost_by_content.get_mut(&content)) else {
+            continue;
+        };
+        let Some(from) = lost.pop() else { continue };
+        consumed[index] = true;
+        consumed[from] = true;
+        out.push(ItemChange {
+            change: ChangeKind::Moved,
+            moved_from: Some(changes[from].location.clone()),
+            old_class: changes[from].old_class,
+            old_categories: changes[from].old_categories.clone(),
+            old_findings: changes[from].old_findings,
+            new_phi: false,
+            ..change.clone()
+        });
+    }
+    out.extend(
+        changes
+            .into_iter()
+            .zip(consumed)
+            .filter(|(_, consumed)| !consumed)
+            .map(|(change, _)| change),
+    );
+    out.sort_by(|a, b| a.change.cmp(&b.change).then(a.location.cmp(&b.location)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use phiscan_core::Coverage;
+    use phiscan_core::records::Individuals;
+
+    fn scan(id: &str) -> ScanInfo {
+        ScanInfo {
+            id: id.into(),
+            started: "2026-01-01T00:00:00Z".into(),
+            finished: None,
+            roots: vec!["share".into()],
+            version: "0".into(),
+            rules_version: "r".into(),
+            host: None,
+            complete: true,
+            sweep: None,
+            resumed_from: None,
+            summary: None,
+        }
+    }
+
+    fn item(location: &str, class: Class, findings: u64, content: &str) -> ItemRecord {
+        ItemRecord {
+            location: location.into(),
+            path: location.into(),
+            format: "text".into(),
+            size: 10,
+            modified: None,
+            class,
+            coverage: Coverage::Complete,
+            reason: None,
+            parent: None,
+            findings,
+            categories: if findings > 0 {
+                vec![Category::Ssn]
+            } else {
+                Vec::new()
+            },
+            individuals: Individuals::default(),
+            content_id: Some(content.into()),
+            meta: Default::default(),
+        }
+    }
+
+    #[test]
+    fn gained_lost_changed_and_moved() {
+        let old = ScanData {
+            items: vec![
+                item("share/same.txt", Class::Phi, 2, "a"),
+                item("share/cleaned.txt", Class::Pii, 1, "b"),
+                item("share/more.txt", Class::Pii, 1, "c"),
+                item("share/old-place.txt", Class::Phi, 3, "d"),
+                item("share/new-phi.txt", Class::None, 0, "e"),
+            ],
+            ..ScanData::default()
+        };
+        let new = ScanData {
+            items: vec![
+                item("share/same.txt", Class::Phi, 2, "a"),
+                item("share/cleaned.txt", Class::None, 0, "b2"),
+                item("share/more.txt", Class::Phi, 2, "c2"),
+                item("share/new-place.txt", Class::Phi, 3, "d"),
+                item("share/new-phi.txt", Class::Phi, 4, "e2"),
+            ],
+            ..ScanData::default()
+        };
+        let diff = ScanDiff::compare((&scan("1"), &old), (&scan("2"), &new));
+        let summary: Vec<(ChangeKind, &str)> = diff
+            .changes
+            .iter()
+            .map(|change| (change.change, change.location.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (ChangeKind::Gained, "share/new-phi.txt"),
+                (ChangeKind::Lost, "share/cleaned.txt"),
+                (ChangeKind::Changed, "share/more.txt"),
+                (ChangeKind::Moved, "share/new-place.txt"),
+            ]
+        );
+        let moved = &diff.changes[3];
+        assert_eq!(moved.moved_from.as_deref(), Some("share/old-place.txt"));
+        assert_eq!(diff.new_phi(), 2, "new-phi.txt and more.txt now hold PHI");
+    }
+}
