@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use sweep_common::{run, summary, tempdir, texts, write_config};
+use sweep_common::{copy_share_subset, run, summary, tempdir, texts, write_config};
 
 /// A PostgreSQL server on a free loopback port, stopped on drop.
 struct Server {
@@ -129,14 +129,44 @@ fn same_inventory_as_sqlite(server: &Server) {
     let sqlite = home.path().join("inventory.sqlite");
     let from_sqlite = scan_and_inventory(home.path(), sqlite.to_str().unwrap());
     let from_postgres = scan_and_inventory(home.path(), &server.url);
-    assert_eq!(from_postgres, from_sqlite);
+    if let Some(difference) = first_difference("", &from_postgres, &from_sqlite) {
+        panic!("inventories differ (PostgreSQL, then SQLite): {difference}");
+    }
+}
+
+/// Returns the path and both values of the first place where two JSON
+/// values differ, so a failure message stays readable.
+fn first_difference(path: &str, left: &Value, right: &Value) -> Option<String> {
+    match (left, right) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            keys.into_iter().find_map(|key| {
+                let child = format!("{path}/{key}");
+                match (a.get(key), b.get(key)) {
+                    (Some(x), Some(y)) => first_difference(&child, x, y),
+                    (x, y) => Some(format!("{child}: {x:?} vs {y:?}")),
+                }
+            })
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => a
+            .iter()
+            .zip(b)
+            .enumerate()
+            .find_map(|(index, (x, y))| first_difference(&format!("{path}/{index}"), x, y)),
+        _ if left == right => None,
+        _ => {
+            let shorten = |value: &Value| value.to_string().chars().take(300).collect::<String>();
+            Some(format!("{path}: {} vs {}", shorten(left), shorten(right)))
+        }
+    }
 }
 
 fn schema_and_no_values(server: &Server) {
     let home = tempdir();
+    copy_share_subset(&home.path().join("copy/share"));
     let scan = Command::new(env!("CARGO_BIN_EXE_phiscan"))
         .env("PHISCAN_HOME", home.path())
-        .current_dir(fixtures())
+        .current_dir(home.path().join("copy"))
         .args(["scan", "share", "-q", "--show-values", "--db", &server.url])
         .output()
         .unwrap();
@@ -159,6 +189,7 @@ fn schema_and_no_values(server: &Server) {
             "coverage",
             "findings",
             "flows",
+            "imap_folders",
             "incremental_cache",
             "items",
             "phiscan_schema",
@@ -196,7 +227,8 @@ fn schema_and_no_values(server: &Server) {
 fn sweeps_are_incremental_and_locked(server: &Server) {
     let home = tempdir();
     let jsonl = home.path().join("last.jsonl");
-    let share = fixtures().join("share");
+    let share = home.path().join("copy/share");
+    copy_share_subset(&share);
     let config = write_config(home.path(), &[&share], Path::new(&server.url), &jsonl, "");
     let config_arg = config.to_str().unwrap();
     let first = run(home.path(), &["sweep", "-q", "--config", config_arg]);

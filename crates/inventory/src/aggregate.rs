@@ -319,6 +319,9 @@ impl Inventory {
                 });
             }
         }
+        // Items arrive in the order worker threads finished them; sort so two
+        // inventories of the same data read the same.
+        gaps.sort_by(|a, b| a.location.cmp(&b.location));
 
         let mut locations: Vec<LocationRow> =
             builders.into_values().map(RowBuilder::finish).collect();
