@@ -12,6 +12,7 @@
 //! file yields an `error` outcome, and the panic message (which may quote the
 //! file's content) is not kept.
 
+pub mod archive;
 pub mod csv;
 pub mod decode;
 pub mod json;
@@ -45,6 +46,21 @@ pub struct Limits {
     pub max_record_bytes: usize,
     /// Deepest nesting of containers (a zip in a zip is depth 2).
     pub max_depth: u32,
+    /// Most bytes expanded from one container's members, all members together.
+    pub max_expanded_bytes: u64,
+    /// Highest expanded-to-compressed size ratio accepted for one member once
+    /// it has expanded past `ratio_grace_bytes`.
+    pub max_ratio: u64,
+    /// Expanded bytes of a member below which the ratio is not checked, since
+    /// small, repetitive members legitimately compress very well.
+    pub ratio_grace_bytes: u64,
+    /// Most members opened in one container.
+    pub max_entries: u64,
+    /// Most cells read from one workbook, all sheets together.
+    pub max_cells: u64,
+    /// Longest time one third-party parser may run on an item before its
+    /// result is abandoned.
+    pub parse_timeout: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -55,6 +71,12 @@ impl Default for Limits {
             overlap_bytes: 4096,
             max_record_bytes: 8 << 20,
             max_depth: 8,
+            max_expanded_bytes: 1 << 30,
+            max_ratio: 100,
+            ratio_grace_bytes: 1 << 20,
+            max_entries: 10_000,
+            max_cells: 5_000_000,
+            parse_timeout: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -264,6 +286,10 @@ fn dispatch(
                 _ => markup::extract(&text, format == Format::Html, sink),
             })
         }
+        Format::Zip => archive::extract_zip_input(input, limits, sink),
+        Format::Gzip => archive::extract_gzip(input, limits, sink),
+        Format::Bzip2 => archive::extract_bzip2(input, limits, sink),
+        Format::Tar => archive::extract_tar(input, limits, sink),
         other => Ok(unsupported(other)),
     }
 }
@@ -298,11 +324,40 @@ pub fn unsupported(format: Format) -> Outcome {
     Outcome::with(format, Coverage::Unsupported, reason)
 }
 
-fn reader_of<'a>(input: Input<'a>) -> Box<dyn Read + 'a> {
+pub(crate) fn reader_of<'a>(input: Input<'a>) -> Box<dyn Read + 'a> {
     match input {
         Input::Bytes(bytes) => Box::new(bytes),
         Input::Stream { head, rest, .. } => Box::new(head.chain(rest)),
     }
+}
+
+/// Reads the whole input into memory, or returns a `skipped` outcome when it
+/// is larger than [`Limits::max_whole_bytes`].
+pub(crate) fn read_whole_limited<'a>(
+    input: Input<'a>,
+    limits: &Limits,
+    format: Format,
+) -> std::io::Result<Result<std::borrow::Cow<'a, [u8]>, Outcome>> {
+    if input.size() > limits.max_whole_bytes {
+        return Ok(Err(Outcome::with(
+            format,
+            Coverage::Skipped,
+            format!(
+                "{} file larger than the in-memory limit of {} MiB (--max-item-mib); not examined",
+                format.name(),
+                limits.max_whole_bytes >> 20
+            ),
+        )));
+    }
+    read_whole(input).map(Ok)
+}
+
+/// Turns a member name from a container into text for its location: invalid
+/// UTF-8 is escaped and leading `./` and `/` are dropped.
+pub(crate) fn location_name(raw: impl AsRef<[u8]>) -> String {
+    let name = phiscan_core::location::escape_invalid_utf8(raw.as_ref());
+    let trimmed = name.trim_start_matches("./").trim_start_matches('/');
+    trimmed.to_string()
 }
 
 /// Reads the whole input into memory; callers check the size limit first.

@@ -158,6 +158,9 @@ pub fn sniff(head: &[u8], total_len: u64) -> Sniffed {
             format: sniff_text(head, encoding),
             encoding: Some(encoding),
         },
+        // A zip preceded by other bytes (a self-extractor stub, junk)
+        // still opens from its central directory at the end.
+        None if memchr::memmem::find(head, b"PK\x03\x04").is_some() => binary(Format::Zip),
         None => binary(Format::Binary),
     }
 }
