@@ -418,7 +418,7 @@ pub fn extract_tar(
         if !expansion.admit_entry() {
             break;
         }
-        let name = crate::location_name(&entry.path_bytes());
+        let name = crate::location_name(entry.path_bytes());
         let modified = entry
             .header()
             .mtime()

@@ -18,8 +18,14 @@ pub mod decode;
 pub mod json;
 pub mod lines;
 pub mod markup;
+pub mod office;
+pub mod ole;
+pub mod package;
+pub mod pdf;
+pub mod sheet;
 pub mod sniff;
 pub mod text;
+pub mod xml;
 
 use phiscan_core::{Coverage, Locator};
 use phiscan_detect::{Field, RecordScope};
@@ -287,6 +293,40 @@ fn dispatch(
             })
         }
         Format::Zip => archive::extract_zip_input(input, limits, sink),
+        Format::Pdf => {
+            let bytes = match read_whole_limited(input, limits, format)? {
+                Ok(bytes) => bytes.into_owned(),
+                Err(outcome) => return Ok(outcome),
+            };
+            Ok(pdf::extract(std::sync::Arc::new(bytes), limits, sink))
+        }
+        Format::Xlsx
+        | Format::Docx
+        | Format::Pptx
+        | Format::Odt
+        | Format::Ods
+        | Format::Odp
+        | Format::Ole2
+        | Format::Doc
+        | Format::Xls
+        | Format::Ppt
+        | Format::Msg => {
+            let bytes = match read_whole_limited(input, limits, format)? {
+                Ok(bytes) => bytes,
+                Err(outcome) => return Ok(outcome),
+            };
+            Ok(match format {
+                Format::Xlsx => sheet::extract_ooxml_workbook(&bytes, format, limits, sink),
+                Format::Ods => sheet::ods::extract(&bytes, limits, sink),
+                Format::Docx | Format::Pptx => {
+                    office::extract_ooxml_document(&bytes, format, limits, sink)
+                }
+                Format::Odt | Format::Odp => {
+                    office::extract_odf_document(&bytes, format, limits, sink)
+                }
+                _ => ole::extract(&bytes, limits, sink),
+            })
+        }
         Format::Gzip => archive::extract_gzip(input, limits, sink),
         Format::Bzip2 => archive::extract_bzip2(input, limits, sink),
         Format::Tar => archive::extract_tar(input, limits, sink),
@@ -372,3 +412,70 @@ fn read_whole<'a>(input: Input<'a>) -> std::io::Result<std::borrow::Cow<'a, [u8]
         }
     }
 }
+
+/// Hands text pieces of a structured document to a sink, counting offsets in
+/// the item's extracted text (each piece followed by one separator byte).
+pub(crate) struct Emitter<'s> {
+    pub sink: &'s mut dyn Sink,
+    pub offset: u64,
+}
+
+impl<'s> Emitter<'s> {
+    pub fn new(sink: &'s mut dyn Sink) -> Emitter<'s> {
+        Emitter { sink, offset: 0 }
+    }
+
+    /// Emits one piece of text under one locator.
+    pub fn text(
+        &mut self,
+        text: &str,
+        label: Option<&str>,
+        scope: RecordScope,
+        locator: Locator,
+    ) -> Flow {
+        let locate = move |_: usize| locator.clone();
+        self.with_fields(text, label, &[], scope, &locate)
+    }
+
+    /// Emits one piece of text with named sub-ranges and its own locator function.
+    pub fn with_fields(
+        &mut self,
+        text: &str,
+        label: Option<&str>,
+        fields: &[Field<'_>],
+        scope: RecordScope,
+        locate: &dyn Fn(usize) -> Locator,
+    ) -> Flow {
+        if text.trim().is_empty() {
+            return Flow::Continue;
+        }
+        let segment = Segment {
+            text,
+            offset: self.offset,
+            offset_map: &[],
+            line: 1,
+            column: 1,
+            label,
+            fields,
+            report: 0..text.len(),
+            scope,
+            locate,
+        };
+        self.offset += text.len() as u64 + 1;
+        self.sink.segment(&segment)
+    }
+
+    /// Emits document properties, one segment each, as one record.
+    pub fn properties(&mut self, properties: &[(String, String)], record: u64) -> Flow {
+        for (name, value) in properties {
+            let locator = Locator::Property { name: name.clone() };
+            if self.text(value, Some(name), RecordScope::Record(record), locator) == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+}
+
+/// Record key for an item's document properties, apart from its content.
+pub(crate) const PROPERTIES_RECORD: u64 = u64::MAX - 1;

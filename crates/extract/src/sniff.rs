@@ -32,6 +32,14 @@ pub enum Format {
     /// OLE2 compound file: legacy .doc, .xls, .ppt, Outlook .msg, or an
     /// encrypted Office document.
     Ole2,
+    /// Legacy Word document (an OLE2 file with a `WordDocument` stream).
+    Doc,
+    /// Legacy Excel workbook (an OLE2 file with a `Workbook` or `Book` stream).
+    Xls,
+    /// Legacy PowerPoint presentation.
+    Ppt,
+    /// Outlook message.
+    Msg,
     Gzip,
     Bzip2,
     Xz,
@@ -77,6 +85,10 @@ impl Format {
             Format::Ods => "ods",
             Format::Odp => "odp",
             Format::Ole2 => "ole2",
+            Format::Doc => "doc",
+            Format::Xls => "xls",
+            Format::Ppt => "ppt",
+            Format::Msg => "msg",
             Format::Gzip => "gzip",
             Format::Bzip2 => "bzip2",
             Format::Xz => "xz",
