@@ -15,6 +15,9 @@
 pub mod archive;
 pub mod csv;
 pub mod decode;
+pub mod dicom;
+pub mod fhir;
+pub mod hl7;
 pub mod json;
 pub mod lines;
 pub mod markup;
@@ -25,6 +28,7 @@ pub mod pdf;
 pub mod sheet;
 pub mod sniff;
 pub mod text;
+pub mod x12;
 pub mod xml;
 
 use phiscan_core::{Coverage, Locator};
@@ -259,9 +263,7 @@ fn dispatch(
     let encoding = sniffed.encoding.unwrap_or(TextEncoding::Utf8);
     match format {
         Format::Empty => Ok(Outcome::complete(format)),
-        Format::Text | Format::Hl7v2 | Format::X12 => {
-            text::extract_stream(reader_of(input), encoding, format, limits, sink)
-        }
+        Format::Text => text::extract_stream(reader_of(input), encoding, format, limits, sink),
         Format::Eml | Format::Mbox | Format::Rtf => {
             let mut outcome =
                 text::extract_stream(reader_of(input), encoding, format, limits, sink)?;
@@ -275,7 +277,7 @@ fn dispatch(
             let delimiter = csv::sniff_delimiter_bytes(input.head(), encoding).unwrap_or(b',');
             csv::extract_stream(reader_of(input), encoding, format, delimiter, limits, sink)
         }
-        Format::Json | Format::Xml | Format::Html => {
+        Format::Json | Format::Xml | Format::Html | Format::Hl7v2 | Format::X12 => {
             if input.size() > limits.max_whole_bytes {
                 // Too large to hold in memory: every byte is still scanned, as
                 // plain text, without the structure.
@@ -289,10 +291,19 @@ fn dispatch(
             let text = decode::decode_all(&bytes, encoding);
             Ok(match format {
                 Format::Json => json::extract(&text, sink),
+                Format::Hl7v2 => hl7::extract(&text, sink),
+                Format::X12 => x12::extract(&text, sink),
                 _ => markup::extract(&text, format == Format::Html, sink),
             })
         }
         Format::Zip => archive::extract_zip_input(input, limits, sink),
+        Format::Dicom => {
+            let bytes = match read_whole_limited(input, limits, format)? {
+                Ok(bytes) => bytes,
+                Err(outcome) => return Ok(outcome),
+            };
+            Ok(dicom::extract(&bytes, limits, sink))
+        }
         Format::Pdf => {
             let bytes = match read_whole_limited(input, limits, format)? {
                 Ok(bytes) => bytes.into_owned(),
@@ -331,6 +342,28 @@ fn dispatch(
         Format::Bzip2 => archive::extract_bzip2(input, limits, sink),
         Format::Tar => archive::extract_tar(input, limits, sink),
         other => Ok(unsupported(other)),
+    }
+}
+
+/// Scans a whole text as one plain segment; used where a structured reader
+/// finds no structure to follow.
+pub(crate) fn text_segment_outcome(text: &str, format: Format, sink: &mut dyn Sink) -> Outcome {
+    let locate = |_: usize| Locator::Text;
+    let segment = Segment {
+        text,
+        offset: 0,
+        offset_map: &[],
+        line: 1,
+        column: 1,
+        label: None,
+        fields: &[],
+        report: 0..text.len(),
+        scope: RecordScope::Window,
+        locate: &locate,
+    };
+    match sink.segment(&segment) {
+        Flow::Continue => Outcome::complete(format),
+        Flow::Stop => Outcome::stopped(format),
     }
 }
 

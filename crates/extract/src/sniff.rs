@@ -173,6 +173,7 @@ pub fn sniff(head: &[u8], total_len: u64) -> Sniffed {
         // A zip preceded by other bytes (a self-extractor stub, junk)
         // still opens from its central directory at the end.
         None if memchr::memmem::find(head, b"PK\x03\x04").is_some() => binary(Format::Zip),
+        None if looks_like_bare_dicom(head) => binary(Format::Dicom),
         None => binary(Format::Binary),
     }
 }
@@ -236,6 +237,18 @@ fn sniff_magic(head: &[u8]) -> Option<Format> {
         return None;
     };
     Some(format)
+}
+
+/// Returns true for a DICOM data set written without preamble and meta
+/// group: it opens with an element of group 0008 (little endian), followed by
+/// either a two-letter value representation or a small implicit length.
+fn looks_like_bare_dicom(head: &[u8]) -> bool {
+    if head.len() < 16 || head[0..2] != [0x08, 0x00] || head[3] != 0x00 {
+        return false;
+    }
+    let explicit = head[4..6].iter().all(u8::is_ascii_uppercase);
+    let implicit_length = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+    explicit || implicit_length < 1024
 }
 
 fn bmp_header_plausible(head: &[u8]) -> bool {

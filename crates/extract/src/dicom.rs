@@ -1,0 +1,230 @@
+//! DICOM files: the data set's text elements (patient, study, physician and
+//! institution attributes, structured report text), read without decoding
+//! pixel data.
+//!
+//! Files with the standard 128-byte preamble and `DICM` prefix are read with
+//! their file meta group; bare data sets (no preamble, no meta group) are read
+//! as implicit or explicit VR little endian. Image pixels are never
+//! examined, so an item with pixel data is `partial`: burned-in annotations
+//! on the image can show the patient's name and identifiers.
+
+use crate::{Emitter, Flow, Format, Limits, Outcome};
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+use dicom_core::{Tag, VR};
+use dicom_dictionary_std::StandardDataDictionary;
+use dicom_object::InMemDicomObject;
+use phiscan_core::{Coverage, Locator};
+use phiscan_detect::RecordScope;
+
+/// Deepest sequence nesting followed.
+const MAX_SEQUENCE_DEPTH: u32 = 16;
+
+/// Most elements emitted from one data set, nested ones included.
+const MAX_ELEMENTS: u64 = 200_000;
+
+/// Extracts a DICOM file or bare data set.
+pub fn extract(bytes: &[u8], _limits: &Limits, sink: &mut dyn crate::Sink) -> Outcome {
+    let format = Format::Dicom;
+    let object = match read_object(bytes) {
+        Ok(object) => object,
+        Err(why) => {
+            return Outcome::with(
+                format,
+                Coverage::Error,
+                format!("invalid or truncated DICOM data: {why}"),
+            );
+        }
+    };
+    let mut out = Emitter::new(sink);
+    let mut walker = Walker {
+        out: &mut out,
+        emitted: 0,
+    };
+    if walker.walk(&object, "", 0) == Flow::Stop {
+        return Outcome::stopped(format);
+    }
+    if walker.emitted >= MAX_ELEMENTS {
+        return Outcome::with(
+            format,
+            Coverage::Partial,
+            format!("element limit of {MAX_ELEMENTS} reached; later elements were not examined"),
+        );
+    }
+    if has_pixel_data(bytes) {
+        return Outcome::with(
+            format,
+            Coverage::Partial,
+            "header elements examined; pixel data (the image) was not, and burned-in text on the image can show patient identifiers",
+        );
+    }
+    Outcome::complete(format)
+}
+
+fn read_object(bytes: &[u8]) -> Result<InMemDicomObject, String> {
+    use dicom_dictionary_std::tags::PIXEL_DATA;
+    let has_preamble = bytes.get(128..132) == Some(b"DICM");
+    if has_preamble || bytes.starts_with(b"DICM") {
+        let body = if has_preamble { &bytes[128..] } else { bytes };
+        return dicom_object::OpenFileOptions::new()
+            .read_until(PIXEL_DATA)
+            .read_preamble(dicom_object::file::ReadPreamble::Never)
+            .from_reader(body)
+            .map(|file| file.into_inner())
+            .map_err(|err| err.to_string());
+    }
+    // A bare data set: guess the transfer syntax from the first element.
+    use dicom_transfer_syntax_registry::entries::{
+        EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN,
+    };
+    let explicit = bytes
+        .get(4..6)
+        .is_some_and(|vr| vr.iter().all(u8::is_ascii_uppercase));
+    let syntax = if explicit {
+        EXPLICIT_VR_LITTLE_ENDIAN.erased()
+    } else {
+        IMPLICIT_VR_LITTLE_ENDIAN.erased()
+    };
+    InMemDicomObject::read_dataset_with_ts(bytes, &syntax).map_err(|err| err.to_string())
+}
+
+/// Returns true when the bytes hold a Pixel Data element (7FE0,0010), in
+/// either byte order.
+fn has_pixel_data(bytes: &[u8]) -> bool {
+    memchr::memmem::find(bytes, &[0xE0, 0x7F, 0x10, 0x00]).is_some()
+        || memchr::memmem::find(bytes, &[0x7F, 0xE0, 0x00, 0x10]).is_some()
+}
+
+struct Walker<'o, 's> {
+    out: &'o mut Emitter<'s>,
+    emitted: u64,
+}
+
+impl Walker<'_, '_> {
+    fn walk(&mut self, object: &InMemDicomObject, path: &str, depth: u32) -> Flow {
+        for element in object.iter() {
+            if self.emitted >= MAX_ELEMENTS {
+                return Flow::Continue;
+            }
+            let tag = element.header().tag;
+            let keyword = keyword_of(tag);
+            if let Some(items) = element.items() {
+                if depth < MAX_SEQUENCE_DEPTH {
+                    let nested = if path.is_empty() {
+                        keyword.clone()
+                    } else {
+                        format!("{path} > {keyword}")
+                    };
+                    for item in items {
+                        if self.walk(item, &nested, depth + 1) == Flow::Stop {
+                            return Flow::Stop;
+                        }
+                    }
+                }
+                continue;
+            }
+            if !is_text_vr(element.vr()) {
+                continue;
+            }
+            let Ok(value) = element.to_str() else {
+                continue;
+            };
+            let value = value.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+            if value.is_empty() {
+                continue;
+            }
+            self.emitted += 1;
+            let label = format!("{} {}", words_of(&keyword), value_hint(element.vr()));
+            let locator = Locator::Dicom {
+                tag: format!("({:04X},{:04X})", tag.group(), tag.element()),
+                keyword: Some(if path.is_empty() {
+                    keyword.clone()
+                } else {
+                    format!("{path} > {keyword}")
+                }),
+            };
+            if self
+                .out
+                .text(value, Some(&label), RecordScope::Record(1), locator)
+                == Flow::Stop
+            {
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+}
+
+/// Value representations that hold text a person wrote or an identifier.
+fn is_text_vr(vr: VR) -> bool {
+    matches!(
+        vr,
+        VR::AS
+            | VR::DA
+            | VR::DT
+            | VR::LO
+            | VR::LT
+            | VR::PN
+            | VR::SH
+            | VR::ST
+            | VR::UC
+            | VR::UR
+            | VR::UT
+    )
+}
+
+/// Extra label words for value representations whose meaning the keyword
+/// may not carry.
+fn value_hint(vr: VR) -> &'static str {
+    match vr {
+        VR::PN => "person name",
+        VR::DA | VR::DT => "date",
+        VR::AS => "age",
+        _ => "",
+    }
+}
+
+fn keyword_of(tag: Tag) -> String {
+    match StandardDataDictionary.by_tag(tag) {
+        Some(entry) => entry.alias().to_string(),
+        None if tag.group() % 2 == 1 => {
+            format!("Private({:04X},{:04X})", tag.group(), tag.element())
+        }
+        None => format!("({:04X},{:04X})", tag.group(), tag.element()),
+    }
+}
+
+/// Splits a DICOM keyword into words (`PatientBirthDate` → `patient birth date`),
+/// keeping acronyms whole (`PatientID` → `patient id`).
+fn words_of(keyword: &str) -> String {
+    let mut words = String::with_capacity(keyword.len() + 8);
+    let chars: Vec<char> = keyword.chars().collect();
+    for (index, &ch) in chars.iter().enumerate() {
+        let previous = index.checked_sub(1).map(|i| chars[i]);
+        let next = chars.get(index + 1).copied();
+        // A plural `s` after an acronym stays with it (`IDs`).
+        let plural = next == Some('s') && chars.get(index + 2).is_none_or(|c| c.is_uppercase());
+        let boundary = ch.is_uppercase()
+            && previous.is_some_and(|p| {
+                p.is_lowercase()
+                    || (p.is_uppercase() && next.is_some_and(char::is_lowercase) && !plural)
+            });
+        if boundary {
+            words.push(' ');
+        }
+        words.push(ch.to_ascii_lowercase());
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_become_words() {
+        assert_eq!(words_of("PatientBirthDate"), "patient birth date");
+        assert_eq!(words_of("PatientID"), "patient id");
+        assert_eq!(words_of("OtherPatientIDs"), "other patient ids");
+        assert_eq!(keyword_of(Tag(0x0010, 0x0010)), "PatientName");
+    }
+}
