@@ -11,7 +11,9 @@ use phiscan_detect::{
     ItemClassifier, LinkInput, Match, Matcher, PeopleCounter, RecordScope, RuleSet, SegmentInput,
     mask,
 };
-use phiscan_extract::{Child, Flow, Input, Outcome, SNIFF_LEN, Segment, Sink, extract, sniff};
+use phiscan_extract::{
+    Child, Flow, Input, Outcome, SNIFF_LEN, Segment, Sink, extract, sniff_named,
+};
 use phiscan_sources::{Entry, EntryKind, WalkError, WalkEvent};
 use std::fs::File;
 use std::io::{self, Read};
@@ -260,7 +262,12 @@ impl Scanner {
                 return;
             }
         };
-        let sniffed = sniff(&head[..head_len], size);
+        let file_name = entry
+            .path
+            .file_name()
+            .map(os_str_to_text)
+            .unwrap_or_default();
+        let sniffed = sniff_named(&head[..head_len], size, &file_name);
 
         let place = ItemPlace {
             location: location.to_string(),
@@ -295,8 +302,8 @@ impl Scanner {
         sender: &Sender<Message>,
         cancel: &AtomicBool,
     ) -> Coverage {
-        let sniffed = sniff(&data[..data.len().min(SNIFF_LEN)], data.len() as u64);
         let name = place.location.rsplit(['/', '!']).next().unwrap_or("");
+        let sniffed = sniff_named(&data[..data.len().min(SNIFF_LEN)], data.len() as u64, name);
         let mut sink = ItemSink::new(self, worker, place, sender, cancel);
         sink.scan_name_text(name);
         let outcome = extract(Input::Bytes(data), sniffed, &self.options.limits, &mut sink);

@@ -25,6 +25,7 @@ pub mod office;
 pub mod ole;
 pub mod package;
 pub mod pdf;
+pub mod rtf;
 pub mod sheet;
 pub mod sniff;
 pub mod text;
@@ -39,7 +40,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::SystemTime;
 
 pub use decode::TextEncoding;
-pub use sniff::{Format, SNIFF_LEN, Sniffed, sniff};
+pub use sniff::{Format, SNIFF_LEN, Sniffed, sniff, sniff_named};
 
 /// Bounds on the work and memory spent on one item.
 #[derive(Clone, Debug)]
@@ -236,8 +237,12 @@ pub fn extract(
     sink: &mut dyn Sink,
 ) -> Outcome {
     let format = sniffed.format;
+    let claimed = sniffed.claimed;
     match catch_unwind(AssertUnwindSafe(|| dispatch(input, sniffed, limits, sink))) {
-        Ok(Ok(outcome)) => outcome,
+        Ok(Ok(outcome)) => match claimed {
+            Some(claimed) => claimed_mismatch(claimed, outcome),
+            None => outcome,
+        },
         Ok(Err(err)) => Outcome::with(format, Coverage::Error, format!("read failed: {err}")),
         Err(_) => {
             tracing::debug!(format = format.name(), "extractor panicked");
@@ -253,6 +258,30 @@ pub fn extract(
     }
 }
 
+/// Records a file whose name claims a binary format its content lacks as an
+/// error: its bytes were still scanned as what they are, but the document it
+/// should be (a truncated or replaced workbook, say) was not read.
+fn claimed_mismatch(claimed: Format, outcome: Outcome) -> Outcome {
+    let examined = match outcome.coverage {
+        Coverage::Complete => format!("its bytes were scanned as {}", outcome.format.name()),
+        Coverage::Unsupported => "its bytes were not examined".to_string(),
+        _ => format!(
+            "its bytes were scanned as {} ({})",
+            outcome.format.name(),
+            outcome.reason.as_deref().unwrap_or("incomplete")
+        ),
+    };
+    Outcome {
+        format: outcome.format,
+        coverage: Coverage::Error,
+        reason: Some(format!(
+            "the file name says {0}, but the content is not a {0} file (truncated, damaged or replaced); {examined}",
+            claimed.name()
+        )),
+        stopped: outcome.stopped,
+    }
+}
+
 fn dispatch(
     input: Input<'_>,
     sniffed: Sniffed,
@@ -264,7 +293,7 @@ fn dispatch(
     match format {
         Format::Empty => Ok(Outcome::complete(format)),
         Format::Text => text::extract_stream(reader_of(input), encoding, format, limits, sink),
-        Format::Eml | Format::Mbox | Format::Rtf => {
+        Format::Eml | Format::Mbox => {
             let mut outcome =
                 text::extract_stream(reader_of(input), encoding, format, limits, sink)?;
             if outcome.coverage == Coverage::Complete {
@@ -297,6 +326,13 @@ fn dispatch(
             })
         }
         Format::Zip => archive::extract_zip_input(input, limits, sink),
+        Format::Rtf => {
+            if input.size() > limits.max_whole_bytes {
+                return text::extract_stream(reader_of(input), encoding, format, limits, sink);
+            }
+            let bytes = read_whole(input)?;
+            Ok(rtf::extract(&bytes, limits, sink))
+        }
         Format::Dicom => {
             let bytes = match read_whole_limited(input, limits, format)? {
                 Ok(bytes) => bytes,
@@ -372,9 +408,6 @@ fn pending_reason(format: Format) -> &'static str {
     match format {
         Format::Eml | Format::Mbox => {
             "scanned as plain text: MIME parts encoded in base64 or quoted-printable were not decoded"
-        }
-        Format::Rtf => {
-            "scanned as plain text: RTF control words, hex-encoded text and embedded objects were not decoded"
         }
         _ => "scanned as plain text",
     }

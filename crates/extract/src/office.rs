@@ -481,7 +481,7 @@ pub fn extract_odf_document(
     if walk_parts(&mut package, &mut out, &ODF, &parts, &mut problems) == Flow::Stop {
         return Outcome::stopped(format);
     }
-    if package::embedded_children(&mut package, &["Object ", "Pictures/"], out.sink) == Flow::Stop {
+    if package::embedded_children(&mut package, &["Object "], out.sink) == Flow::Stop {
         return Outcome::stopped(format);
     }
     problems.outcome(format)

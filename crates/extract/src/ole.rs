@@ -444,17 +444,35 @@ fn extract_embedded_objects(
     limits: &Limits,
     sink: &mut dyn crate::Sink,
 ) -> Option<Outcome> {
+    let pooled = object_pool_storages(streams);
     let objects: Vec<&String> = streams
         .iter()
+        .filter(|path| !path.starts_with("/ObjectPool/"))
         .filter(|path| {
             let name = path.rsplit('/').next().unwrap_or("");
             matches!(name, "Package" | "CONTENTS" | "\u{1}Ole10Native")
         })
         .collect();
-    if objects.is_empty() {
+    if objects.is_empty() && pooled.is_empty() {
         return None;
     }
     let mut outcome = Outcome::complete(Format::Ole2);
+    for storage in &pooled {
+        let name = storage.trim_start_matches('/');
+        let (data, unreadable) = match rebuild_storage(file, storage, streams, limits) {
+            Ok(data) => (data, None),
+            Err(why) => (Vec::new(), Some((Coverage::Skipped, why))),
+        };
+        let flow = sink.child(Child {
+            name: &crate::location_name(name.as_bytes()),
+            data: &data,
+            modified: None,
+            unreadable,
+        });
+        if flow == Flow::Stop {
+            return Some(Outcome::stopped(Format::Ole2));
+        }
+    }
     for (index, path) in objects.into_iter().enumerate() {
         if index as u64 >= limits.max_entries {
             outcome = Outcome::with(
@@ -505,6 +523,62 @@ fn extract_embedded_objects(
         }
     }
     Some(outcome)
+}
+
+/// The storages directly under `/ObjectPool`, where Word keeps embedded
+/// OLE objects (an Excel sheet in a .doc), that hold at least one stream.
+fn object_pool_storages(streams: &[String]) -> Vec<String> {
+    let mut storages: Vec<String> = streams
+        .iter()
+        .filter_map(|path| {
+            let rest = path.strip_prefix("/ObjectPool/")?;
+            let (storage, _) = rest.split_once('/')?;
+            Some(format!("/ObjectPool/{storage}"))
+        })
+        .collect();
+    storages.sort();
+    storages.dedup();
+    storages
+}
+
+/// Copies one storage and everything under it into a new in-memory compound
+/// file, so that the embedded object can be read like a file of its own.
+fn rebuild_storage(
+    file: &mut Compound<'_>,
+    storage: &str,
+    streams: &[String],
+    limits: &Limits,
+) -> Result<Vec<u8>, String> {
+    let mut rebuilt =
+        cfb::CompoundFile::create(Cursor::new(Vec::new())).map_err(|err| err.to_string())?;
+    let prefix = format!("{storage}/");
+    let mut total = 0u64;
+    for path in streams.iter().filter(|path| path.starts_with(&prefix)) {
+        let inner = &path[storage.len()..];
+        if let Some((folder, _)) = inner.rsplit_once('/')
+            && !folder.is_empty()
+            && !rebuilt.is_storage(folder)
+        {
+            rebuilt
+                .create_storage_all(folder)
+                .map_err(|err| err.to_string())?;
+        }
+        let data =
+            read_stream(file, path, limits.max_whole_bytes.saturating_add(1)).unwrap_or_default();
+        total += data.len() as u64;
+        if total > limits.max_whole_bytes {
+            return Err(format!(
+                "embedded object larger than {} MiB; not examined",
+                limits.max_whole_bytes >> 20
+            ));
+        }
+        let mut stream = rebuilt
+            .create_stream(inner)
+            .map_err(|err| err.to_string())?;
+        std::io::Write::write_all(&mut stream, &data).map_err(|err| err.to_string())?;
+    }
+    rebuilt.flush().map_err(|err| err.to_string())?;
+    Ok(rebuilt.into_inner().into_inner())
 }
 
 fn object_folder(path: &str) -> &str {

@@ -229,7 +229,10 @@ pub fn render_number(value: f64, format_code: Option<&str>) -> String {
         }
         return integer.to_string();
     }
-    value.to_string()
+    // Spreadsheet programs show at most 15 significant digits, so binary
+    // rounding noise (1081.2800000000002) is not shown.
+    let rounded: f64 = format!("{value:.14e}").parse().unwrap_or(value);
+    rounded.to_string()
 }
 
 /// Applies a number format made only of digit placeholders (`0`, `#`) and
@@ -801,5 +804,6 @@ mod tests {
         assert_eq!(render_number(2134.0, Some("General")), "2134");
         assert_eq!(render_number(0.25, Some("0%")), "0.25");
         assert_eq!(render_number(1.5, Some("00000")), "1.5");
+        assert_eq!(render_number(1081.2800000000002, None), "1081.28");
     }
 }

@@ -149,6 +149,10 @@ impl Format {
 pub struct Sniffed {
     pub format: Format,
     pub encoding: Option<TextEncoding>,
+    /// The binary document format the item's name claims (`.xls`, `.pdf`)
+    /// when its content is not that format: a truncated, damaged or
+    /// replaced file.
+    pub claimed: Option<Format>,
 }
 
 /// Detects the format from the first bytes of an item (up to [`SNIFF_LEN`]).
@@ -158,6 +162,7 @@ pub fn sniff(head: &[u8], total_len: u64) -> Sniffed {
     let binary = |format| Sniffed {
         format,
         encoding: None,
+        claimed: None,
     };
     if total_len == 0 || head.is_empty() {
         return binary(Format::Empty);
@@ -169,6 +174,7 @@ pub fn sniff(head: &[u8], total_len: u64) -> Sniffed {
         Some(encoding) => Sniffed {
             format: sniff_text(head, encoding),
             encoding: Some(encoding),
+            claimed: None,
         },
         // A zip preceded by other bytes (a self-extractor stub, junk)
         // still opens from its central directory at the end.
@@ -176,6 +182,43 @@ pub fn sniff(head: &[u8], total_len: u64) -> Sniffed {
         None if looks_like_bare_dicom(head) => binary(Format::Dicom),
         None => binary(Format::Binary),
     }
+}
+
+/// Detects the format like [`sniff`], and also notes when the item's name
+/// claims a binary document format that the content does not have.
+pub fn sniff_named(head: &[u8], total_len: u64, name: &str) -> Sniffed {
+    let mut sniffed = sniff(head, total_len);
+    let claimed = claimed_format(name);
+    let unrecognized = matches!(
+        sniffed.format,
+        Format::Text | Format::Binary | Format::Csv | Format::Tsv
+    );
+    if unrecognized && claimed.is_some() {
+        sniffed.claimed = claimed;
+    }
+    sniffed
+}
+
+/// The binary format a file name's extension stands for, for formats whose
+/// content is never plain text.
+fn claimed_format(name: &str) -> Option<Format> {
+    let extension = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match extension.as_str() {
+        "xlsx" | "xlsm" | "xlsb" => Format::Xlsx,
+        "docx" | "docm" => Format::Docx,
+        "pptx" | "pptm" => Format::Pptx,
+        "xls" => Format::Xls,
+        "doc" => Format::Doc,
+        "ppt" => Format::Ppt,
+        "ods" => Format::Ods,
+        "odt" => Format::Odt,
+        "odp" => Format::Odp,
+        "pdf" => Format::Pdf,
+        "zip" => Format::Zip,
+        "gz" | "tgz" => Format::Gzip,
+        "dcm" => Format::Dicom,
+        _ => return None,
+    })
 }
 
 fn sniff_magic(head: &[u8]) -> Option<Format> {
