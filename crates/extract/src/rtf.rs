@@ -64,6 +64,9 @@ struct GroupState {
     /// Property name while inside an `\info` field.
     info_field: Option<&'static str>,
     in_objdata: bool,
+    /// Set for groups whose text stands apart from the running text around
+    /// them (annotations, footnotes, headers), so a line break ends them.
+    separate: bool,
 }
 
 /// What the parser collected.
@@ -146,6 +149,7 @@ fn parse(bytes: &[u8]) -> Parsed {
         unicode_skip: 1,
         info_field: None,
         in_objdata: false,
+        separate: false,
     };
     let mut pending_bytes: Vec<u8> = Vec::new();
     let mut property = String::new();
@@ -195,8 +199,12 @@ fn parse(bytes: &[u8]) -> Parsed {
                     }
                     property.clear();
                 }
+                let separate = state.separate;
                 if let Some(outer) = stack.pop() {
                     state = outer;
+                }
+                if separate && !state.separate {
+                    push_text(&mut parsed, &mut property, &state, "\n");
                 }
                 group_start = false;
                 to_skip = 0;
@@ -276,8 +284,12 @@ fn parse(bytes: &[u8]) -> Parsed {
                     // Headers, footers, footnotes and annotations are text,
                     // even inside an ignorable destination marker.
                     "header" | "footer" | "headerl" | "headerr" | "headerf" | "footerl"
-                    | "footerr" | "footerf" | "footnote" | "annotation" | "atnauthor"
-                    | "fldinst" | "fldrslt" => state.skip = false,
+                    | "footerr" | "footerf" | "footnote" | "annotation" => {
+                        push_text(&mut parsed, &mut property, &state, "\n");
+                        state.skip = false;
+                        state.separate = true;
+                    }
+                    "atnauthor" | "fldinst" | "fldrslt" => state.skip = false,
                     _ => {}
                 }
                 continue;

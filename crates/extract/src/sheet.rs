@@ -9,6 +9,7 @@
 //! as displayed. Cell comments, defined names and document properties are
 //! scanned too. A workbook-wide cell limit bounds memory and time.
 
+pub mod biff;
 pub mod ods;
 
 use crate::package::{self, Package};
@@ -238,7 +239,7 @@ pub fn render_number(value: f64, format_code: Option<&str>) -> String {
 /// Applies a number format made only of digit placeholders (`0`, `#`) and
 /// literal text, such as `00000`, `000-00-0000` or `[<=9999999]###-####;(###) ###-####`.
 /// Returns `None` for other formats (decimals, percentages, dates, scientific).
-fn apply_digit_format(value: u64, code: &str) -> Option<String> {
+pub(crate) fn apply_digit_format(value: u64, code: &str) -> Option<String> {
     let section = pick_section(value, code)?;
     let mut pattern: Vec<(bool, char)> = Vec::new(); // (is placeholder, char)
     let mut chars = section.chars();
@@ -593,6 +594,7 @@ pub fn extract_xls(bytes: &[u8], limits: &Limits, sink: &mut dyn crate::Sink) ->
             );
         }
     };
+    let extras = biff::read_extras(bytes, limits);
     let mut out = Emitter::new(sink);
     if let Ok(properties) = workbook.workbook_properties() {
         let list = workbook_property_list(&properties);
@@ -616,7 +618,14 @@ pub fn extract_xls(bytes: &[u8], limits: &Limits, sink: &mut dyn crate::Sink) ->
                 cells: Vec::new(),
             };
             for (column, value) in cells.iter().enumerate() {
-                if let Some(text) = render_data(value) {
+                let position = (first_row + offset as u32, first_column + column as u32);
+                let format_code = extras.format_code(&name, position);
+                let rendered = match value {
+                    calamine::Data::Float(number) => Some(render_number(*number, format_code)),
+                    calamine::Data::Int(number) => Some(render_number(*number as f64, format_code)),
+                    other => render_data(other),
+                };
+                if let Some(text) = rendered {
                     if !writer.admit_cell() {
                         limit_sheet = Some(name.clone());
                         break 'sheets;
@@ -631,6 +640,11 @@ pub fn extract_xls(bytes: &[u8], limits: &Limits, sink: &mut dyn crate::Sink) ->
     }
     if limit_sheet.is_none() && defined_names(&mut writer, &defined) == Flow::Stop {
         return Outcome::stopped(format);
+    }
+    for (sheet, cell, text) in &extras.notes {
+        if writer.comment(sheet, cell, text) == Flow::Stop {
+            return Outcome::stopped(format);
+        }
     }
     workbook_outcome(format, &writer, limit_sheet)
 }
@@ -723,12 +737,19 @@ fn comment_texts(bytes: &[u8]) -> Vec<(String, String)> {
     let mut buffer = Vec::new();
     let mut current: Option<String> = None;
     let mut text = String::new();
+    // Comment text sits in `<text>`; other children (anchors, shape
+    // properties) hold layout numbers.
+    let mut in_text = 0u32;
     loop {
         let event = match reader.read_event_into(&mut buffer) {
             Ok(Event::Eof) | Err(_) => break,
             Ok(event) => event,
         };
         match &event {
+            Event::Start(element) if element.local_name().as_ref() == b"text" => in_text += 1,
+            Event::End(element) if element.local_name().as_ref() == b"text" => {
+                in_text = in_text.saturating_sub(1);
+            }
             Event::Start(element)
                 if matches!(
                     element.local_name().as_ref(),
@@ -750,7 +771,7 @@ fn comment_texts(bytes: &[u8]) -> Vec<(String, String)> {
             }
             Event::End(element) if element.local_name().as_ref() == b"p" => text.push('\n'),
             other => {
-                if current.is_some() {
+                if current.is_some() && in_text > 0 {
                     xml::push_text(other, &mut text);
                 }
             }
