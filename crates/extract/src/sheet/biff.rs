@@ -197,11 +197,9 @@ fn parse(stream: &[u8], max_cells: u64) -> Extras {
                         }
                     }
                 }
-                OBJ => {
-                    // The first subrecord is ftCmo: type, size, object type, id.
-                    if u16_at(record.data, 0) == Some(0x15) {
-                        last_object = u16_at(record.data, 6);
-                    }
+                // The first subrecord of an OBJ is ftCmo: type, size, object type, id.
+                OBJ if u16_at(record.data, 0) == Some(0x15) => {
+                    last_object = u16_at(record.data, 6);
                 }
                 TXO => {
                     let length = usize::from(u16_at(record.data, 10).unwrap_or(0));
