@@ -308,3 +308,84 @@ fn corpus_outlook_messages_are_unsupported() {
     assert_eq!(scan.coverage(&message), "unsupported");
     assert_eq!(scan.item(&message)["format"], "msg");
 }
+
+/// CRC-32 (IEEE), bit by bit: enough for the few bytes of a test archive.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A zip archive with one stored member.
+fn stored_zip(name: &str, data: &[u8]) -> Vec<u8> {
+    let crc = crc32(data).to_le_bytes();
+    let size = (data.len() as u32).to_le_bytes();
+    let name_length = (name.len() as u16).to_le_bytes();
+    let mut zip = Vec::new();
+    zip.extend_from_slice(b"PK\x03\x04\x14\x00\x00\x00\x00\x00\x00\x00\x21\x00");
+    zip.extend_from_slice(&crc);
+    zip.extend_from_slice(&size);
+    zip.extend_from_slice(&size);
+    zip.extend_from_slice(&name_length);
+    zip.extend_from_slice(&[0, 0]);
+    zip.extend_from_slice(name.as_bytes());
+    zip.extend_from_slice(data);
+    let central = zip.len() as u32;
+    zip.extend_from_slice(b"PK\x01\x02\x14\x00\x14\x00\x00\x00\x00\x00\x00\x00\x21\x00");
+    zip.extend_from_slice(&crc);
+    zip.extend_from_slice(&size);
+    zip.extend_from_slice(&size);
+    zip.extend_from_slice(&name_length);
+    // Extra and comment lengths, disk, attributes, local header offset 0.
+    zip.extend_from_slice(&[0; 16]);
+    zip.extend_from_slice(name.as_bytes());
+    let central_size = (zip.len() as u32 - central).to_le_bytes();
+    zip.extend_from_slice(b"PK\x05\x06\x00\x00\x00\x00\x01\x00\x01\x00");
+    zip.extend_from_slice(&central_size);
+    zip.extend_from_slice(&central.to_le_bytes());
+    zip.extend_from_slice(&[0, 0]);
+    zip
+}
+
+#[test]
+fn deeply_nested_archives_stop_at_the_depth_limit() {
+    let mut data = b"mrn,ssn\n4417285,234-56-7890\n".to_vec();
+    let mut name = "inner.csv".to_string();
+    for level in 0..12 {
+        data = stored_zip(&name, &data);
+        name = format!("level{level}.zip");
+    }
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("nested.zip"), &data).unwrap();
+    let scan = scan(folder.path(), "nested.zip");
+    assert_eq!(scan.coverage("nested.zip"), "partial");
+    let skipped: Vec<&Value> = scan
+        .items
+        .values()
+        .filter(|item| item["coverage"] == "skipped")
+        .collect();
+    assert_eq!(
+        skipped.len(),
+        1,
+        "one member past the depth limit is skipped"
+    );
+    assert!(
+        skipped[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("nested deeper")
+    );
+    assert!(
+        scan.findings.is_empty(),
+        "the CSV below the limit is not read"
+    );
+}

@@ -197,7 +197,11 @@ fn receive(receiver: Receiver<Event>, limits: &Limits, sink: &mut dyn crate::Sin
         }
     }
     if !received_any {
-        return Outcome::with(format, Coverage::Error, "the PDF parser produced no result");
+        let reason = match tally.problems.is_empty() {
+            true => "the PDF parser produced no result".to_string(),
+            false => tally.problems.join("; "),
+        };
+        return Outcome::with(format, Coverage::Error, reason);
     }
     outcome_of(tally)
 }
