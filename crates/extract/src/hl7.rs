@@ -99,18 +99,22 @@ fn segment_name<'s>(segment: &'s str, delimiters: &Delimiters) -> Option<&'s str
     let header = matches!(name, "MSH" | "FHS" | "BHS");
     match separator {
         None => Some(name),
-        Some(found) if header && !found.is_ascii_alphanumeric() => Some(name),
+        Some(found) if header && found.is_ascii_punctuation() => Some(name),
         Some(found) if found == delimiters.field => Some(name),
         _ => None,
     }
 }
 
+/// Reads the delimiters a header segment declares. Only ASCII punctuation is
+/// accepted: the text is split at byte offsets, which must be character
+/// boundaries.
 fn declared_delimiters(segment: &str) -> Option<Delimiters> {
     let bytes = segment.as_bytes();
+    let delimiter = |at: usize| bytes.get(at).copied().filter(u8::is_ascii_punctuation);
     Some(Delimiters {
-        field: *bytes.get(3)?,
-        component: *bytes.get(4)?,
-        repetition: bytes.get(5).copied().unwrap_or(b'~'),
+        field: delimiter(3)?,
+        component: delimiter(4)?,
+        repetition: delimiter(5).unwrap_or(b'~'),
     })
 }
 
@@ -455,6 +459,15 @@ mod tests {
             .find(|(value, ..)| value == "SENDING APP")
             .unwrap();
         assert!(matches!(&app.2, Locator::Hl7 { field, .. } if field == "MSH-3"));
+    }
+
+    #[test]
+    fn non_ascii_delimiters_fall_back() {
+        // Found by fuzzing: a declared delimiter byte inside a multi-byte
+        // character split the text off a character boundary.
+        let text = "MSH|\u{FFFD}\u{FFFD}|LAB\rPID|1||X1||DOE^JANE\r";
+        let found = run(text);
+        assert!(found.iter().any(|(value, ..)| value == "DOE^JANE"));
     }
 
     #[test]

@@ -21,14 +21,19 @@ struct Delimiters {
     segment: u8,
 }
 
+/// Reads the delimiters the ISA segment declares. Only ASCII is accepted: the
+/// text is split at byte offsets, which must be character boundaries.
 fn isa_delimiters(text: &str) -> Option<Delimiters> {
     let start = text.find("ISA")?;
     let isa = text.as_bytes().get(start..start + 106)?;
-    Some(Delimiters {
+    let delimiters = Delimiters {
         element: isa[3],
         component: isa[104],
         segment: isa[105],
-    })
+    };
+    let usable = |byte: u8| byte.is_ascii() && !byte.is_ascii_alphanumeric();
+    (usable(delimiters.element) && usable(delimiters.component) && usable(delimiters.segment))
+        .then_some(delimiters)
 }
 
 /// Tracks the transaction set, loop and record while reading segments.
@@ -392,6 +397,22 @@ mod tests {
         // billing provider is another.
         assert_eq!(member.3, diagnosis.3);
         assert_ne!(find("1234567893").3, member.3);
+    }
+
+    #[test]
+    fn non_ascii_delimiters_are_scanned_plainly() {
+        // Found by fuzzing: an ISA whose separator byte sits inside a
+        // multi-byte character split the text off a character boundary.
+        let mut isa = CLAIM.as_bytes()[..106].to_vec();
+        isa[105] = 0xC3;
+        isa.extend_from_slice("\u{A9}NM1*IL*1*DOE~".as_bytes());
+        let text = String::from_utf8_lossy(&isa).into_owned();
+        let mut sink = Collect(Vec::new());
+        assert_eq!(
+            extract(&text, &mut sink).coverage,
+            phiscan_core::Coverage::Complete
+        );
+        assert!(sink.0.iter().any(|(value, ..)| value.contains("DOE")));
     }
 
     #[test]
