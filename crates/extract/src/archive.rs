@@ -18,11 +18,14 @@ pub struct Expansion<'l> {
     limits: &'l Limits,
     expanded: u64,
     entries: u64,
+    /// Set once the container's total expanded-size limit is reached: no
+    /// later member can be expanded.
+    full: bool,
     /// The first limit hit, worded for the item's reason.
     pub limit_hit: Option<String>,
 }
 
-/// Why a member was not expanded in full.
+/// Reason a member was not expanded in full.
 #[derive(Debug)]
 pub enum MemberError {
     /// A limit stopped expansion; the text names it.
@@ -38,6 +41,7 @@ impl<'l> Expansion<'l> {
             limits,
             expanded: 0,
             entries: 0,
+            full: false,
             limit_hit: None,
         }
     }
@@ -97,6 +101,7 @@ impl<'l> Expansion<'l> {
                         limits.max_whole_bytes >> 20
                     )
                 } else {
+                    self.full = true;
                     format!(
                         "expanded-size limit of {} MiB for one container reached; later members were not examined",
                         limits.max_expanded_bytes >> 20
@@ -107,6 +112,11 @@ impl<'l> Expansion<'l> {
         }
         self.expanded += data.len() as u64;
         Ok(data)
+    }
+
+    /// Returns true once the container's total expanded-size limit is reached.
+    pub fn is_full(&self) -> bool {
+        self.full
     }
 
     fn hit(&mut self, message: String) -> MemberError {
@@ -224,8 +234,7 @@ pub fn extract_zip(bytes: &[u8], limits: &Limits, sink: &mut dyn Sink) -> Outcom
                 unreadable: None,
             }),
             Err(error) => {
-                let stop_after =
-                    matches!(&error, MemberError::Limit(reason) if reason.contains("container"));
+                let stop_after = expansion.is_full();
                 let flow = unreadable_member(sink, &name, modified, error);
                 if stop_after {
                     break;
@@ -440,8 +449,7 @@ pub fn extract_tar(
                 ));
             }
             Err(error) => {
-                let stop =
-                    matches!(&error, MemberError::Limit(reason) if reason.contains("container"));
+                let stop = expansion.is_full();
                 let flow = unreadable_member(sink, &name, modified, error);
                 if stop {
                     break;

@@ -3,8 +3,8 @@
 //! pixel data.
 //!
 //! Files with the standard 128-byte preamble and `DICM` prefix are read with
-//! their file meta group; bare data sets (no preamble, no meta group) are read
-//! as implicit or explicit VR little endian. Image pixels are never
+//! their file meta group. Bare data sets (no preamble, no meta group) are
+//! read as implicit or explicit VR little endian. Image pixels are never
 //! examined, so an item with pixel data is `partial`: burned-in annotations
 //! on the image can show the patient's name and identifiers.
 
@@ -226,5 +226,32 @@ mod tests {
         assert_eq!(words_of("PatientID"), "patient id");
         assert_eq!(words_of("OtherPatientIDs"), "other patient ids");
         assert_eq!(keyword_of(Tag(0x0010, 0x0010)), "PatientName");
+    }
+
+    #[test]
+    fn bare_data_set_is_read() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/share/Lab/sr-report-0412.dcm");
+        let file = std::fs::read(path).unwrap();
+        // Drop the preamble, the DICM prefix and the file meta group, whose
+        // length is the value of (0002,0000) after its 12-byte header.
+        let meta_length = u32::from_le_bytes(file[140..144].try_into().unwrap()) as usize;
+        let bare = &file[144 + meta_length..];
+        assert_eq!(crate::sniff(bare, bare.len() as u64).format, Format::Dicom);
+
+        struct Ids(Vec<String>);
+        impl crate::Sink for Ids {
+            fn segment(&mut self, segment: &crate::Segment<'_>) -> Flow {
+                self.0.push(segment.text.to_string());
+                Flow::Continue
+            }
+            fn child(&mut self, _: crate::Child<'_>) -> Flow {
+                Flow::Continue
+            }
+        }
+        let mut sink = Ids(Vec::new());
+        let outcome = extract(bare, &Limits::default(), &mut sink);
+        assert_eq!(outcome.coverage, Coverage::Complete, "{outcome:?}");
+        assert!(sink.0.iter().any(|text| text.starts_with("MRN")));
     }
 }

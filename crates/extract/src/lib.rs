@@ -348,6 +348,7 @@ fn dispatch(
             Ok(pdf::extract(std::sync::Arc::new(bytes), limits, sink))
         }
         Format::Xlsx
+        | Format::Xlsb
         | Format::Docx
         | Format::Pptx
         | Format::Odt
@@ -363,7 +364,9 @@ fn dispatch(
                 Err(outcome) => return Ok(outcome),
             };
             Ok(match format {
-                Format::Xlsx => sheet::extract_ooxml_workbook(&bytes, format, limits, sink),
+                Format::Xlsx | Format::Xlsb => {
+                    sheet::extract_ooxml_workbook(&bytes, format, limits, sink)
+                }
                 Format::Ods => sheet::ods::extract(&bytes, limits, sink),
                 Format::Docx | Format::Pptx => {
                     office::extract_ooxml_document(&bytes, format, limits, sink)

@@ -218,7 +218,7 @@ fn render_datetime(value: &calamine::ExcelDateTime) -> String {
 
 /// Writes a number as displayed: integers without a decimal point, and
 /// integers under a zero-padding format (`00000`, `000-00-0000`) padded and
-/// punctuated as the format says.
+/// punctuated as the format specifies.
 pub fn render_number(value: f64, format_code: Option<&str>) -> String {
     if value.fract() == 0.0 && value.abs() < 1e15 {
         let integer = value as i64;
@@ -310,8 +310,7 @@ pub(crate) fn apply_digit_format(value: u64, code: &str) -> Option<String> {
 }
 
 /// Picks the format section for a non-negative value, honouring a leading
-/// `[<=N]`-style condition; returns `None` for unconditional formats with
-/// colors or locales we do not interpret.
+/// `[<=N]`-style condition. Returns `None` when a condition cannot be read.
 fn pick_section(value: u64, code: &str) -> Option<String> {
     let sections: Vec<&str> = code.split(';').collect();
     let first = sections.first()?.trim();
@@ -401,7 +400,7 @@ pub fn extract_ooxml_workbook(
             );
         }
     };
-    outcome.format = format;
+    outcome.format = if binary { Format::Xlsb } else { format };
     if outcome.stopped {
         return outcome;
     }
@@ -706,7 +705,7 @@ fn xlsx_comments(package: &mut Package<'_, '_>) -> Vec<(String, String, String)>
     found
 }
 
-/// The (name, relationship id) of each `<sheet>` in `xl/workbook.xml`.
+/// Returns the (name, relationship id) of each `<sheet>` in `xl/workbook.xml`.
 fn sheet_relationships(workbook: &[u8]) -> Vec<(String, String)> {
     let mut sheets = Vec::new();
     let mut reader = xml::reader(workbook);
@@ -730,7 +729,7 @@ fn sheet_relationships(workbook: &[u8]) -> Vec<(String, String)> {
     sheets
 }
 
-/// The (cell, text) of each `<comment ref="B2">` or `<threadedComment ref="B2">`.
+/// Returns the (cell, text) of each `<comment ref="B2">` or `<threadedComment ref="B2">`.
 fn comment_texts(bytes: &[u8]) -> Vec<(String, String)> {
     let mut comments = Vec::new();
     let mut reader = xml::reader(bytes);

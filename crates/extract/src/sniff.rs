@@ -25,6 +25,9 @@ pub enum Format {
     Zip,
     Docx,
     Xlsx,
+    /// Excel binary workbook: a zip package like xlsx, recognized by its
+    /// `xl/workbook.bin` part when it is opened.
+    Xlsb,
     Pptx,
     Odt,
     Ods,
@@ -80,6 +83,7 @@ impl Format {
             Format::Zip => "zip",
             Format::Docx => "docx",
             Format::Xlsx => "xlsx",
+            Format::Xlsb => "xlsb",
             Format::Pptx => "pptx",
             Format::Odt => "odt",
             Format::Ods => "ods",
@@ -199,8 +203,8 @@ pub fn sniff_named(head: &[u8], total_len: u64, name: &str) -> Sniffed {
     sniffed
 }
 
-/// The binary format a file name's extension stands for, for formats whose
-/// content is never plain text.
+/// Returns the binary format a file name's extension names, for formats
+/// whose content is never plain text.
 fn claimed_format(name: &str) -> Option<Format> {
     let extension = name.rsplit_once('.')?.1.to_ascii_lowercase();
     Some(match extension.as_str() {
