@@ -22,6 +22,15 @@ declare -A seeds=(
   [hl7]="hl7" [x12]="x12" [dicom]="dcm" [json]="json" [xml]="xml"
 )
 
+# Counts the failing inputs libFuzzer has saved for a target.
+count_artifacts() {
+  if [ -d "fuzz/artifacts/$1" ]; then
+    find "fuzz/artifacts/$1" -type f | wc -l
+  else
+    echo 0
+  fi
+}
+
 cargo fuzz build --fuzz-dir fuzz
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -33,11 +42,11 @@ for target in $(cargo fuzz list --fuzz-dir fuzz); do
     find fixtures/share -type f -name "*.${extension}" -size -2M -exec cp {} "$work/$target/seeds/" \; 2>/dev/null || true
   done
   echo "== $target"
-  before=$(find "fuzz/artifacts/$target" -type f 2>/dev/null | wc -l)
+  before=$(count_artifacts "$target")
   cargo fuzz run --fuzz-dir fuzz "$target" "$work/$target/corpus" "$work/$target/seeds" -- \
     -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=30 -print_final_stats=1 2>&1 \
     | grep -E "^(stat::number_of_executed_units|==[0-9]+==|SUMMARY|Done|panic in)" || true
-  after=$(find "fuzz/artifacts/$target" -type f 2>/dev/null | wc -l)
+  after=$(count_artifacts "$target")
   if [ "$after" -gt "$before" ]; then
     failed="$failed $target"
   fi
