@@ -328,7 +328,16 @@ fn dispatch(
         Format::Zip => archive::extract_zip_input(input, limits, sink),
         Format::Rtf => {
             if input.size() > limits.max_whole_bytes {
-                return text::extract_stream(reader_of(input), encoding, format, limits, sink);
+                let mut outcome =
+                    text::extract_stream(reader_of(input), encoding, format, limits, sink)?;
+                if outcome.coverage == Coverage::Complete {
+                    outcome.coverage = Coverage::Partial;
+                    outcome.reason = Some(format!(
+                        "RTF larger than the in-memory limit of {} MiB; scanned as plain text, without decoding escapes or embedded objects",
+                        limits.max_whole_bytes >> 20
+                    ));
+                }
+                return Ok(outcome);
             }
             let bytes = read_whole(input)?;
             Ok(rtf::extract(&bytes, limits, sink))

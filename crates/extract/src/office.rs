@@ -69,6 +69,9 @@ struct PartWalker<'o, 'e, 's> {
     record: u64,
     paragraphs: u64,
     tables: u64,
+    /// Link targets (`xlink:href` of ODF `text:a`) met in the current
+    /// paragraph, emitted after it.
+    links: Vec<String>,
 }
 
 impl PartWalker<'_, '_, '_> {
@@ -92,6 +95,23 @@ impl PartWalker<'_, '_, '_> {
             detail: Some(format!("{} paragraph {}", kind.what, self.paragraphs)),
         };
         self.out.text(text, kind.label, scope, locator)
+    }
+
+    fn emit_links(&mut self, kind: &PartKind<'_>) -> Flow {
+        for link in std::mem::take(&mut self.links) {
+            let locator = Locator::Part {
+                part: kind.part.to_string(),
+                detail: Some(format!("{} hyperlink target", kind.what)),
+            };
+            if self
+                .out
+                .text(&link, Some("hyperlink"), RecordScope::Window, locator)
+                == Flow::Stop
+            {
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
     }
 
     fn row(
@@ -184,6 +204,11 @@ impl PartWalker<'_, '_, '_> {
                     let name = element.local_name();
                     let name = name.as_ref();
                     let empty = matches!(event, Event::Empty(_));
+                    if name == b"a"
+                        && let Some(href) = xml::attr(element, b"href")
+                    {
+                        self.links.push(href);
+                    }
                     if vocabulary.tabs.contains(&name) {
                         target.push('\t');
                     } else if vocabulary.breaks.contains(&name) {
@@ -227,6 +252,9 @@ impl PartWalker<'_, '_, '_> {
                             if self.paragraph(kind, &text) == Flow::Stop {
                                 return Ok(Flow::Stop);
                             }
+                        }
+                        if self.emit_links(kind) == Flow::Stop {
+                            return Ok(Flow::Stop);
                         }
                     } else if name == b"table" || name == b"tbl" {
                         table_depth = table_depth.saturating_sub(1);
@@ -312,6 +340,7 @@ fn walk_parts(
             record: 0,
             paragraphs: 0,
             tables: 0,
+            links: Vec::new(),
         };
         let kind = PartKind {
             part,
@@ -353,6 +382,9 @@ pub fn extract_ooxml_document(
     }
     let mut problems = Problems::default();
     if walk_parts(&mut package, &mut out, &OOXML, &parts, &mut problems) == Flow::Stop {
+        return Outcome::stopped(format);
+    }
+    if package::emit_external_targets(&mut package, &mut out) == Flow::Stop {
         return Outcome::stopped(format);
     }
     let folders: &[&str] = if format == Format::Pptx {

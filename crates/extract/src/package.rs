@@ -161,6 +161,63 @@ pub fn relationships(bytes: &[u8]) -> HashMap<String, (String, String)> {
     map
 }
 
+/// Emits the external targets of every relationships part (hyperlinks such as
+/// `mailto:` addresses, which the document text may not show).
+pub(crate) fn emit_external_targets(
+    package: &mut Package<'_, '_>,
+    out: &mut crate::Emitter<'_>,
+) -> Flow {
+    let rels_parts: Vec<String> = package
+        .names
+        .iter()
+        .filter(|name| name.ends_with(".rels"))
+        .cloned()
+        .collect();
+    for part in rels_parts {
+        let Some(Ok(bytes)) = package.part(&part) else {
+            continue;
+        };
+        let mut targets: Vec<String> = external_targets(&bytes);
+        targets.sort();
+        targets.dedup();
+        for target in targets {
+            let locator = phiscan_core::Locator::Part {
+                part: part.clone(),
+                detail: Some("hyperlink target".into()),
+            };
+            let scope = phiscan_detect::RecordScope::Window;
+            if out.text(&target, Some("hyperlink"), scope, locator) == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+    }
+    Flow::Continue
+}
+
+/// Returns the targets of relationships with `TargetMode="External"`.
+fn external_targets(bytes: &[u8]) -> Vec<String> {
+    let mut targets = Vec::new();
+    let mut reader = xml::reader(bytes);
+    let mut buffer = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buffer) {
+            Ok(Event::Start(element) | Event::Empty(element))
+                if element.local_name().as_ref() == b"Relationship" =>
+            {
+                let external =
+                    xml::attr(&element, b"TargetMode").is_some_and(|mode| mode == "External");
+                if external && let Some(target) = xml::attr(&element, b"Target") {
+                    targets.push(target);
+                }
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+        buffer.clear();
+    }
+    targets
+}
+
 /// Resolves a relationship target against the folder of its source part.
 pub fn resolve_target(source: &str, target: &str) -> String {
     if let Some(absolute) = target.strip_prefix('/') {

@@ -411,6 +411,9 @@ pub fn extract_ooxml_workbook(
             return Outcome::stopped(format);
         }
     }
+    if package::emit_external_targets(&mut package, &mut out) == Flow::Stop {
+        return Outcome::stopped(format);
+    }
     if embedded(&mut package, &mut out) == Flow::Stop {
         return Outcome::stopped(format);
     }
