@@ -101,7 +101,13 @@ fn receive(receiver: Receiver<Event>, limits: &Limits, sink: &mut dyn crate::Sin
     let mut received_any = false;
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let event = match receiver.recv_timeout(remaining) {
+        // A result already queued when the time is up is not taken: the
+        // limit holds however fast the parser produces.
+        let received = match remaining.is_zero() {
+            true => Err(RecvTimeoutError::Timeout),
+            false => receiver.recv_timeout(remaining),
+        };
+        let event = match received {
             Ok(event) => event,
             Err(RecvTimeoutError::Timeout) => {
                 // NOTE: the parser thread cannot be killed; it ends at its next
