@@ -126,7 +126,8 @@ fn document_labels_hold() {
     );
 }
 
-/// The corpus scan, shared by the tests below; `None` when PHISCAN_CORPUS is unset.
+/// Returns the corpus scan shared by the tests below, or `None` when
+/// PHISCAN_CORPUS is unset.
 fn corpus_scan() -> Option<&'static (String, Scan)> {
     static SCAN: OnceLock<Option<(String, Scan)>> = OnceLock::new();
     SCAN.get_or_init(|| {
@@ -309,7 +310,8 @@ fn corpus_outlook_messages_are_unsupported() {
     assert_eq!(scan.item(&message)["format"], "msg");
 }
 
-/// CRC-32 (IEEE), bit by bit: enough for the few bytes of a test archive.
+/// Computes a CRC-32 (IEEE) bit by bit, which is fast enough for the few
+/// bytes of a test archive.
 fn crc32(data: &[u8]) -> u32 {
     let mut crc = !0u32;
     for &byte in data {
@@ -325,7 +327,7 @@ fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-/// A zip archive with one stored member.
+/// Builds a zip archive with one stored member.
 fn stored_zip(name: &str, data: &[u8]) -> Vec<u8> {
     let crc = crc32(data).to_le_bytes();
     let size = (data.len() as u32).to_le_bytes();

@@ -84,7 +84,7 @@ pub fn extract(text: &str, sink: &mut dyn Sink) -> Outcome {
     Outcome::complete(Format::Hl7v2)
 }
 
-/// The segment id (three upper-case letters or digits, then the field separator).
+/// Returns the segment id (three upper-case letters or digits, then the field separator).
 fn segment_name<'s>(segment: &'s str, delimiters: &Delimiters) -> Option<&'s str> {
     let bytes = segment.as_bytes();
     if bytes.len() < 3
@@ -137,7 +137,7 @@ fn emit_fields(context: &SegmentContext<'_>, lines: &mut LineCounter, sink: &mut
         let field_end =
             memchr::memchr(delimiters.field, &context.segment.as_bytes()[field_start..])
                 .map_or(context.segment.len(), |found| field_start + found);
-        // MSH-2 holds the encoding characters themselves.
+        // MSH-2 contains the encoding characters themselves.
         let skip = header && number == 2;
         if !skip && field_end > field_start {
             let flow = emit_repetitions(context, number, field_start..field_end, lines, sink);
@@ -170,8 +170,8 @@ fn emit_repetitions(
                 .map_or(field.len(), |found| repetition_start + found);
         let value = &field[repetition_start..repetition_end];
         if !value.trim().is_empty() {
-            // An identifier's type code says more than the field's name:
-            // PID-3 lists medical record numbers and SSNs alike.
+            // An identifier's type code is more specific than the field's
+            // name, because PID-3 lists medical record numbers and SSNs alike.
             let label = match (identifier_type(value, delimiters.component), name) {
                 (Some(kind), _) => format!("{reference} {kind}"),
                 (None, Some(name)) => format!("{reference} {name}"),
@@ -254,7 +254,7 @@ fn emit_plain(
     sink.segment(&segment)
 }
 
-/// The identifier type code of a CX value (component 5), as label words.
+/// Returns the identifier type code of a CX value (component 5) as label words.
 fn identifier_type(value: &str, component: u8) -> Option<&'static str> {
     let code = value.split(char::from(component)).nth(4)?.trim();
     Some(match code {

@@ -5,8 +5,8 @@
 //! (as editors do after a spelling check or a format change) still matches.
 //! Table rows are one segment each, their cells fields under the first row's
 //! headers. Headers, footers, footnotes, endnotes, comments, speaker notes
-//! and tracked deletions (deleted text is still in the file) are read, as are
-//! document properties; embedded objects become child items.
+//! and tracked deletions (deleted text is still in the file) are read, and
+//! so are document properties. Embedded objects become child items.
 
 use crate::archive::MemberError;
 use crate::package::{self, Package};
@@ -51,7 +51,7 @@ const ODF: Vocabulary = Vocabulary {
     cells: &[b"table-cell", b"covered-table-cell"],
 };
 
-/// What a part is, for locators and labels.
+/// A part's name and role, for locators and labels.
 struct PartKind<'a> {
     part: &'a str,
     /// `body`, `header`, `footer`, `footnote`, `comment`, `slide 3`...
@@ -401,7 +401,7 @@ pub fn extract_ooxml_document(
     problems.outcome(format)
 }
 
-/// The text parts of a Word package, body first.
+/// Lists the text parts of a Word package, body first.
 fn word_parts(names: &[String]) -> Vec<(String, String, Option<&'static str>)> {
     let mut parts = Vec::new();
     let kinds: [(&str, &str, Option<&'static str>); 7] = [
@@ -428,7 +428,7 @@ fn word_parts(names: &[String]) -> Vec<(String, String, Option<&'static str>)> {
     parts
 }
 
-/// The text parts of a PowerPoint package: slides, their notes, comments.
+/// Lists the text parts of a PowerPoint package: slides, their notes, comments.
 fn presentation_parts(names: &[String]) -> Vec<(String, String, Option<&'static str>)> {
     let mut parts = Vec::new();
     let kinds: [(&str, &str, Option<&'static str>); 4] = [
@@ -493,7 +493,7 @@ pub fn extract_odf_document(
     if out.properties(&properties, PROPERTIES_RECORD) == Flow::Stop {
         return Outcome::stopped(format);
     }
-    // styles.xml holds page headers and footers.
+    // Page headers and footers are in styles.xml.
     let parts = vec![
         ("content.xml".to_string(), "body".to_string(), None),
         (

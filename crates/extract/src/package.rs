@@ -239,7 +239,7 @@ pub fn resolve_target(source: &str, target: &str) -> String {
     parts.join("/")
 }
 
-/// The relationships part of a source part (`xl/_rels/workbook.xml.rels`).
+/// Returns the name of a part's relationships part (`xl/_rels/workbook.xml.rels`).
 pub fn rels_name(source: &str) -> String {
     match source.rfind('/') {
         Some(slash) => format!("{}/_rels/{}.rels", &source[..slash], &source[slash + 1..]),

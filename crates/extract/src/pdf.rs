@@ -2,9 +2,9 @@
 //! metadata, and embedded files as child items.
 //!
 //! Parsing runs on a separate thread that streams results back through a
-//! bounded channel, so a parser stuck on a hostile file (reference cycles,
-//! broken cross-reference tables) costs at most [`Limits::parse_timeout`], and
-//! a panic inside lopdf or pdf-extract ends that thread only. Page text comes
+//! bounded channel. A parser stuck on a hostile file (reference cycles,
+//! broken cross-reference tables) so costs at most [`Limits::parse_timeout`],
+//! and a panic inside lopdf or pdf-extract ends that thread only. Page text comes
 //! from pdf-extract, which kept more word boundaries than lopdf's own
 //! extractor on real-world forms (see `examples/pdf_text_compare.rs`). A page
 //! where pdf-extract fails or panics falls back to lopdf's extractor.
@@ -51,7 +51,7 @@ enum Event {
         name: String,
         data: Result<Vec<u8>, String>,
     },
-    /// Something was left unread; the text says what.
+    /// Something was left unread, described by the text.
     Problem(String),
     /// The document could not be parsed at all.
     Invalid(String),
@@ -83,7 +83,7 @@ pub fn extract(bytes: Arc<Vec<u8>>, limits: &Limits, sink: &mut dyn crate::Sink)
     receive(receiver, limits, sink)
 }
 
-/// What the receiving side has seen, to word the outcome.
+/// Counts and problems seen by the receiving side, to word the outcome.
 #[derive(Default)]
 struct Tally {
     pages: u32,
@@ -101,8 +101,8 @@ fn receive(receiver: Receiver<Event>, limits: &Limits, sink: &mut dyn crate::Sin
     let mut received_any = false;
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
-        // A result already queued when the time is up is not taken: the
-        // limit holds however fast the parser produces.
+        // A result already queued when the time is up is not taken, so the
+        // limit applies however fast the parser produces results.
         let received = match remaining.is_zero() {
             true => Err(RecvTimeoutError::Timeout),
             false => receiver.recv_timeout(remaining),
@@ -110,8 +110,8 @@ fn receive(receiver: Receiver<Event>, limits: &Limits, sink: &mut dyn crate::Sin
         let event = match received {
             Ok(event) => event,
             Err(RecvTimeoutError::Timeout) => {
-                // NOTE: the parser thread cannot be killed; it ends at its next
-                // send, when it sees the channel closed.
+                // NOTE: the parser thread cannot be killed. It ends at its next
+                // send, which fails because the channel is closed.
                 tally.problems.push(format!(
                     "PDF parsing exceeded the time limit of {} s after {} pages",
                     limits.parse_timeout.as_secs(),

@@ -108,7 +108,7 @@ impl LoopState {
         }
     }
 
-    /// The loop an NM1 segment opens, from its entity identifier code.
+    /// Returns the loop an NM1 segment opens, from its entity identifier code.
     fn name_loop(&self, entity: &str) -> Option<String> {
         let transaction = self.transaction.as_str();
         let level = self.level_loop.as_deref().unwrap_or("");
@@ -267,8 +267,8 @@ fn emit_segment(
     Flow::Continue
 }
 
-/// The meaning of an element, in the words the detectors know, using the
-/// qualifiers in the same segment where they decide it.
+/// Returns the meaning of an element in the words the detectors know, using
+/// the qualifiers in the same segment where they decide it.
 fn element_meaning(id: &str, index: usize, elements: &[&str]) -> Option<&'static str> {
     let element = |index: usize| elements.get(index).copied().unwrap_or("");
     Some(match (id, index) {

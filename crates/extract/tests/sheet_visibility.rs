@@ -29,8 +29,8 @@ fn sheet_xml(text: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// An xlsx with a visible, a hidden and a very hidden sheet, as Excel marks
-/// them in `xl/workbook.xml`.
+/// Builds an xlsx with a visible, a hidden and a very hidden sheet, marked
+/// as Excel marks them in `xl/workbook.xml`.
 fn workbook() -> Vec<u8> {
     let workbook = br#"<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Shown" sheetId="1" r:id="rId1"/><sheet name="Hidden" sheetId="2" state="hidden" r:id="rId2"/><sheet name="VeryHidden" sheetId="3" state="veryHidden" r:id="rId3"/></sheets></workbook>"#;
     let relationships = br#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet2.xml"/><Relationship Id="rId3" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet3.xml"/></Relationships>"#;
