@@ -244,7 +244,10 @@ impl<'t> Walker<'t, '_> {
             .map(|(_, value)| self.text[value.clone()].to_string());
         for (name, value) in attributes {
             let lower = name.to_ascii_lowercase();
-            if value.is_empty() || SKIPPED_ATTRIBUTES.contains(&lower.as_str()) {
+            // Namespace declarations are URIs chosen by the schema's
+            // authors (`http://www.w3.org/1999/02/22-rdf-syntax-ns#`).
+            let namespace = lower == "xmlns" || lower.starts_with("xmlns:");
+            if value.is_empty() || namespace || SKIPPED_ATTRIBUTES.contains(&lower.as_str()) {
                 continue;
             }
             let label = match (&control_name, lower.as_str()) {
@@ -514,6 +517,19 @@ mod tests {
                 attribute: Some("value".into())
             }
         );
+    }
+
+    #[test]
+    fn namespace_declarations_are_skipped() {
+        let text = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="urn:x"><a note="kept"/></rdf:RDF>"#;
+        let mut sink = Collect::default();
+        extract(text, false, &mut sink);
+        assert!(
+            sink.segments
+                .iter()
+                .all(|segment| !segment.0.contains("1999/02/22"))
+        );
+        assert!(sink.segments.iter().any(|segment| segment.0 == "kept"));
     }
 
     #[test]
