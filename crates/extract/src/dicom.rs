@@ -65,6 +65,7 @@ fn read_object(bytes: &[u8]) -> Result<InMemDicomObject, String> {
     let has_preamble = bytes.get(128..132) == Some(b"DICM");
     if has_preamble || bytes.starts_with(b"DICM") {
         let body = if has_preamble { &bytes[128..] } else { bytes };
+        check_lengths(&body[4.min(body.len())..], Encoding::META)?;
         return dicom_object::OpenFileOptions::new()
             .read_until(PIXEL_DATA)
             .read_preamble(dicom_object::file::ReadPreamble::Never)
@@ -84,7 +85,143 @@ fn read_object(bytes: &[u8]) -> Result<InMemDicomObject, String> {
     } else {
         IMPLICIT_VR_LITTLE_ENDIAN.erased()
     };
+    let encoding = Encoding {
+        explicit,
+        little_endian: true,
+    };
+    check_lengths(bytes, encoding)?;
     InMemDicomObject::read_dataset_with_ts(bytes, &syntax).map_err(|err| err.to_string())
+}
+
+/// How a data set's elements are encoded.
+#[derive(Clone, Copy, Debug)]
+struct Encoding {
+    explicit: bool,
+    little_endian: bool,
+}
+
+impl Encoding {
+    /// The file meta group is always explicit VR little endian.
+    const META: Encoding = Encoding {
+        explicit: true,
+        little_endian: true,
+    };
+
+    /// The encoding a transfer syntax UID names; compressed pixel syntaxes
+    /// encode their data set as explicit VR little endian.
+    fn of_transfer_syntax(uid: &str) -> Encoding {
+        match uid.trim_end_matches(['\0', ' ']) {
+            "1.2.840.10008.1.2" => Encoding {
+                explicit: false,
+                little_endian: true,
+            },
+            "1.2.840.10008.1.2.2" => Encoding {
+                explicit: true,
+                little_endian: false,
+            },
+            _ => Encoding::META,
+        }
+    }
+}
+
+/// Checks, before dicom-object reads the data, that no element declares a
+/// value longer than the bytes that remain. dicom-object allocates and fills
+/// a buffer of the declared length first, so a 1 KiB file declaring a 4 GiB
+/// value would cost 4 GiB of memory.
+///
+/// `bytes` starts at the file meta group (after `DICM`) when `encoding` is
+/// [`Encoding::META`], and the walk switches to the data set's transfer
+/// syntax after group 0002. Sequences and items are walked through in order,
+/// since their content is more elements; the walk stops at Pixel Data, where
+/// reading stops too.
+fn check_lengths(bytes: &[u8], start: Encoding) -> Result<(), String> {
+    let mut encoding = start;
+    let mut in_meta = matches!(
+        start,
+        Encoding {
+            explicit: true,
+            little_endian: true
+        }
+    ) && bytes.get(0..2) == Some(&[2, 0]);
+    let mut position = 0usize;
+    while position + 8 <= bytes.len() {
+        if in_meta && bytes[position..position + 2] != [2, 0] {
+            in_meta = false;
+        }
+        let active = if in_meta { Encoding::META } else { encoding };
+        let u16_at = |at: usize| {
+            let pair = [bytes[at], bytes[at + 1]];
+            if active.little_endian {
+                u16::from_le_bytes(pair)
+            } else {
+                u16::from_be_bytes(pair)
+            }
+        };
+        let u32_at = |at: usize| -> Option<u32> {
+            let quad: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
+            Some(if active.little_endian {
+                u32::from_le_bytes(quad)
+            } else {
+                u32::from_be_bytes(quad)
+            })
+        };
+        let (group, element) = (u16_at(position), u16_at(position + 2));
+        if (group, element) == (0x7FE0, 0x0010) {
+            return Ok(());
+        }
+        // Items and delimiters have no VR in either encoding.
+        let (header, length, vr) = if group == 0xFFFE {
+            (8, u32_at(position + 4).unwrap_or(0), *b"  ")
+        } else if active.explicit {
+            let vr = [bytes[position + 4], bytes[position + 5]];
+            if matches!(
+                &vr,
+                b"OB"
+                    | b"OD"
+                    | b"OF"
+                    | b"OL"
+                    | b"OV"
+                    | b"OW"
+                    | b"SQ"
+                    | b"SV"
+                    | b"UC"
+                    | b"UN"
+                    | b"UR"
+                    | b"UT"
+                    | b"UV"
+            ) {
+                (
+                    12,
+                    u32_at(position + 8).ok_or("truncated element header")?,
+                    vr,
+                )
+            } else {
+                (8, u32::from(u16_at(position + 6)), vr)
+            }
+        } else {
+            (8, u32_at(position + 4).unwrap_or(0), *b"  ")
+        };
+        let remaining = bytes.len() - (position + header).min(bytes.len());
+        let walk_into = group == 0xFFFE || &vr == b"SQ" || length == u32::MAX;
+        if length != u32::MAX
+            && length as usize > remaining
+            && !(group == 0xFFFE && element != 0xE000)
+        {
+            return Err(format!(
+                "element ({group:04X},{element:04X}) declares {length} bytes, but only {remaining} remain"
+            ));
+        }
+        if in_meta && (group, element) == (0x0002, 0x0010) {
+            let end = (position + header + length as usize).min(bytes.len());
+            let uid = String::from_utf8_lossy(&bytes[position + header..end]).into_owned();
+            encoding = Encoding::of_transfer_syntax(&uid);
+        }
+        position += header;
+        if !walk_into {
+            position += length as usize;
+        }
+    }
+    Ok(())
 }
 
 /// Returns true when the bytes hold a Pixel Data element (7FE0,0010), in
@@ -226,6 +363,37 @@ mod tests {
         assert_eq!(words_of("PatientID"), "patient id");
         assert_eq!(words_of("OtherPatientIDs"), "other patient ids");
         assert_eq!(keyword_of(Tag(0x0010, 0x0010)), "PatientName");
+    }
+
+    #[test]
+    fn oversized_declared_length_is_rejected() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/share/Lab/sr-report-0412.dcm");
+        let mut file = std::fs::read(path).unwrap();
+        // (0040,A160) Text Value, UT, declaring 4 GiB with five bytes present.
+        file.extend_from_slice(&[
+            0x40, 0x00, 0x60, 0xA1, b'U', b'T', 0, 0, 0xF0, 0xFF, 0xFF, 0xFF,
+        ]);
+        file.extend_from_slice(b"short");
+        struct Nothing;
+        impl crate::Sink for Nothing {
+            fn segment(&mut self, _: &crate::Segment<'_>) -> Flow {
+                Flow::Continue
+            }
+            fn child(&mut self, _: crate::Child<'_>) -> Flow {
+                Flow::Continue
+            }
+        }
+        let started = std::time::Instant::now();
+        let outcome = extract(&file, &Limits::default(), &mut Nothing);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(outcome.coverage, Coverage::Error);
+        assert!(
+            outcome
+                .reason
+                .unwrap()
+                .contains("(0040,A160) declares 4294967280 bytes")
+        );
     }
 
     #[test]
