@@ -579,6 +579,28 @@ fn defined_names(writer: &mut SheetWriter<'_, '_>, defined: &[(String, String)])
 /// Extracts a legacy .xls workbook (BIFF5 or BIFF8) from an OLE2 file.
 pub fn extract_xls(bytes: &[u8], limits: &Limits, sink: &mut dyn crate::Sink) -> Outcome {
     let format = Format::Ole2;
+
+    // calamine parses every sheet when it opens the file and holds each
+    // sheet's whole bounding box, so a few far-apart cells could cost
+    // gigabytes. NOTE: the budget of four times the cell limit (about 640 MB
+    // at calamine's 32 bytes per cell with the default limit) is an estimate.
+    let span = biff::cell_span(bytes, limits);
+    let budget = limits.max_cells.saturating_mul(4);
+    if span > budget {
+        let claimed = match span {
+            u64::MAX => {
+                "a DIMENSIONS record claims more rows or columns than an .xls can hold".to_string()
+            }
+            cells => format!("its sheets span {cells} cells between their first and last cells"),
+        };
+        return Outcome::with(
+            format,
+            Coverage::Skipped,
+            format!(
+                "not read because {claimed}, over the limit of {budget} cells held in memory for .xls files"
+            ),
+        );
+    }
     let mut workbook: calamine::Xls<_> = match calamine::Xls::new(Cursor::new(bytes)) {
         Ok(workbook) => workbook,
         Err(calamine::XlsError::Password) => {

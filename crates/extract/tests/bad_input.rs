@@ -462,3 +462,41 @@ fn malformed_hl7_and_x12_are_scanned_as_text() {
     let (outcome, _) = run_as(cut, forced(Format::X12), &Limits::default());
     assert_eq!(outcome.coverage, Coverage::Complete, "{outcome:?}");
 }
+
+/// Finds a BIFF record header (type, length) in a compound file's raw bytes;
+/// small workbooks keep their stream in order, so the record can be patched.
+fn find_record(bytes: &[u8], kind: u16, length: u16) -> usize {
+    let mut header = kind.to_le_bytes().to_vec();
+    header.extend_from_slice(&length.to_le_bytes());
+    bytes
+        .windows(4)
+        .position(|window| window == header.as_slice())
+        .expect("record present")
+}
+
+#[test]
+fn xls_with_far_apart_cells_is_skipped() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/share/Billing/claims-2024.xls");
+    let original = std::fs::read(path).unwrap();
+    let (outcome, _) = run(&original, &Limits::default());
+    assert_eq!(outcome.coverage, Coverage::Complete, "{outcome:?}");
+
+    // A NUMBER record moved to row 65535, column 65535.
+    let mut far = original.clone();
+    let number = find_record(&far, 0x0203, 14);
+    far[number + 4..number + 8].copy_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF]);
+    let started = Instant::now();
+    let (outcome, _) = run(&far, &Limits::default());
+    assert_recorded("far apart xls cells", &outcome, started);
+    assert_eq!(outcome.coverage, Coverage::Skipped, "{outcome:?}");
+    assert!(outcome.reason.as_deref().unwrap().contains("span"));
+
+    // A DIMENSIONS record claiming four billion rows.
+    let mut claimed = original;
+    let dimensions = find_record(&claimed, 0x0200, 14);
+    claimed[dimensions + 8..dimensions + 12].copy_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF]);
+    let (outcome, _) = run(&claimed, &Limits::default());
+    assert_eq!(outcome.coverage, Coverage::Skipped, "{outcome:?}");
+    assert!(outcome.reason.as_deref().unwrap().contains("DIMENSIONS"));
+}

@@ -64,6 +64,104 @@ pub fn read_extras(bytes: &[u8], limits: &Limits) -> Extras {
     parse(&stream, limits.max_cells)
 }
 
+/// Cell record types whose first two fields are row and column (BIFF5 and
+/// BIFF8): NUMBER, LABEL, RSTRING, BOOLERR, FORMULA, RK, LABELSST; MULRK
+/// spans columns from its first to its last field.
+const CELL_RECORDS: [u16; 7] = [0x0203, 0x0204, 0x00D6, 0x0205, 0x0006, 0x027E, 0x00FD];
+const DIMENSIONS: u16 = 0x0200;
+
+/// Returns how many cells calamine would hold for a workbook: the sum over
+/// sheets of the bounding box of their cells, which calamine allocates in
+/// full for every sheet when it opens the file. Returns `u64::MAX` when a
+/// DIMENSIONS record claims more rows or columns than an .xls can have,
+/// because calamine reserves memory for the claimed range.
+pub fn cell_span(bytes: &[u8], limits: &Limits) -> u64 {
+    let Ok(mut file) = cfb::CompoundFile::open(Cursor::new(bytes)) else {
+        return 0;
+    };
+    let mut stream = Vec::new();
+    let opened = file
+        .open_stream("/Workbook")
+        .or_else(|_| file.open_stream("/Book"));
+    let Ok(reader) = opened else {
+        return 0;
+    };
+    if reader
+        .take(limits.max_whole_bytes)
+        .read_to_end(&mut stream)
+        .is_err()
+    {
+        return 0;
+    }
+    let mut total = 0u64;
+    // Bounding box of the current substream: (first row, last row, first column, last column).
+    let mut bounds: Option<(u32, u32, u32, u32)> = None;
+    let area = |bounds: Option<(u32, u32, u32, u32)>| {
+        bounds.map_or(0, |(top, bottom, left, right)| {
+            u64::from(bottom - top + 1) * u64::from(right - left + 1)
+        })
+    };
+    let mut position = 0;
+    while let Some(record) = record_at(&stream, position) {
+        position = record.next;
+        let cell = |row: u16, first: u16, last: u16| {
+            (u32::from(row), u32::from(first), u32::from(last.max(first)))
+        };
+        let span = match record.kind {
+            BOF => {
+                total = total.saturating_add(area(bounds.take()));
+                None
+            }
+            DIMENSIONS => {
+                // BIFF8 rows are 32-bit fields, BIFF5 rows 16-bit; an .xls
+                // holds at most 65,536 rows and 256 columns.
+                let (last_row, last_column) = if record.data.len() >= 14 {
+                    (
+                        u32_at(record.data, 4).unwrap_or(0),
+                        u16_at(record.data, 10).unwrap_or(0),
+                    )
+                } else {
+                    (
+                        u32::from(u16_at(record.data, 2).unwrap_or(0)),
+                        u16_at(record.data, 6).unwrap_or(0),
+                    )
+                };
+                if last_row > 65_536 || last_column > 256 {
+                    return u64::MAX;
+                }
+                None
+            }
+            MULRK => match (u16_at(record.data, 0), u16_at(record.data, 2)) {
+                (Some(row), Some(first)) => {
+                    let last =
+                        u16_at(record.data, record.data.len().saturating_sub(2)).unwrap_or(first);
+                    Some(cell(row, first, last))
+                }
+                _ => None,
+            },
+            kind if CELL_RECORDS.contains(&kind) => {
+                match (u16_at(record.data, 0), u16_at(record.data, 2)) {
+                    (Some(row), Some(column)) => Some(cell(row, column, column)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some((row, first, last)) = span {
+            bounds = Some(match bounds {
+                None => (row, row, first, last),
+                Some((top, bottom, left, right)) => (
+                    top.min(row),
+                    bottom.max(row),
+                    left.min(first),
+                    right.max(last),
+                ),
+            });
+        }
+    }
+    total.saturating_add(area(bounds))
+}
+
 struct Record<'s> {
     kind: u16,
     data: &'s [u8],
