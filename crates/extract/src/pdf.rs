@@ -55,6 +55,8 @@ enum Event {
     Problem(String),
     /// The document could not be parsed at all.
     Invalid(String),
+    /// The document was not parsed because a limit would be exceeded.
+    OverLimit(String),
     Done,
 }
 
@@ -135,6 +137,9 @@ fn receive(receiver: Receiver<Event>, limits: &Limits, sink: &mut dyn crate::Sin
                     Coverage::Encrypted,
                     format!("PDF protected by a user password ({cipher}); content not examined"),
                 );
+            }
+            Event::OverLimit(why) => {
+                return Outcome::with(format, Coverage::Skipped, why);
             }
             Event::Invalid(why) if tally.pages == 0 => {
                 return Outcome::with(format, Coverage::Error, why);
@@ -265,6 +270,10 @@ fn page_list(pages: &[u32]) -> String {
 /// Parses the document on the worker thread and sends what it finds.
 fn parse(bytes: &[u8], limits: &Limits, sender: &SyncSender<Event>) {
     let send = |event: Event| sender.send(event).is_ok();
+    if let Some(why) = load_time_bomb(bytes, limits) {
+        send(Event::OverLimit(why));
+        return;
+    }
     let document = match Document::load_mem(bytes) {
         Ok(document) => document,
         Err(err) => {
@@ -376,6 +385,61 @@ fn cipher_name(encrypt: &Dictionary, document: &Document) -> String {
         5 => "AES-256, strong".into(),
         _ => "an unknown security handler".into(),
     }
+}
+
+/// Checks the streams lopdf inflates while loading (object streams and
+/// cross-reference streams) against the expansion limits, by finding them in
+/// the raw bytes; returns why the document must not be loaded. An 800 KiB
+/// PDF whose object stream expands to 800 MiB would otherwise cost that much
+/// memory before any other check runs.
+fn load_time_bomb(bytes: &[u8], limits: &Limits) -> Option<String> {
+    let mut total = 0u64;
+    for marker in [&b"/ObjStm"[..], b"/XRef"] {
+        for found in memchr::memmem::find_iter(bytes, marker) {
+            let window = &bytes[found..bytes.len().min(found + 4096)];
+            let Some(keyword) = memchr::memmem::find(window, b"stream") else {
+                continue;
+            };
+            let mut start = found + keyword + b"stream".len();
+            if bytes.get(start) == Some(&b'\r') {
+                start += 1;
+            }
+            if bytes.get(start) == Some(&b'\n') {
+                start += 1;
+            }
+            let Some(length) = memchr::memmem::find(&bytes[start.min(bytes.len())..], b"endstream")
+            else {
+                continue;
+            };
+            let data = &bytes[start..start + length];
+            let cap = limits.max_whole_bytes.saturating_add(1);
+            let mut decoder = flate2::read::ZlibDecoder::new(data).take(cap);
+            let mut expanded = 0u64;
+            let mut buffer = [0u8; 64 * 1024];
+            while let Ok(read) = decoder.read(&mut buffer) {
+                if read == 0 {
+                    break;
+                }
+                expanded += read as u64;
+            }
+            if expanded > limits.ratio_grace_bytes
+                && expanded / (data.len().max(1) as u64) > limits.max_ratio
+            {
+                return Some(format!(
+                    "an object stream expands more than {}:1 (a likely decompression bomb); the PDF was not parsed",
+                    limits.max_ratio
+                ));
+            }
+            total += expanded;
+            if expanded > limits.max_whole_bytes || total > limits.max_expanded_bytes {
+                return Some(format!(
+                    "object streams expand past {} MiB; the PDF was not parsed",
+                    limits.max_whole_bytes.min(limits.max_expanded_bytes) >> 20
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// Names the cipher of a document lopdf decrypted with the empty password.

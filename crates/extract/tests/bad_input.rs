@@ -500,3 +500,32 @@ fn xls_with_far_apart_cells_is_skipped() {
     assert_eq!(outcome.coverage, Coverage::Skipped, "{outcome:?}");
     assert!(outcome.reason.as_deref().unwrap().contains("DIMENSIONS"));
 }
+
+#[test]
+fn pdf_object_stream_bomb_is_not_parsed() {
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(b"0 0 ").unwrap();
+    encoder.write_all(&vec![b' '; 64 << 20]).unwrap();
+    let payload = encoder.finish().unwrap();
+    let mut pdf = b"%PDF-1.5\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n".to_vec();
+    pdf.extend_from_slice(
+        format!(
+            "3 0 obj << /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length {} >>\nstream\n",
+            payload.len()
+        )
+        .as_bytes(),
+    );
+    pdf.extend_from_slice(&payload);
+    pdf.extend_from_slice(b"\nendstream endobj\ntrailer << /Size 4 /Root 1 0 R >>\n%%EOF\n");
+    let started = Instant::now();
+    let (outcome, _) = run(&pdf, &small_limits());
+    assert_recorded("pdf object stream bomb", &outcome, started);
+    assert_eq!(outcome.coverage, Coverage::Skipped, "{outcome:?}");
+    assert!(
+        outcome
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("decompression bomb")
+    );
+}
