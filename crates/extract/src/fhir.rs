@@ -9,10 +9,16 @@
 use serde_json::Value;
 use std::collections::HashMap;
 
-/// Returns true when JSON text looks like a FHIR resource or bundle.
+/// Largest JSON text given FHIR labels. The labels come from a parse into
+/// `serde_json::Value`, which takes several times the text's size in memory;
+/// larger bundles are still scanned, with their JSON keys as labels.
+pub const MAX_LABELLED_BYTES: usize = 32 << 20;
+
+/// Returns true when JSON text looks like a FHIR resource or bundle small
+/// enough to be given labels.
 pub fn looks_like_fhir(text: &str) -> bool {
-    let head = &text[..text.len().min(4096)];
-    head.contains("\"resourceType\"")
+    let head = &text[..text.floor_char_boundary(4096)];
+    text.len() <= MAX_LABELLED_BYTES && head.contains("\"resourceType\"")
 }
 
 /// Computes labels for values inside FHIR resources, by RFC 6901 pointer.
@@ -204,6 +210,17 @@ fn label_codings(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_head_with_multibyte_characters() {
+        // The sniffing window ends inside a two-byte character.
+        let text = format!(
+            "{{\"note\":\"{}é\",\"resourceType\":\"Patient\"}}",
+            "a".repeat(4086)
+        );
+        assert!(!text.is_char_boundary(4096));
+        assert!(!looks_like_fhir(&text));
+    }
 
     #[test]
     fn identifiers_telecoms_and_codes_get_labels() {
