@@ -93,7 +93,7 @@ fn read_object(bytes: &[u8]) -> Result<InMemDicomObject, String> {
     InMemDicomObject::read_dataset_with_ts(bytes, &syntax).map_err(|err| err.to_string())
 }
 
-/// How a data set's elements are encoded.
+/// Element encoding of a data set: VR explicit or implicit, and byte order.
 #[derive(Clone, Copy, Debug)]
 struct Encoding {
     explicit: bool,
@@ -107,8 +107,8 @@ impl Encoding {
         little_endian: true,
     };
 
-    /// The encoding a transfer syntax UID names; compressed pixel syntaxes
-    /// encode their data set as explicit VR little endian.
+    /// Returns the encoding a transfer syntax UID names. Compressed pixel
+    /// syntaxes encode their data set as explicit VR little endian.
     fn of_transfer_syntax(uid: &str) -> Encoding {
         match uid.trim_end_matches(['\0', ' ']) {
             "1.2.840.10008.1.2" => Encoding {
@@ -224,7 +224,7 @@ fn check_lengths(bytes: &[u8], start: Encoding) -> Result<(), String> {
     Ok(())
 }
 
-/// Returns true when the bytes hold a Pixel Data element (7FE0,0010), in
+/// Returns true when the bytes contain a Pixel Data element (7FE0,0010), in
 /// either byte order.
 fn has_pixel_data(bytes: &[u8]) -> bool {
     memchr::memmem::find(bytes, &[0xE0, 0x7F, 0x10, 0x00]).is_some()
@@ -291,7 +291,8 @@ impl Walker<'_, '_> {
     }
 }
 
-/// Value representations that hold text a person wrote or an identifier.
+/// Returns true for value representations that contain text a person wrote
+/// or an identifier.
 fn is_text_vr(vr: VR) -> bool {
     matches!(
         vr,

@@ -1,17 +1,17 @@
 //! FHIR JSON resources: labels that name what a value is, from the
 //! structure around it, handed to the JSON extractor by pointer.
 //!
-//! A FHIR identifier's `value` says nothing by its key; its `system`
+//! A FHIR identifier's `value` key names no kind of value, but its `system`
 //! (`http://hl7.org/fhir/sid/us-ssn`) or type code (`SS`, `MR`) does. The
-//! same holds for `telecom` values (phone, fax or email by `system`) and for
+//! same is true of `telecom` values (phone, fax or email by `system`) and for
 //! the codes of conditions, medications and observations.
 
 use serde_json::Value;
 use std::collections::HashMap;
 
 /// Largest JSON text given FHIR labels. The labels come from a parse into
-/// `serde_json::Value`, which takes several times the text's size in memory;
-/// larger bundles are still scanned, with their JSON keys as labels.
+/// `serde_json::Value`, which takes several times the text's size in memory.
+/// Larger bundles are still scanned, with their JSON keys as labels.
 pub const MAX_LABELLED_BYTES: usize = 32 << 20;
 
 /// Returns true when JSON text looks like a FHIR resource or bundle small
@@ -154,7 +154,7 @@ fn telecom_label(telecom: &Value) -> String {
     }
 }
 
-/// What a coded value means in a resource type.
+/// Returns what a coded value means in a resource type.
 fn code_meaning(resource: &str) -> &'static str {
     match resource {
         "Condition" | "Encounter" | "Claim" | "ExplanationOfBenefit" => "diagnosis code",

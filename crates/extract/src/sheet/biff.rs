@@ -1,4 +1,4 @@
-//! What calamine does not expose from BIFF8 (.xls) workbooks: the number
+//! Parts of BIFF8 (.xls) workbooks that calamine does not expose: the number
 //! format of each cell, to show zero-padded numbers as displayed, and cell
 //! notes (comments). Read from the `Workbook` stream's records.
 //!
@@ -34,7 +34,7 @@ pub struct Extras {
 }
 
 impl Extras {
-    /// The format code of a cell, when it pads or punctuates digits.
+    /// Returns the format code of a cell, when it pads or punctuates digits.
     pub fn format_code(&self, sheet: &str, (row, column): (u32, u32)) -> Option<&str> {
         self.formats
             .get(&(sheet.to_string(), row, column))
@@ -113,8 +113,8 @@ pub fn cell_span(bytes: &[u8], limits: &Limits) -> u64 {
                 None
             }
             DIMENSIONS => {
-                // BIFF8 rows are 32-bit fields, BIFF5 rows 16-bit; an .xls
-                // holds at most 65,536 rows and 256 columns.
+                // BIFF8 rows are 32-bit fields and BIFF5 rows 16-bit. An .xls
+                // contains at most 65,536 rows and 256 columns.
                 let (last_row, last_column) = if record.data.len() >= 14 {
                     (
                         u32_at(record.data, 4).unwrap_or(0),
