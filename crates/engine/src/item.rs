@@ -14,7 +14,7 @@ use phiscan_detect::{
 };
 use phiscan_extract::mail::Envelope;
 use phiscan_extract::{
-    Child, Flow, Format, Input, Nested, Outcome, SNIFF_LEN, Segment, Sink, extract, sniff,
+    Child, Flow, Format, Input, Nested, Outcome, SNIFF_LEN, Segment, Sink, extract, sniff_named,
 };
 use phiscan_sources::imap::MailEvent;
 use phiscan_sources::{Entry, EntryKind, WalkError, WalkEvent};
@@ -269,7 +269,12 @@ impl Scanner {
                 return;
             }
         };
-        let sniffed = sniff(&head[..head_len], size);
+        let file_name = entry
+            .path
+            .file_name()
+            .map(os_str_to_text)
+            .unwrap_or_default();
+        let sniffed = sniff_named(&head[..head_len], size, &file_name);
 
         let place = ItemPlace {
             location: location.to_string(),
@@ -305,8 +310,8 @@ impl Scanner {
         sender: &Sender<Message>,
         cancel: &AtomicBool,
     ) -> (Coverage, Rollup) {
-        let sniffed = sniff(&data[..data.len().min(SNIFF_LEN)], data.len() as u64);
         let name = place.location.rsplit(['/', '!']).next().unwrap_or("");
+        let sniffed = sniff_named(&data[..data.len().min(SNIFF_LEN)], data.len() as u64, name);
         let mut sink = ItemSink::new(self, worker, place, sender, cancel);
         sink.scan_name_text(name);
         let outcome = extract(Input::Bytes(data), sniffed, &self.options.limits, &mut sink);

@@ -126,7 +126,7 @@ pub fn next_record(
 
 /// Returns true when a first record looks like column headers: every cell
 /// short and non-empty, none a number, at least one with a letter.
-fn looks_like_header(cells: &[&str]) -> bool {
+pub(crate) fn looks_like_header(cells: &[&str]) -> bool {
     let numeric = |cell: &str| {
         let trimmed = cell.trim();
         !trimmed.is_empty()

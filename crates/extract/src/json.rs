@@ -367,6 +367,11 @@ pub fn extract(text: &str, sink: &mut dyn Sink) -> Outcome {
         return crate::markup::extract_plain(text, Format::Json, sink);
     }
 
+    let fhir_labels = if crate::fhir::looks_like_fhir(text) {
+        crate::fhir::labels(text)
+    } else {
+        Default::default()
+    };
     let mut lines = LineCounter::new();
     let mut record = 0u64;
     let mut tokenizer = Tokenizer::new(text);
@@ -377,9 +382,15 @@ pub fn extract(text: &str, sink: &mut dyn Sink) -> Outcome {
         }
         Event::String { raw, is_key, path } => {
             let (decoded, map) = unescape(&text[raw.clone()], raw.start as u64);
-            let label = if is_key { None } else { nearest_key(path) };
             let (line, column) = lines.position(text, raw.start);
             let pointer = pointer(path);
+            let label = match is_key {
+                true => None,
+                false => fhir_labels
+                    .get(&pointer)
+                    .map(String::as_str)
+                    .or_else(|| nearest_key(path)),
+            };
             let locate = |_: usize| Locator::Json {
                 pointer: pointer.clone(),
             };

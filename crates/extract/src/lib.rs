@@ -12,14 +12,26 @@
 //! file yields an `error` outcome, and the panic message (which may quote the
 //! file's content) is not kept.
 
+pub mod archive;
 pub mod csv;
 pub mod decode;
+pub mod dicom;
+pub mod fhir;
+pub mod hl7;
 pub mod json;
 pub mod lines;
 pub mod mail;
 pub mod markup;
+pub mod office;
+pub mod ole;
+pub mod package;
+pub mod pdf;
+pub mod rtf;
+pub mod sheet;
 pub mod sniff;
 pub mod text;
+pub mod x12;
+pub mod xml;
 
 use phiscan_core::{Coverage, Locator};
 use phiscan_detect::{Field, RecordScope};
@@ -29,7 +41,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::SystemTime;
 
 pub use decode::TextEncoding;
-pub use sniff::{Format, SNIFF_LEN, Sniffed, sniff};
+pub use sniff::{Format, SNIFF_LEN, Sniffed, sniff, sniff_named};
 
 /// Bounds on the work and memory spent on one item.
 #[derive(Clone, Debug)]
@@ -46,6 +58,21 @@ pub struct Limits {
     pub max_record_bytes: usize,
     /// Deepest nesting of containers (a zip in a zip is depth 2).
     pub max_depth: u32,
+    /// Most bytes expanded from one container's members, all members together.
+    pub max_expanded_bytes: u64,
+    /// Highest expanded-to-compressed size ratio accepted for one member once
+    /// it has expanded past `ratio_grace_bytes`.
+    pub max_ratio: u64,
+    /// Expanded bytes of a member below which the ratio is not checked, since
+    /// small, repetitive members legitimately compress very well.
+    pub ratio_grace_bytes: u64,
+    /// Most members opened in one container.
+    pub max_entries: u64,
+    /// Most cells read from one workbook, all sheets together.
+    pub max_cells: u64,
+    /// Longest time one third-party parser may run on an item before its
+    /// result is abandoned.
+    pub parse_timeout: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -56,6 +83,12 @@ impl Default for Limits {
             overlap_bytes: 4096,
             max_record_bytes: 8 << 20,
             max_depth: 8,
+            max_expanded_bytes: 1 << 30,
+            max_ratio: 100,
+            ratio_grace_bytes: 1 << 20,
+            max_entries: 10_000,
+            max_cells: 5_000_000,
+            parse_timeout: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -264,8 +297,12 @@ pub fn extract(
     sink: &mut dyn Sink,
 ) -> Outcome {
     let format = sniffed.format;
+    let claimed = sniffed.claimed;
     match catch_unwind(AssertUnwindSafe(|| dispatch(input, sniffed, limits, sink))) {
-        Ok(Ok(outcome)) => outcome,
+        Ok(Ok(outcome)) => match claimed {
+            Some(claimed) => claimed_mismatch(claimed, outcome),
+            None => outcome,
+        },
         Ok(Err(err)) => Outcome::with(format, Coverage::Error, format!("read failed: {err}")),
         Err(_) => {
             tracing::debug!(format = format.name(), "extractor panicked");
@@ -281,6 +318,30 @@ pub fn extract(
     }
 }
 
+/// Records a file whose name claims a binary format its content lacks as an
+/// error: its bytes were still scanned as what they are, but the document it
+/// should be (a truncated or replaced workbook, say) was not read.
+fn claimed_mismatch(claimed: Format, outcome: Outcome) -> Outcome {
+    let examined = match outcome.coverage {
+        Coverage::Complete => format!("its bytes were scanned as {}", outcome.format.name()),
+        Coverage::Unsupported => "its bytes were not examined".to_string(),
+        _ => format!(
+            "its bytes were scanned as {} ({})",
+            outcome.format.name(),
+            outcome.reason.as_deref().unwrap_or("incomplete")
+        ),
+    };
+    Outcome {
+        format: outcome.format,
+        coverage: Coverage::Error,
+        reason: Some(format!(
+            "the file name ends in .{0}, but the content is not valid {0} (truncated, damaged or replaced); {examined}",
+            claimed.name()
+        )),
+        stopped: outcome.stopped,
+    }
+}
+
 fn dispatch(
     input: Input<'_>,
     sniffed: Sniffed,
@@ -291,26 +352,15 @@ fn dispatch(
     let encoding = sniffed.encoding.unwrap_or(TextEncoding::Utf8);
     match format {
         Format::Empty => Ok(Outcome::complete(format)),
-        Format::Text | Format::Hl7v2 | Format::X12 => {
-            text::extract_stream(reader_of(input), encoding, format, limits, sink)
-        }
+        Format::Text => text::extract_stream(reader_of(input), encoding, format, limits, sink),
         Format::Eml | Format::Mbox | Format::Msg | Format::Pst => {
             mail::extract(input, format, limits, sink)
-        }
-        Format::Rtf => {
-            let mut outcome =
-                text::extract_stream(reader_of(input), encoding, format, limits, sink)?;
-            if outcome.coverage == Coverage::Complete {
-                outcome.coverage = Coverage::Partial;
-                outcome.reason = Some(pending_reason(format).into());
-            }
-            Ok(outcome)
         }
         Format::Csv | Format::Tsv => {
             let delimiter = csv::sniff_delimiter_bytes(input.head(), encoding).unwrap_or(b',');
             csv::extract_stream(reader_of(input), encoding, format, delimiter, limits, sink)
         }
-        Format::Json | Format::Xml | Format::Html => {
+        Format::Json | Format::Xml | Format::Html | Format::Hl7v2 | Format::X12 => {
             if input.size() > limits.max_whole_bytes {
                 // Too large to hold in memory: every byte is still scanned, as
                 // plain text, without the structure.
@@ -324,20 +374,97 @@ fn dispatch(
             let text = decode::decode_all(&bytes, encoding);
             Ok(match format {
                 Format::Json => json::extract(&text, sink),
+                Format::Hl7v2 => hl7::extract(&text, sink),
+                Format::X12 => x12::extract(&text, sink),
                 _ => markup::extract(&text, format == Format::Html, sink),
             })
         }
+        Format::Zip => archive::extract_zip_input(input, limits, sink),
+        Format::Rtf => {
+            if input.size() > limits.max_whole_bytes {
+                let mut outcome =
+                    text::extract_stream(reader_of(input), encoding, format, limits, sink)?;
+                if outcome.coverage == Coverage::Complete {
+                    outcome.coverage = Coverage::Partial;
+                    outcome.reason = Some(format!(
+                        "RTF larger than the in-memory limit of {} MiB; scanned as plain text, without decoding escapes or embedded objects",
+                        limits.max_whole_bytes >> 20
+                    ));
+                }
+                return Ok(outcome);
+            }
+            let bytes = read_whole(input)?;
+            Ok(rtf::extract(&bytes, limits, sink))
+        }
+        Format::Dicom => {
+            let bytes = match read_whole_limited(input, limits, format)? {
+                Ok(bytes) => bytes,
+                Err(outcome) => return Ok(outcome),
+            };
+            Ok(dicom::extract(&bytes, limits, sink))
+        }
+        Format::Pdf => {
+            let bytes = match read_whole_limited(input, limits, format)? {
+                Ok(bytes) => bytes.into_owned(),
+                Err(outcome) => return Ok(outcome),
+            };
+            Ok(pdf::extract(std::sync::Arc::new(bytes), limits, sink))
+        }
+        Format::Xlsx
+        | Format::Xlsb
+        | Format::Docx
+        | Format::Pptx
+        | Format::Odt
+        | Format::Ods
+        | Format::Odp
+        | Format::Ole2
+        | Format::Doc
+        | Format::Xls
+        | Format::Ppt => {
+            let bytes = match read_whole_limited(input, limits, format)? {
+                Ok(bytes) => bytes,
+                Err(outcome) => return Ok(outcome),
+            };
+            Ok(match format {
+                Format::Xlsx | Format::Xlsb => {
+                    sheet::extract_ooxml_workbook(&bytes, format, limits, sink)
+                }
+                Format::Ods => sheet::ods::extract(&bytes, limits, sink),
+                Format::Docx | Format::Pptx => {
+                    office::extract_ooxml_document(&bytes, format, limits, sink)
+                }
+                Format::Odt | Format::Odp => {
+                    office::extract_odf_document(&bytes, format, limits, sink)
+                }
+                _ => ole::extract(&bytes, limits, sink),
+            })
+        }
+        Format::Gzip => archive::extract_gzip(input, limits, sink),
+        Format::Bzip2 => archive::extract_bzip2(input, limits, sink),
+        Format::Tar => archive::extract_tar(input, limits, sink),
         other => Ok(unsupported(other)),
     }
 }
 
-/// Returns why a format pending full support is only partly examined.
-fn pending_reason(format: Format) -> &'static str {
-    match format {
-        Format::Rtf => {
-            "scanned as plain text: RTF control words, hex-encoded text and embedded objects were not decoded"
-        }
-        _ => "scanned as plain text",
+/// Scans a whole text as one plain segment; used where a structured reader
+/// finds no structure to follow.
+pub(crate) fn text_segment_outcome(text: &str, format: Format, sink: &mut dyn Sink) -> Outcome {
+    let locate = |_: usize| Locator::Text;
+    let segment = Segment {
+        text,
+        offset: 0,
+        offset_map: &[],
+        line: 1,
+        column: 1,
+        label: None,
+        fields: &[],
+        report: 0..text.len(),
+        scope: RecordScope::Window,
+        locate: &locate,
+    };
+    match sink.segment(&segment) {
+        Flow::Continue => Outcome::complete(format),
+        Flow::Stop => Outcome::stopped(format),
     }
 }
 
@@ -358,11 +485,40 @@ pub fn unsupported(format: Format) -> Outcome {
     Outcome::with(format, Coverage::Unsupported, reason)
 }
 
-fn reader_of<'a>(input: Input<'a>) -> Box<dyn Read + 'a> {
+pub(crate) fn reader_of<'a>(input: Input<'a>) -> Box<dyn Read + 'a> {
     match input {
         Input::Bytes(bytes) => Box::new(bytes),
         Input::Stream { head, rest, .. } => Box::new(head.chain(rest)),
     }
+}
+
+/// Reads the whole input into memory, or returns a `skipped` outcome when it
+/// is larger than [`Limits::max_whole_bytes`].
+pub(crate) fn read_whole_limited<'a>(
+    input: Input<'a>,
+    limits: &Limits,
+    format: Format,
+) -> std::io::Result<Result<std::borrow::Cow<'a, [u8]>, Outcome>> {
+    if input.size() > limits.max_whole_bytes {
+        return Ok(Err(Outcome::with(
+            format,
+            Coverage::Skipped,
+            format!(
+                "{} file larger than the in-memory limit of {} MiB (--max-item-mib); not examined",
+                format.name(),
+                limits.max_whole_bytes >> 20
+            ),
+        )));
+    }
+    read_whole(input).map(Ok)
+}
+
+/// Turns a member name from a container into text for its location: invalid
+/// UTF-8 is escaped and leading `./` and `/` are dropped.
+pub(crate) fn location_name(raw: impl AsRef<[u8]>) -> String {
+    let name = phiscan_core::location::escape_invalid_utf8(raw.as_ref());
+    let trimmed = name.trim_start_matches("./").trim_start_matches('/');
+    trimmed.to_string()
 }
 
 /// Reads the whole input into memory; callers check the size limit first.
@@ -377,3 +533,70 @@ fn read_whole<'a>(input: Input<'a>) -> std::io::Result<std::borrow::Cow<'a, [u8]
         }
     }
 }
+
+/// Hands text pieces of a structured document to a sink, counting offsets in
+/// the item's extracted text (each piece followed by one separator byte).
+pub(crate) struct Emitter<'s> {
+    pub sink: &'s mut dyn Sink,
+    pub offset: u64,
+}
+
+impl<'s> Emitter<'s> {
+    pub fn new(sink: &'s mut dyn Sink) -> Emitter<'s> {
+        Emitter { sink, offset: 0 }
+    }
+
+    /// Emits one piece of text under one locator.
+    pub fn text(
+        &mut self,
+        text: &str,
+        label: Option<&str>,
+        scope: RecordScope,
+        locator: Locator,
+    ) -> Flow {
+        let locate = move |_: usize| locator.clone();
+        self.with_fields(text, label, &[], scope, &locate)
+    }
+
+    /// Emits one piece of text with named sub-ranges and its own locator function.
+    pub fn with_fields(
+        &mut self,
+        text: &str,
+        label: Option<&str>,
+        fields: &[Field<'_>],
+        scope: RecordScope,
+        locate: &dyn Fn(usize) -> Locator,
+    ) -> Flow {
+        if text.trim().is_empty() {
+            return Flow::Continue;
+        }
+        let segment = Segment {
+            text,
+            offset: self.offset,
+            offset_map: &[],
+            line: 1,
+            column: 1,
+            label,
+            fields,
+            report: 0..text.len(),
+            scope,
+            locate,
+        };
+        self.offset += text.len() as u64 + 1;
+        self.sink.segment(&segment)
+    }
+
+    /// Emits document properties, one segment each, as one record.
+    pub fn properties(&mut self, properties: &[(String, String)], record: u64) -> Flow {
+        for (name, value) in properties {
+            let locator = Locator::Property { name: name.clone() };
+            if self.text(value, Some(name), RecordScope::Record(record), locator) == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+}
+
+/// Record key for an item's document properties, apart from its content.
+pub(crate) const PROPERTIES_RECORD: u64 = u64::MAX - 1;

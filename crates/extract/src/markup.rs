@@ -244,12 +244,20 @@ impl<'t> Walker<'t, '_> {
             .map(|(_, value)| self.text[value.clone()].to_string());
         for (name, value) in attributes {
             let lower = name.to_ascii_lowercase();
-            if value.is_empty() || SKIPPED_ATTRIBUTES.contains(&lower.as_str()) {
+            // Namespace declarations are URIs chosen by the schema's
+            // authors (`http://www.w3.org/1999/02/22-rdf-syntax-ns#`).
+            let namespace = lower == "xmlns" || lower.starts_with("xmlns:");
+            if value.is_empty() || namespace || SKIPPED_ATTRIBUTES.contains(&lower.as_str()) {
                 continue;
             }
             let label = match (&control_name, lower.as_str()) {
                 (Some(control), "value") if self.html => control.clone(),
-                _ => format!("{} {}", local_name(element), local_name(name)),
+                _ => match cda_meaning(element, &lower, attributes, self.text) {
+                    Some(meaning) => {
+                        format!("{} {} {meaning}", local_name(element), local_name(name))
+                    }
+                    None => format!("{} {}", local_name(element), local_name(name)),
+                },
             };
             let attribute = Some(name.to_string());
             if self.emit(value.clone(), true, Some(&label), attribute) == Flow::Stop {
@@ -423,6 +431,31 @@ fn resolve_reference(name: &str) -> Option<char> {
     })
 }
 
+/// OID of the US Social Security Number as an HL7 identifier root.
+const SSN_OID: &str = "2.16.840.1.113883.4.1";
+
+/// What a C-CDA attribute value is, where the element alone does not say:
+/// an `<id>` whose `root` is the SSN OID holds an SSN in `extension`, and a
+/// patient's `<birthTime value>` is the date of birth.
+fn cda_meaning(
+    element: &str,
+    attribute: &str,
+    attributes: &[(&str, Range<usize>)],
+    text: &str,
+) -> Option<&'static str> {
+    let root_is = |oid: &str| {
+        attributes.iter().any(|(name, value)| {
+            name.eq_ignore_ascii_case("root") && text[value.clone()].trim() == oid
+        })
+    };
+    match (local_name(element), attribute) {
+        ("id", "extension") if root_is(SSN_OID) => Some("SSN social security number"),
+        ("birthTime", "value") => Some("date of birth"),
+        ("telecom", "value") => Some("phone email contact"),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -476,7 +509,7 @@ mod tests {
         );
         assert_eq!(given.3, text.find("Ana").unwrap() as u64);
         let birth = find(&sink, "19840314");
-        assert_eq!(birth.1.as_deref(), Some("birthTime value"));
+        assert_eq!(birth.1.as_deref(), Some("birthTime value date of birth"));
         assert_eq!(
             birth.2,
             Locator::Xml {
@@ -484,6 +517,33 @@ mod tests {
                 attribute: Some("value".into())
             }
         );
+    }
+
+    #[test]
+    fn namespace_declarations_are_skipped() {
+        let text = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="urn:x"><a note="kept"/></rdf:RDF>"#;
+        let mut sink = Collect::default();
+        extract(text, false, &mut sink);
+        assert!(
+            sink.segments
+                .iter()
+                .all(|segment| !segment.0.contains("1999/02/22"))
+        );
+        assert!(sink.segments.iter().any(|segment| segment.0 == "kept"));
+    }
+
+    #[test]
+    fn cda_ssn_identifier_is_labelled() {
+        let text = r#"<recordTarget><patientRole><id extension="234-56-7890" root="2.16.840.1.113883.4.1"/><id extension="A77" root="2.16.840.1.113883.19.5"/></patientRole></recordTarget>"#;
+        let mut sink = Collect::default();
+        extract(text, false, &mut sink);
+        let ssn = find(&sink, "234-56-7890");
+        assert_eq!(
+            ssn.1.as_deref(),
+            Some("id extension SSN social security number")
+        );
+        let other = find(&sink, "A77");
+        assert_eq!(other.1.as_deref(), Some("id extension"));
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub enum Format {
     Zip,
     Docx,
     Xlsx,
+    /// Excel binary workbook: a zip package like xlsx, recognized by its
+    /// `xl/workbook.bin` part when it is opened.
+    Xlsb,
     Pptx,
     Odt,
     Ods,
@@ -32,6 +35,12 @@ pub enum Format {
     /// OLE2 compound file: legacy .doc, .xls, .ppt, or an encrypted Office
     /// document.
     Ole2,
+    /// Legacy Word document (an OLE2 file with a `WordDocument` stream).
+    Doc,
+    /// Legacy Excel workbook (an OLE2 file with a `Workbook` or `Book` stream).
+    Xls,
+    /// Legacy PowerPoint presentation.
+    Ppt,
     /// Outlook message: a .msg file (an OLE2 compound file with MAPI
     /// property streams), or a message inside a PST store.
     Msg,
@@ -75,11 +84,15 @@ impl Format {
             Format::Zip => "zip",
             Format::Docx => "docx",
             Format::Xlsx => "xlsx",
+            Format::Xlsb => "xlsb",
             Format::Pptx => "pptx",
             Format::Odt => "odt",
             Format::Ods => "ods",
             Format::Odp => "odp",
             Format::Ole2 => "ole2",
+            Format::Doc => "doc",
+            Format::Xls => "xls",
+            Format::Ppt => "ppt",
             Format::Msg => "msg",
             Format::Gzip => "gzip",
             Format::Bzip2 => "bzip2",
@@ -141,6 +154,10 @@ impl Format {
 pub struct Sniffed {
     pub format: Format,
     pub encoding: Option<TextEncoding>,
+    /// The binary document format the item's name claims (`.xls`, `.pdf`)
+    /// when its content is not that format: a truncated, damaged or
+    /// replaced file.
+    pub claimed: Option<Format>,
 }
 
 /// Detects the format from the first bytes of an item (up to [`SNIFF_LEN`]).
@@ -150,6 +167,7 @@ pub fn sniff(head: &[u8], total_len: u64) -> Sniffed {
     let binary = |format| Sniffed {
         format,
         encoding: None,
+        claimed: None,
     };
     if total_len == 0 || head.is_empty() {
         return binary(Format::Empty);
@@ -161,9 +179,51 @@ pub fn sniff(head: &[u8], total_len: u64) -> Sniffed {
         Some(encoding) => Sniffed {
             format: sniff_text(head, encoding),
             encoding: Some(encoding),
+            claimed: None,
         },
+        // A zip preceded by other bytes (a self-extractor stub, junk)
+        // still opens from its central directory at the end.
+        None if memchr::memmem::find(head, b"PK\x03\x04").is_some() => binary(Format::Zip),
+        None if looks_like_bare_dicom(head) => binary(Format::Dicom),
         None => binary(Format::Binary),
     }
+}
+
+/// Detects the format like [`sniff`], and also notes when the item's name
+/// claims a binary document format that the content does not have.
+pub fn sniff_named(head: &[u8], total_len: u64, name: &str) -> Sniffed {
+    let mut sniffed = sniff(head, total_len);
+    let claimed = claimed_format(name);
+    let unrecognized = matches!(
+        sniffed.format,
+        Format::Text | Format::Binary | Format::Csv | Format::Tsv
+    );
+    if unrecognized && claimed.is_some() {
+        sniffed.claimed = claimed;
+    }
+    sniffed
+}
+
+/// Returns the binary format a file name's extension names, for formats
+/// whose content is never plain text.
+fn claimed_format(name: &str) -> Option<Format> {
+    let extension = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match extension.as_str() {
+        "xlsx" | "xlsm" | "xlsb" => Format::Xlsx,
+        "docx" | "docm" => Format::Docx,
+        "pptx" | "pptm" => Format::Pptx,
+        "xls" => Format::Xls,
+        "doc" => Format::Doc,
+        "ppt" => Format::Ppt,
+        "ods" => Format::Ods,
+        "odt" => Format::Odt,
+        "odp" => Format::Odp,
+        "pdf" => Format::Pdf,
+        "zip" => Format::Zip,
+        "gz" | "tgz" => Format::Gzip,
+        "dcm" => Format::Dicom,
+        _ => return None,
+    })
 }
 
 fn sniff_magic(head: &[u8]) -> Option<Format> {
@@ -228,6 +288,18 @@ fn sniff_magic(head: &[u8]) -> Option<Format> {
         return None;
     };
     Some(format)
+}
+
+/// Returns true for a DICOM data set written without preamble and meta
+/// group: it opens with an element of group 0008 (little endian), followed by
+/// either a two-letter value representation or a small implicit length.
+fn looks_like_bare_dicom(head: &[u8]) -> bool {
+    if head.len() < 16 || head[0..2] != [0x08, 0x00] || head[3] != 0x00 {
+        return false;
+    }
+    let explicit = head[4..6].iter().all(u8::is_ascii_uppercase);
+    let implicit_length = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+    explicit || implicit_length < 1024
 }
 
 fn bmp_header_plausible(head: &[u8]) -> bool {
