@@ -2,8 +2,10 @@
 //! then validators and context scoring run on the candidates only.
 
 use crate::normalize::Normalized;
-use crate::ruleset::{RuleSet, label_contains, normalize_label};
+use crate::rule::{Anchor, MAX_MATCH_LEN};
+use crate::ruleset::{KeywordUse, RuleSet, label_contains, normalize_label};
 use regex_automata::meta;
+use regex_automata::util::captures::Captures;
 use regex_automata::{Anchored, Input, PatternSet};
 use std::collections::HashMap;
 use std::ops::Range;
@@ -70,13 +72,24 @@ pub struct Matcher {
     candidates_cache: meta::Cache,
     starts_cache: meta::Cache,
     pattern_set: PatternSet,
+    /// One cache and capture buffer per rule, for anchored searches.
+    rule_caches: Vec<Option<(meta::Cache, Captures)>>,
+    /// Word-bounded keyword hits of the current segment, sorted by start.
     hits: Vec<KeywordHit>,
-    hits_ready: bool,
     /// For each label seen, the rules it gives context to.
     label_rules: HashMap<String, Box<[u32]>>,
     raw: Vec<Match>,
     /// Rules matching at the current candidate start, reused between candidates.
     matched_rules: Vec<usize>,
+}
+
+/// Why a candidate is being checked, which decides whether it has context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    /// Found by the shared candidate pass or a dictionary term.
+    Scan,
+    /// Found right after one of the rule's keywords or under one of its headers.
+    Anchored,
 }
 
 impl Matcher {
@@ -86,8 +99,17 @@ impl Matcher {
             candidates_cache: rules.candidates.create_cache(),
             starts_cache: rules.starts.create_cache(),
             pattern_set: PatternSet::new(rules.starts.pattern_len()),
+            rule_caches: rules
+                .rules
+                .iter()
+                .map(|compiled| {
+                    compiled
+                        .regex
+                        .as_ref()
+                        .map(|regex| (regex.create_cache(), regex.create_captures()))
+                })
+                .collect(),
             hits: Vec::new(),
-            hits_ready: false,
             label_rules: HashMap::new(),
             raw: Vec::new(),
             matched_rules: Vec::new(),
@@ -99,13 +121,50 @@ impl Matcher {
     /// Offsets refer to `input.text` as given, before normalization.
     pub fn find(&mut self, rules: &RuleSet, input: &SegmentInput<'_>, out: &mut Vec<Match>) {
         let normalized = Normalized::new(input.text);
-        let text = normalized.text();
-        let bytes = text.as_bytes();
-        self.hits_ready = false;
         self.raw.clear();
+        self.collect_keyword_hits(rules, normalized.text());
 
         let segment_label_rules = input.label.map(|label| self.rules_for_label(rules, label));
+        self.scan_candidates(rules, input, &normalized, &segment_label_rules);
+        self.scan_keyword_hits(rules, input, &normalized, &segment_label_rules);
+        self.scan_labelled_values(rules, input, &normalized, &segment_label_rules);
 
+        resolve_overlaps(rules, &mut self.raw);
+        out.append(&mut self.raw);
+    }
+
+    /// Runs the keyword automaton once over the segment.
+    fn collect_keyword_hits(&mut self, rules: &RuleSet, text: &str) {
+        self.hits.clear();
+        let Some(automaton) = &rules.keywords else {
+            return;
+        };
+        let bytes = text.as_bytes();
+        for hit in automaton.find_overlapping_iter(bytes) {
+            if is_word_bounded(bytes, hit.start(), hit.end()) {
+                self.hits.push(KeywordHit {
+                    start: hit.start(),
+                    end: hit.end(),
+                    keyword: hit.pattern().as_u32(),
+                });
+            }
+        }
+        self.hits.sort_unstable_by_key(|hit| (hit.start, hit.end));
+    }
+
+    /// The shared candidate pass: every pattern rule, in one automaton.
+    fn scan_candidates(
+        &mut self,
+        rules: &RuleSet,
+        input: &SegmentInput<'_>,
+        normalized: &Normalized<'_>,
+        segment_label_rules: &Option<Box<[u32]>>,
+    ) {
+        if rules.pattern_rules.is_empty() {
+            return;
+        }
+        let text = normalized.text();
+        let bytes = text.as_bytes();
         let mut at = 0;
         while at < bytes.len() {
             let search = Input::new(bytes).range(at..);
@@ -117,7 +176,9 @@ impl Matcher {
             };
             let start = candidate.start();
             self.pattern_set.clear();
-            let anchored = Input::new(bytes).range(start..).anchored(Anchored::Yes);
+            let anchored = Input::new(bytes)
+                .range(start..bytes.len().min(start + MAX_MATCH_LEN))
+                .anchored(Anchored::Yes);
             rules.starts.which_overlapping_matches_with(
                 &mut self.starts_cache,
                 &anchored,
@@ -125,54 +186,166 @@ impl Matcher {
             );
             let mut matched = std::mem::take(&mut self.matched_rules);
             matched.clear();
-            matched.extend(self.pattern_set.iter().map(|pattern| pattern.as_usize()));
+            matched.extend(
+                self.pattern_set
+                    .iter()
+                    .map(|pattern| rules.pattern_rules[pattern.as_usize()]),
+            );
             for &rule_index in &matched {
-                self.check_candidate(
+                self.check_pattern_at(
                     rules,
                     input,
-                    &normalized,
+                    normalized,
                     start,
                     rule_index,
-                    &segment_label_rules,
+                    Origin::Scan,
+                    segment_label_rules,
                 );
             }
             self.matched_rules = matched;
             at = next_char_boundary(text, start);
         }
-
-        resolve_overlaps(rules, &mut self.raw);
-        out.append(&mut self.raw);
     }
 
-    fn check_candidate(
+    /// Tries keyword-anchored rules where their keywords end, and checks
+    /// dictionary terms.
+    fn scan_keyword_hits(
+        &mut self,
+        rules: &RuleSet,
+        input: &SegmentInput<'_>,
+        normalized: &Normalized<'_>,
+        segment_label_rules: &Option<Box<[u32]>>,
+    ) {
+        for index in 0..self.hits.len() {
+            let hit = self.hits[index];
+            for &(rule_index, kind) in &rules.keyword_uses[hit.keyword as usize] {
+                let rule_index = rule_index as usize;
+                match kind {
+                    KeywordUse::Anchor => self.check_pattern_at(
+                        rules,
+                        input,
+                        normalized,
+                        hit.end,
+                        rule_index,
+                        Origin::Anchored,
+                        segment_label_rules,
+                    ),
+                    KeywordUse::Term => self.check_value(
+                        rules,
+                        input,
+                        normalized,
+                        hit.start..hit.end,
+                        rule_index,
+                        Origin::Scan,
+                        segment_label_rules,
+                    ),
+                    KeywordUse::Context | KeywordUse::Exclude => {}
+                }
+            }
+        }
+    }
+
+    /// Tries keyword-anchored rules at the start of values whose field name
+    /// or segment label matches one of their headers.
+    fn scan_labelled_values(
+        &mut self,
+        rules: &RuleSet,
+        input: &SegmentInput<'_>,
+        normalized: &Normalized<'_>,
+        segment_label_rules: &Option<Box<[u32]>>,
+    ) {
+        let text = normalized.text();
+        let mut anchors: Vec<(usize, Box<[u32]>)> = Vec::new();
+        if let Some(marked) = segment_label_rules {
+            anchors.push((0, marked.clone()));
+        }
+        for field in input.fields {
+            let marked = self.rules_for_label(rules, field.label);
+            if !marked.is_empty() {
+                anchors.push((normalized.to_normalized(field.range.start), marked));
+            }
+        }
+        for (start, marked) in anchors {
+            let start = skip_spaces(text, start);
+            for &rule_index in marked.iter() {
+                let rule_index = rule_index as usize;
+                if rules.rules[rule_index].rule.spec.anchor == Anchor::Keyword {
+                    self.check_pattern_at(
+                        rules,
+                        input,
+                        normalized,
+                        start,
+                        rule_index,
+                        Origin::Anchored,
+                        segment_label_rules,
+                    );
+                }
+            }
+        }
+    }
+
+    /// Runs one rule's pattern anchored at `start` and checks the value it captures.
+    #[allow(clippy::too_many_arguments)]
+    fn check_pattern_at(
         &mut self,
         rules: &RuleSet,
         input: &SegmentInput<'_>,
         normalized: &Normalized<'_>,
         start: usize,
         rule_index: usize,
+        origin: Origin,
+        segment_label_rules: &Option<Box<[u32]>>,
+    ) {
+        let compiled = &rules.rules[rule_index];
+        let (Some(regex), Some((cache, captures))) =
+            (&compiled.regex, self.rule_caches[rule_index].as_mut())
+        else {
+            return;
+        };
+        let bytes = normalized.text().as_bytes();
+        if start >= bytes.len() {
+            return;
+        }
+        let anchored = Input::new(bytes)
+            .range(start..bytes.len().min(start + MAX_MATCH_LEN))
+            .anchored(Anchored::Yes);
+        regex.search_captures_with(cache, &anchored, captures);
+        let group = compiled.value_group.unwrap_or(0);
+        let Some(value) = captures.get_group(group) else {
+            return;
+        };
+        self.check_value(
+            rules,
+            input,
+            normalized,
+            value.start..value.end,
+            rule_index,
+            origin,
+            segment_label_rules,
+        );
+    }
+
+    /// Validates a candidate value, scores its context and records the match.
+    #[allow(clippy::too_many_arguments)]
+    fn check_value(
+        &mut self,
+        rules: &RuleSet,
+        input: &SegmentInput<'_>,
+        normalized: &Normalized<'_>,
+        value: Range<usize>,
+        rule_index: usize,
+        origin: Origin,
         segment_label_rules: &Option<Box<[u32]>>,
     ) {
         let compiled = &rules.rules[rule_index];
         let text = normalized.text();
-        let Some(captures) = compiled.regex.captures_at(text.as_bytes(), start) else {
-            return;
-        };
-        let whole = captures.get(0).expect("group 0 always participates");
-        if whole.start() != start {
-            return;
-        }
-        let value = match compiled.value_group {
-            Some(group) => match captures.get(group) {
-                Some(value) => value,
-                None => return,
-            },
-            None => whole,
-        };
-        let (value_start, value_end) = (value.start(), value.end());
+        let (value_start, value_end) = (value.start, value.end);
         // A pattern may match across a code point in ASCII mode; only whole
         // characters are reported.
-        if !text.is_char_boundary(value_start) || !text.is_char_boundary(value_end) {
+        if value_end <= value_start
+            || !text.is_char_boundary(value_start)
+            || !text.is_char_boundary(value_end)
+        {
             return;
         }
         let original_start = normalized.to_original(value_start);
@@ -181,17 +354,42 @@ impl Matcher {
             return;
         }
 
-        let value_text = &text[value_start..value_end];
-        let canonical = match compiled.rule.validator {
-            Some(validator) => match validator.check(value_text, &rules.data) {
-                Some(canonical) => canonical,
-                None => return,
-            },
-            None => default_canonical(value_text),
+        let mut value_end = value_end;
+        let canonical = loop {
+            let value_text = &text[value_start..value_end];
+            let Some(validator) = compiled.rule.validator else {
+                break default_canonical(value_text);
+            };
+            if let Some(canonical) = validator.check(value_text, &rules.data) {
+                break canonical;
+            }
+            // A keyword-anchored pattern takes as many words as it can, so
+            // `Patient: John Smith Referral` captures one word too many; try
+            // the value without its last words before giving up.
+            match value_text.rfind(' ') {
+                // Shrink only to two words or more: a lone first word of a
+                // rejected phrase (`Valued` of `Valued Patient`) is no name.
+                Some(space) if origin == Origin::Anchored && value_text[..space].contains(' ') => {
+                    value_end = value_start + value_text[..space].trim_end().len();
+                }
+                _ => return,
+            }
         };
+        let original_end = normalized.to_original(value_end);
+        let value_text = &text[value_start..value_end];
         if compiled.exclude.contains(&canonical)
             || compiled.exclude.contains(&value_text.to_ascii_lowercase())
         {
+            return;
+        }
+        if self.keyword_near(
+            rules,
+            text,
+            rule_index,
+            value_start,
+            value_end,
+            KeywordUse::Exclude,
+        ) {
             return;
         }
 
@@ -205,9 +403,17 @@ impl Matcher {
         let label_context = segment_label_rules
             .as_ref()
             .is_some_and(|marked| marked.contains(&(rule_index as u32)));
-        let context = field_context
+        let context = origin == Origin::Anchored
+            || field_context
             || label_context
-            || self.keyword_near(rules, text, rule_index, value_start, value_end);
+            || self.keyword_near(
+                rules,
+                text,
+                rule_index,
+                value_start,
+                value_end,
+                KeywordUse::Context,
+            );
         if compiled.rule.spec.requires_context && !context {
             return;
         }
@@ -242,13 +448,14 @@ impl Matcher {
                     .headers
                     .iter()
                     .any(|header| label_contains(&normalized, header))
-                    || compiled.rule.spec.keywords.iter().any(|keyword| {
-                        // A keyword like `patient #` loses its `#` when
-                        // normalized and would claim every `Patient ...` header.
-                        let as_label = normalize_label(keyword);
-                        as_label == keyword.to_ascii_lowercase()
-                            && label_contains(&normalized, &as_label)
-                    })
+                    || compiled.rule.spec.anchor == Anchor::Pattern
+                        && compiled.rule.spec.keywords.iter().any(|keyword| {
+                            // A keyword like `patient #` loses its `#` when
+                            // normalized and would claim every `Patient ...` header.
+                            let as_label = normalize_label(keyword);
+                            as_label == keyword.to_ascii_lowercase()
+                                && label_contains(&normalized, &as_label)
+                        })
             })
             .map(|(index, _)| index as u32)
             .collect();
@@ -259,33 +466,17 @@ impl Matcher {
         marked
     }
 
-    /// Returns true when a keyword of the rule lies within its window of the value.
+    /// Returns true when a keyword of the given use for the rule lies within
+    /// the rule's window around the value.
     fn keyword_near(
-        &mut self,
+        &self,
         rules: &RuleSet,
         text: &str,
         rule_index: usize,
         start: usize,
         end: usize,
+        wanted: KeywordUse,
     ) -> bool {
-        let Some(automaton) = &rules.keywords else {
-            return false;
-        };
-        if !self.hits_ready {
-            self.hits.clear();
-            let bytes = text.as_bytes();
-            for hit in automaton.find_iter(bytes) {
-                if is_word_bounded(bytes, hit.start(), hit.end()) {
-                    self.hits.push(KeywordHit {
-                        start: hit.start(),
-                        end: hit.end(),
-                        keyword: hit.pattern().as_u32(),
-                    });
-                }
-            }
-            self.hits_ready = true;
-        }
-
         let window = rules.rules[rule_index].rule.spec.window;
         let low = chars_back(text, start, window.before);
         let high = chars_forward(text, end, window.after);
@@ -296,8 +487,20 @@ impl Matcher {
             .iter()
             .take_while(|hit| hit.start < high)
             .filter(|hit| hit.end > low)
-            .any(|hit| rules.keyword_rules[hit.keyword as usize].contains(&(rule_index as u32)))
+            .any(|hit| {
+                rules.keyword_uses[hit.keyword as usize]
+                    .iter()
+                    .any(|&(rule, kind)| rule as usize == rule_index && kind == wanted)
+            })
     }
+}
+
+fn skip_spaces(text: &str, mut offset: usize) -> usize {
+    let bytes = text.as_bytes();
+    while offset < bytes.len() && bytes[offset].is_ascii_whitespace() {
+        offset += 1;
+    }
+    offset
 }
 
 /// Canonical form for rules without a validator: lowercase, with runs of

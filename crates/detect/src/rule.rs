@@ -40,14 +40,30 @@ pub struct RuleSpec {
     pub description: String,
     /// Regular expression for candidates. ASCII mode: `\b`, `\d` and `\w` are
     /// ASCII-only, and text is normalized to ASCII punctuation and digits first.
-    /// A group named `value` marks the value inside a longer match.
+    /// A group named `value` marks the value inside a longer match. Every
+    /// repetition must be bounded, so that no match is longer than
+    /// [`MAX_MATCH_LEN`] bytes. Empty for dictionary rules.
+    #[serde(default)]
     pub pattern: String,
+    /// Where the pattern is tried: everywhere (`pattern`, the default), or only
+    /// right after one of the rule's keywords and at the start of a value under
+    /// one of its headers (`keyword`).
+    #[serde(default)]
+    pub anchor: Anchor,
+    /// Name of a term list in `rules/data/` (or beside a user rule file): the
+    /// rule matches each listed term as a whole word, in any case, instead of a pattern.
+    #[serde(default)]
+    pub dictionary: Option<String>,
     /// Name of the validator applied to each candidate.
     #[serde(default)]
     pub validator: Option<String>,
     /// Words and phrases that give context when found near a candidate (case-insensitive).
     #[serde(default)]
     pub keywords: Vec<String>,
+    /// Words and phrases that, near a candidate, show it is something else
+    /// (`invoice` before a number); such candidates are dropped.
+    #[serde(default)]
+    pub exclude_keywords: Vec<String>,
     /// How far from a candidate keywords count, in characters.
     #[serde(default)]
     pub window: Window,
@@ -73,6 +89,32 @@ pub struct RuleSpec {
     #[serde(default)]
     pub negative_examples: Vec<String>,
 }
+
+/// Where a rule's pattern is tried.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Anchor {
+    /// At every position of the text, in the shared candidate pass.
+    #[default]
+    Pattern,
+    /// Only where one of the rule's keywords ends, and at the start of a field
+    /// whose label matches one of its headers.
+    Keyword,
+}
+
+impl Anchor {
+    /// The name used in rule files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Anchor::Pattern => "pattern",
+            Anchor::Keyword => "keyword",
+        }
+    }
+}
+
+/// Longest match a pattern may produce, in bytes. Bounding it keeps the
+/// candidate pass linear in the text however the text is built.
+pub const MAX_MATCH_LEN: usize = 512;
 
 /// The keyword window around a candidate, in characters.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -149,8 +191,13 @@ impl Rule {
 
 /// Parses one rule file's text. `file` names it in errors.
 pub fn parse_rule_file(file: &str, text: &str) -> Result<Vec<Rule>, RuleError> {
-    let parsed: RuleFileSpec =
-        toml::from_str(text).map_err(|err| RuleError::new(file, None, toml_message(&err, text)))?;
+    let parsed: RuleFileSpec = toml::from_str(text).map_err(|err| {
+        RuleError::new(
+            file,
+            failing_rule_id(text).as_deref(),
+            toml_message(&err, text),
+        )
+    })?;
     parsed
         .rule
         .into_iter()
@@ -191,6 +238,17 @@ pub fn read_rule_dir(dir: &Path) -> Result<Vec<(String, String)>, RuleError> {
                 .map_err(|err| RuleError::new(&name, None, format!("cannot read: {err}")))
         })
         .collect()
+}
+
+/// Finds the id of the first rule that does not deserialize on its own, so
+/// that a schema error names its rule as well as its line.
+fn failing_rule_id(text: &str) -> Option<String> {
+    let table: toml::Table = toml::from_str(text).ok()?;
+    let rules = table.get("rule")?.as_array()?;
+    rules.iter().find_map(|rule| {
+        let failed = RuleSpec::deserialize(rule.clone()).is_err();
+        failed.then(|| rule.get("id")?.as_str().map(str::to_string))?
+    })
 }
 
 fn toml_message(err: &toml::de::Error, text: &str) -> String {
@@ -269,9 +327,15 @@ fn check_rule(file: &str, spec: RuleSpec) -> Result<Rule, RuleError> {
                 .into(),
         ));
     }
+    if spec.anchor == Anchor::Keyword && spec.keywords.is_empty() && spec.headers.is_empty() {
+        return Err(fail(
+            "anchor = \"keyword\" but the rule has no keywords or headers to anchor on".into(),
+        ));
+    }
     if spec
         .keywords
         .iter()
+        .chain(&spec.exclude_keywords)
         .any(|keyword| keyword.trim().is_empty())
     {
         return Err(fail("empty keyword".into()));
@@ -281,8 +345,23 @@ fn check_rule(file: &str, spec: RuleSpec) -> Result<Rule, RuleError> {
             "no examples: add at least one text the rule must match, so `phiscan rules check` can verify it".into(),
         ));
     }
-    if spec.pattern.trim().is_empty() {
-        return Err(fail("empty pattern".into()));
+    match (&spec.dictionary, spec.pattern.trim().is_empty()) {
+        (None, true) => {
+            return Err(fail(
+                "empty pattern: set `pattern`, or `dictionary` for a term list".into(),
+            ));
+        }
+        (Some(_), false) => {
+            return Err(fail(
+                "both `pattern` and `dictionary` are set; a rule matches one or the other".into(),
+            ));
+        }
+        (Some(_), true) if spec.anchor == Anchor::Keyword => {
+            return Err(fail(
+                "a dictionary rule cannot be keyword-anchored; remove `anchor`".into(),
+            ));
+        }
+        _ => {}
     }
 
     Ok(Rule {
@@ -343,6 +422,7 @@ examples = ["Chart MR0012345"]
         let text = VALID.replace("confidence = 70", "confidence = \"high\"");
         let err = parse_rule_file("user.toml", &text).unwrap_err();
         assert!(err.message.contains("line 9"), "{err}");
+        assert_eq!(err.rule.as_deref(), Some("practice.mrn"));
     }
 
     #[test]
@@ -379,6 +459,31 @@ examples = ["Chart MR0012345"]
         let text = VALID.replace("practice.mrn", "MRN");
         let err = parse_rule_file("user.toml", &text).unwrap_err();
         assert!(err.message.contains("invalid id"), "{err}");
+    }
+
+    #[test]
+    fn keyword_anchor_needs_keywords() {
+        let text = VALID.replace("keywords = [\"chart\"]", "anchor = \"keyword\"");
+        let err = parse_rule_file("user.toml", &text).unwrap_err();
+        assert!(err.message.contains("anchor"), "{err}");
+    }
+
+    #[test]
+    fn unknown_anchor_is_rejected() {
+        let text = VALID.replace("keywords", "anchor = \"line\"\nkeywords");
+        let err = parse_rule_file("user.toml", &text).unwrap_err();
+        assert!(err.message.contains("line"), "{err}");
+        assert_eq!(err.rule.as_deref(), Some("practice.mrn"));
+    }
+
+    #[test]
+    fn pattern_and_dictionary_conflict() {
+        let text = VALID.replace("keywords", "dictionary = \"drug-names.txt\"\nkeywords");
+        let err = parse_rule_file("user.toml", &text).unwrap_err();
+        assert!(
+            err.message.contains("both `pattern` and `dictionary`"),
+            "{err}"
+        );
     }
 
     #[test]
