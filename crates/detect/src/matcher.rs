@@ -565,8 +565,9 @@ fn chars_forward(text: &str, offset: usize, count: usize) -> usize {
 }
 
 /// Orders matches by start and removes duplicates: of matches with the same
-/// span, the most confident is kept; of nested matches in one category, the
-/// outer one is kept.
+/// span, the most confident is kept; of nested matches in one category, or
+/// of nested health signals (`HIV` inside `HIV antibody negative`), the outer
+/// one is kept.
 fn resolve_overlaps(rules: &RuleSet, matches: &mut Vec<Match>) {
     if matches.len() < 2 {
         return;
@@ -584,9 +585,10 @@ fn resolve_overlaps(rules: &RuleSet, matches: &mut Vec<Match>) {
     for candidate in matches.drain(..) {
         let category = rules.rules[candidate.rule].rule.category;
         let nested = kept.iter().rev().take(8).any(|outer| {
+            let outer_category = rules.rules[outer.rule].rule.category;
             outer.start <= candidate.start
                 && candidate.end <= outer.end
-                && rules.rules[outer.rule].rule.category == category
+                && (outer_category == category || outer_category.is_health() && category.is_health())
         });
         if !nested {
             kept.push(candidate);
