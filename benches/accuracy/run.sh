@@ -30,7 +30,7 @@ start=$(date +%s.%N)
 PHISCAN_HOME="$home" "$root/target/release/phiscan" scan "$corpus/docs" --no-db --show-values \
     --jsonl "$out/phiscan.jsonl" > /dev/null || [ $? -eq 1 ]
 end=$(date +%s.%N)
-bytes=$(du -sb "$corpus/docs" | cut -f1)
+bytes=$(find "$corpus/docs" -type f -printf '%s\n' | awk '{ total += $1 } END { print total }')
 echo "phiscan: $bytes bytes in $(echo "$end - $start" | bc) s (whole process, all cores)" >&2
 
 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 "$venv/bin/python" "$here/presidio_run.py" "$corpus/docs" "$out/presidio.jsonl"

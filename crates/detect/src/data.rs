@@ -6,7 +6,35 @@
 //! from their public sources. Lines starting with `#` are comments.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, OnceLock};
+
+/// FNV-1a: validators look up short words and codes on every candidate, and
+/// the standard library's DoS-resistant hasher costs more than the rest of
+/// the look-up. The tables hold fixed data, so hash flooding is not a concern.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &byte in bytes {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FastSet<T> = HashSet<T, BuildHasherDefault<Fnv>>;
 
 /// File name of the ICD-10-CM code list in `rules/data/`: one code per line,
 /// without the dot, optionally followed by a tab and a description.
@@ -32,12 +60,12 @@ struct ZipPrefix {
 
 #[derive(Debug, Default)]
 struct Tables {
-    icd10cm: HashSet<u64>,
-    first_names: HashSet<Box<str>>,
-    surnames: HashSet<Box<str>>,
-    name_stopwords: HashSet<Box<str>>,
+    icd10cm: FastSet<u64>,
+    first_names: FastSet<Box<str>>,
+    surnames: FastSet<Box<str>>,
+    name_stopwords: FastSet<Box<str>>,
     zip_prefixes: HashMap<u16, ZipPrefix>,
-    restricted_zip3: HashSet<Box<str>>,
+    restricted_zip3: FastSet<Box<str>>,
 }
 
 /// Lookup tables shared by all validators of a rule set.
@@ -81,24 +109,24 @@ impl RuleData {
 
     /// Returns true when the word, in any case, is in the first-name list.
     pub fn is_first_name(&self, word: &str) -> bool {
-        self.tables.first_names.contains(upper_key(word).as_str())
+        with_case_key(word, true, |key| self.tables.first_names.contains(key))
     }
 
     /// Returns true when the word, in any case, is in the surname list.
     /// Hyphenated surnames count when any part is listed.
     pub fn is_surname(&self, word: &str) -> bool {
-        let key = upper_key(word);
-        self.tables.surnames.contains(key.as_str())
-            || (key.contains('-')
-                && key
-                    .split('-')
-                    .any(|part| self.tables.surnames.contains(part)))
+        with_case_key(word, true, |key| {
+            self.tables.surnames.contains(key)
+                || (key.contains('-')
+                    && key
+                        .split('-')
+                        .any(|part| self.tables.surnames.contains(part)))
+        })
     }
 
     /// Returns true when the word is a capitalized non-name word such as `Patient`.
     pub fn is_name_stopword(&self, word: &str) -> bool {
-        let key = word.trim_end_matches('.').to_lowercase();
-        self.tables.name_stopwords.contains(key.as_str())
+        with_case_key(word, false, |key| self.tables.name_stopwords.contains(key))
     }
 
     /// The state codes of an existing 5-digit ZIP code, comma-separated
@@ -119,8 +147,28 @@ impl RuleData {
     }
 }
 
-fn upper_key(word: &str) -> String {
-    word.trim_end_matches('.').to_uppercase()
+/// Calls `lookup` with the word, without a trailing period, in upper or
+/// lower case. Short ASCII words are converted on the stack.
+fn with_case_key<T>(word: &str, upper: bool, lookup: impl FnOnce(&str) -> T) -> T {
+    let word = word.trim_end_matches('.');
+    let mut buffer = [0u8; 32];
+    if word.is_ascii() && word.len() <= buffer.len() {
+        let key = &mut buffer[..word.len()];
+        key.copy_from_slice(word.as_bytes());
+        if upper {
+            key.make_ascii_uppercase();
+        } else {
+            key.make_ascii_lowercase();
+        }
+        // ASCII stays ASCII under case conversion, so the bytes are UTF-8.
+        return lookup(std::str::from_utf8(key).unwrap_or_default());
+    }
+    let key = if upper {
+        word.to_uppercase()
+    } else {
+        word.to_lowercase()
+    };
+    lookup(&key)
 }
 
 /// Reads the lines of a data file, without comments and blank lines.
@@ -130,7 +178,7 @@ pub(crate) fn data_lines(text: &str) -> impl Iterator<Item = &str> {
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
 }
 
-fn word_set(text: &str, lowercase: bool) -> HashSet<Box<str>> {
+fn word_set(text: &str, lowercase: bool) -> FastSet<Box<str>> {
     data_lines(text)
         .map(|line| {
             if lowercase {
@@ -142,7 +190,7 @@ fn word_set(text: &str, lowercase: bool) -> HashSet<Box<str>> {
         .collect()
 }
 
-fn parse_code_list(text: &str) -> HashSet<u64> {
+fn parse_code_list(text: &str) -> FastSet<u64> {
     data_lines(text)
         .filter_map(|line| line.split('\t').next())
         .filter_map(|code| pack_code(code.trim()))

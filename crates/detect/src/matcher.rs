@@ -4,6 +4,9 @@
 use crate::normalize::Normalized;
 use crate::rule::{Anchor, MAX_MATCH_LEN};
 use crate::ruleset::{KeywordUse, RuleSet, label_contains, normalize_label};
+use aho_corasick::Anchored as AcAnchored;
+use aho_corasick::automaton::Automaton;
+use phiscan_core::Category;
 use regex_automata::meta;
 use regex_automata::util::captures::Captures;
 use regex_automata::{Anchored, Input, PatternSet};
@@ -76,6 +79,12 @@ pub struct Matcher {
     rule_caches: Vec<Option<(meta::Cache, Captures)>>,
     /// Word-bounded keyword hits of the current segment, sorted by start.
     hits: Vec<KeywordHit>,
+    /// For each rule, the spans of its context keywords in the current
+    /// segment, sorted by start; then the same for its exclude keywords.
+    context_spans: Vec<Vec<(usize, usize)>>,
+    exclude_spans: Vec<Vec<(usize, usize)>>,
+    /// Rules whose span lists are filled for the current segment, to clear them cheaply.
+    touched_rules: Vec<u32>,
     /// For each label seen, the rules it gives context to.
     label_rules: HashMap<String, Box<[u32]>>,
     raw: Vec<Match>,
@@ -110,6 +119,9 @@ impl Matcher {
                 })
                 .collect(),
             hits: Vec::new(),
+            context_spans: vec![Vec::new(); rules.rules.len()],
+            exclude_spans: vec![Vec::new(); rules.rules.len()],
+            touched_rules: Vec::new(),
             label_rules: HashMap::new(),
             raw: Vec::new(),
             matched_rules: Vec::new(),
@@ -133,23 +145,84 @@ impl Matcher {
         out.append(&mut self.raw);
     }
 
-    /// Runs the keyword automaton once over the segment.
+    /// Walks the keyword automaton from every word start of the segment.
+    ///
+    /// Hits come out sorted by start, then end, and every hit is a whole
+    /// word or phrase: an unanchored search would also report `on` inside
+    /// `condition`, and most of its time would go to such hits.
     fn collect_keyword_hits(&mut self, rules: &RuleSet, text: &str) {
         self.hits.clear();
+        for &rule in &self.touched_rules {
+            self.context_spans[rule as usize].clear();
+            self.exclude_spans[rule as usize].clear();
+        }
+        self.touched_rules.clear();
         let Some(automaton) = &rules.keywords else {
             return;
         };
+        let Ok(start_state) = automaton.start_state(AcAnchored::Yes) else {
+            return;
+        };
         let bytes = text.as_bytes();
-        for hit in automaton.find_overlapping_iter(bytes) {
-            if is_word_bounded(bytes, hit.start(), hit.end()) {
-                self.hits.push(KeywordHit {
-                    start: hit.start(),
-                    end: hit.end(),
-                    keyword: hit.pattern().as_u32(),
-                });
+        let mut position = 0;
+        while position < bytes.len() {
+            // Skip to the next word start, then past the word.
+            while position < bytes.len() && !bytes[position].is_ascii_alphanumeric() {
+                position += 1;
+            }
+            let start = position;
+            while position < bytes.len() && bytes[position].is_ascii_alphanumeric() {
+                position += 1;
+            }
+            if start == bytes.len() {
+                break;
+            }
+            let first = bytes[start];
+            // Most words cannot start a keyword: two bytes tell for nearly all.
+            let second = bytes.get(start + 1).copied().unwrap_or(b' ');
+            if !rules.keyword_pair_starts(first, second) {
+                continue;
+            }
+            let mut state = start_state;
+            let end_limit = bytes.len().min(start + rules.max_keyword_len);
+            for end in start..end_limit {
+                state = automaton.next_state(AcAnchored::Yes, state, bytes[end]);
+                if automaton.is_dead(state) {
+                    break;
+                }
+                if !automaton.is_match(state) || !is_word_bounded(bytes, start, end + 1) {
+                    continue;
+                }
+                for index in 0..automaton.match_len(state) {
+                    let keyword = automaton.match_pattern(state, index);
+                    // Match states also list keywords that are suffixes of
+                    // the walked text; only those starting here count.
+                    if automaton.pattern_len(keyword) == end + 1 - start {
+                        self.hits.push(KeywordHit {
+                            start,
+                            end: end + 1,
+                            keyword: keyword.as_u32(),
+                        });
+                        self.index_keyword(rules, start, end + 1, keyword.as_usize());
+                    }
+                }
             }
         }
-        self.hits.sort_unstable_by_key(|hit| (hit.start, hit.end));
+    }
+
+    /// Files a keyword hit under each rule it gives context to or excludes for.
+    fn index_keyword(&mut self, rules: &RuleSet, start: usize, end: usize, keyword: usize) {
+        for &(rule, kind) in &rules.keyword_uses[keyword] {
+            let spans = match kind {
+                KeywordUse::Context => &mut self.context_spans[rule as usize],
+                KeywordUse::Exclude => &mut self.exclude_spans[rule as usize],
+                KeywordUse::Anchor | KeywordUse::Term => continue,
+            };
+            if spans.is_empty() {
+                self.touched_rules.push(rule);
+            }
+            spans.push((start, end));
+        }
     }
 
     /// The shared candidate pass: every pattern rule, in one automaton.
@@ -309,10 +382,20 @@ impl Matcher {
         let anchored = Input::new(bytes)
             .range(start..bytes.len().min(start + MAX_MATCH_LEN))
             .anchored(Anchored::Yes);
-        regex.search_captures_with(cache, &anchored, captures);
-        let group = compiled.value_group.unwrap_or(0);
-        let Some(value) = captures.get_group(group) else {
-            return;
+        let value = match compiled.value_group {
+            // Without a value group the whole match is the value, and the
+            // DFA alone finds it.
+            None => match regex.search_with(cache, &anchored) {
+                Some(found) => found.span(),
+                None => return,
+            },
+            Some(group) => {
+                regex.search_captures_with(cache, &anchored, captures);
+                match captures.get_group(group) {
+                    Some(value) => value,
+                    None => return,
+                }
+            }
         };
         self.check_value(
             rules,
@@ -382,14 +465,16 @@ impl Matcher {
         {
             return;
         }
-        if self.keyword_near(
-            rules,
-            text,
-            rule_index,
-            value_start,
-            value_end,
-            KeywordUse::Exclude,
-        ) {
+        if compiled.has_exclude_keywords
+            && self.keyword_near(
+                rules,
+                text,
+                rule_index,
+                value_start,
+                value_end,
+                KeywordUse::Exclude,
+            )
+        {
             return;
         }
 
@@ -406,14 +491,15 @@ impl Matcher {
         let context = origin == Origin::Anchored
             || field_context
             || label_context
-            || self.keyword_near(
-                rules,
-                text,
-                rule_index,
-                value_start,
-                value_end,
-                KeywordUse::Context,
-            );
+            || compiled.has_context_keywords
+                && self.keyword_near(
+                    rules,
+                    text,
+                    rule_index,
+                    value_start,
+                    value_end,
+                    KeywordUse::Context,
+                );
         if compiled.rule.spec.requires_context && !context {
             return;
         }
@@ -477,21 +563,23 @@ impl Matcher {
         end: usize,
         wanted: KeywordUse,
     ) -> bool {
+        let spans = match wanted {
+            KeywordUse::Exclude => &self.exclude_spans[rule_index],
+            _ => &self.context_spans[rule_index],
+        };
+        if spans.is_empty() {
+            return false;
+        }
         let window = rules.rules[rule_index].rule.spec.window;
         let low = chars_back(text, start, window.before);
         let high = chars_forward(text, end, window.after);
-        let first = self
-            .hits
-            .partition_point(|hit| hit.start + rules.max_keyword_len < low);
-        self.hits[first..]
+        // Spans are sorted by start and no longer than the longest keyword.
+        let first =
+            spans.partition_point(|&(hit_start, _)| hit_start + rules.max_keyword_len < low);
+        spans[first..]
             .iter()
-            .take_while(|hit| hit.start < high)
-            .filter(|hit| hit.end > low)
-            .any(|hit| {
-                rules.keyword_uses[hit.keyword as usize]
-                    .iter()
-                    .any(|&(rule, kind)| rule as usize == rule_index && kind == wanted)
-            })
+            .take_while(|&&(hit_start, _)| hit_start < high)
+            .any(|&(_, hit_end)| hit_end > low)
     }
 }
 
@@ -506,11 +594,14 @@ fn skip_spaces(text: &str, mut offset: usize) -> usize {
 /// Canonical form for rules without a validator: lowercase, with runs of
 /// whitespace folded into one space.
 fn default_canonical(value: &str) -> String {
-    value
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_ascii_lowercase()
+    let mut canonical = String::with_capacity(value.len());
+    for word in value.split_whitespace() {
+        if !canonical.is_empty() {
+            canonical.push(' ');
+        }
+        canonical.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+    }
+    canonical
 }
 
 fn field_at<'a, 'b>(fields: &'b [Field<'a>], offset: usize) -> Option<&'b Field<'a>> {
@@ -566,13 +657,13 @@ fn chars_forward(text: &str, offset: usize, count: usize) -> usize {
 
 /// Orders matches by start and removes duplicates: of matches with the same
 /// span, the most confident is kept; of nested matches in one category, or
-/// of nested health signals (`HIV` inside `HIV antibody negative`), the outer
-/// one is kept.
+/// of nested health signals (`HIV` inside `HIV antibody negative`), and of a
+/// name nested in an address, the outer one is kept.
 fn resolve_overlaps(rules: &RuleSet, matches: &mut Vec<Match>) {
     if matches.len() < 2 {
         return;
     }
-    matches.sort_by(|a, b| {
+    matches.sort_unstable_by(|a, b| {
         a.start
             .cmp(&b.start)
             .then(b.end.cmp(&a.end))
@@ -588,7 +679,10 @@ fn resolve_overlaps(rules: &RuleSet, matches: &mut Vec<Match>) {
             let outer_category = rules.rules[outer.rule].rule.category;
             outer.start <= candidate.start
                 && candidate.end <= outer.end
-                && (outer_category == category || outer_category.is_health() && category.is_health())
+                && (outer_category == category
+                    || outer_category.is_health() && category.is_health()
+                    // Street names are often first or last names: `12 Latoya Camp`.
+                    || outer_category == Category::Address && category == Category::Name)
         });
         if !nested {
             kept.push(candidate);

@@ -340,6 +340,16 @@ fn check_rule(file: &str, spec: RuleSpec) -> Result<Rule, RuleError> {
     {
         return Err(fail("empty keyword".into()));
     }
+    if let Some(keyword) = spec
+        .keywords
+        .iter()
+        .chain(&spec.exclude_keywords)
+        .find(|keyword| !keyword.starts_with(|c: char| c.is_ascii_alphanumeric()))
+    {
+        return Err(fail(format!(
+            "keyword {keyword:?} must start with an ASCII letter or digit, because keywords match from the start of a word"
+        )));
+    }
     if spec.examples.is_empty() {
         return Err(fail(
             "no examples: add at least one text the rule must match, so `phiscan rules check` can verify it".into(),
@@ -484,6 +494,13 @@ examples = ["Chart MR0012345"]
             err.message.contains("both `pattern` and `dictionary`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn keyword_must_start_with_word_character() {
+        let text = VALID.replace("keywords = [\"chart\"]", "keywords = [\"#chart\"]");
+        let err = parse_rule_file("user.toml", &text).unwrap_err();
+        assert!(err.message.contains("\"#chart\" must start"), "{err}");
     }
 
     #[test]

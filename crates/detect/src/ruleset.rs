@@ -2,7 +2,9 @@
 
 use crate::data::{RuleData, data_lines};
 use crate::rule::{Anchor, MAX_MATCH_LEN, Rule, RuleError, parse_rule_file, read_rule_dir};
-use aho_corasick::AhoCorasick;
+use aho_corasick::automaton::Automaton;
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, StartKind};
 use regex_automata::MatchKind;
 use regex_automata::meta;
 use regex_automata::util::syntax;
@@ -33,6 +35,10 @@ pub struct CompiledRule {
     pub(crate) headers: Vec<String>,
     /// Excluded values in canonical or plain lowercase form.
     pub(crate) exclude: HashSet<String>,
+    /// Whether the rule has context keywords, so candidates need a keyword look-up.
+    pub(crate) has_context_keywords: bool,
+    /// Whether the rule has exclude keywords.
+    pub(crate) has_exclude_keywords: bool,
 }
 
 /// How a keyword-automaton pattern serves a rule.
@@ -60,8 +66,12 @@ pub struct RuleSet {
     /// Rule index of each pattern of `candidates` and `starts`.
     pub(crate) pattern_rules: Vec<usize>,
     /// Keywords, exclude keywords and dictionary terms of all rules, ASCII
-    /// case-insensitive, reporting overlapping matches.
-    pub(crate) keywords: Option<AhoCorasick>,
+    /// case-insensitive. The automaton is anchored: the matcher walks it from
+    /// each word start, so every hit starts at a word boundary.
+    pub(crate) keywords: Option<DFA>,
+    /// Bit `a * 256 + b` set when a keyword can start with bytes `a`, `b`, or
+    /// when `a` alone is a keyword.
+    keyword_pairs: Box<[u64; 1024]>,
     /// For each keyword-automaton pattern, the rules it serves and how.
     pub(crate) keyword_uses: Vec<Vec<(u32, KeywordUse)>>,
     /// Length in bytes of the longest keyword.
@@ -151,6 +161,12 @@ impl RuleSet {
         compile(rules, &dictionaries, version)
     }
 
+    /// Returns true when a keyword can start with the two bytes `first`, `second`.
+    pub(crate) fn keyword_pair_starts(&self, first: u8, second: u8) -> bool {
+        let bit = usize::from(first) * 256 + usize::from(second);
+        self.keyword_pairs[bit / 64] >> (bit % 64) & 1 == 1
+    }
+
     /// Number of rules.
     pub fn len(&self) -> usize {
         self.rules.len()
@@ -236,6 +252,14 @@ fn load_dictionaries(rules: &[Rule]) -> Result<Dictionaries, RuleError> {
             }
         };
         let terms: Vec<String> = data_lines(&text).map(str::to_ascii_lowercase).collect();
+        if let Some(term) = terms
+            .iter()
+            .find(|term| !term.starts_with(|c: char| c.is_ascii_alphanumeric()))
+        {
+            return Err(fail(format!(
+                "dictionary {name:?}: term {term:?} must start with a letter or digit, because terms match from the start of a word"
+            )));
+        }
         if terms.is_empty() {
             return Err(fail(format!("dictionary {name:?} lists no terms")));
         }
@@ -291,12 +315,34 @@ fn compile(
     let starts = build(MatchKind::All)?;
 
     let (keywords, keyword_uses, max_keyword_len) = compile_keywords(&compiled, dictionaries)?;
+    let mut keyword_pairs = Box::new([0u64; 1024]);
+    if let Some(automaton) = &keywords {
+        let start = automaton
+            .start_state(Anchored::Yes)
+            .expect("the keyword automaton supports anchored searches");
+        for first in 0..=255u8 {
+            let state = automaton.next_state(Anchored::Yes, start, first);
+            if automaton.is_dead(state) {
+                continue;
+            }
+            for second in 0..=255u8 {
+                let next = automaton.next_state(Anchored::Yes, state, second);
+                // A one-letter keyword is followed by a space at the end of
+                // the text, so a match after the first byte always passes.
+                if automaton.is_match(state) || !automaton.is_dead(next) {
+                    let bit = usize::from(first) * 256 + usize::from(second);
+                    keyword_pairs[bit / 64] |= 1 << (bit % 64);
+                }
+            }
+        }
+    }
     Ok(RuleSet {
         rules: compiled,
         candidates,
         starts,
         pattern_rules,
         keywords,
+        keyword_pairs,
         keyword_uses,
         max_keyword_len,
         data: RuleData::embedded(),
@@ -339,12 +385,17 @@ fn compile_rule(rule: Rule) -> Result<CompiledRule, RuleError> {
             std::iter::once(plain).chain(canonical)
         })
         .collect();
+    let has_context_keywords =
+        rule.spec.anchor == Anchor::Pattern && !rule.spec.keywords.is_empty();
+    let has_exclude_keywords = !rule.spec.exclude_keywords.is_empty();
     Ok(CompiledRule {
         rule,
         regex,
         value_group,
         headers,
         exclude,
+        has_context_keywords,
+        has_exclude_keywords,
     })
 }
 
@@ -379,11 +430,28 @@ fn compile_pattern(pattern: &str) -> Result<(meta::Regex, Option<usize>), String
         .map_err(|err| format!("invalid pattern: {err}"))?;
     let value_group = regex
         .group_info()
-        .to_index(regex_automata::PatternID::ZERO, "value");
+        .to_index(regex_automata::PatternID::ZERO, "value")
+        .filter(|_| !value_is_whole_match(&hir));
     Ok((regex, value_group))
 }
 
-type KeywordTables = (Option<AhoCorasick>, Vec<Vec<(u32, KeywordUse)>>, usize);
+/// Returns true when the `value` group spans the whole match, as in
+/// `\b(?P<value>...)\b`: the value is then found without capture groups,
+/// which costs a fraction of a capturing search.
+fn value_is_whole_match(hir: &regex_syntax::hir::Hir) -> bool {
+    use regex_syntax::hir::HirKind;
+    let items: &[regex_syntax::hir::Hir] = match hir.kind() {
+        HirKind::Concat(items) => items,
+        _ => std::slice::from_ref(hir),
+    };
+    let inner: Vec<&regex_syntax::hir::Hir> = items
+        .iter()
+        .filter(|item| !matches!(item.kind(), HirKind::Look(_)))
+        .collect();
+    matches!(inner.as_slice(), [only] if matches!(only.kind(), HirKind::Capture(capture) if capture.name.as_deref() == Some("value")))
+}
+
+type KeywordTables = (Option<DFA>, Vec<Vec<(u32, KeywordUse)>>, usize);
 
 fn compile_keywords(
     rules: &[CompiledRule],
@@ -426,9 +494,10 @@ fn compile_keywords(
         return Ok((None, uses, 0));
     }
     let max_len = words.iter().map(String::len).max().unwrap_or(0);
-    let automaton = AhoCorasick::builder()
+    let automaton = DFA::builder()
         .ascii_case_insensitive(true)
         .match_kind(aho_corasick::MatchKind::Standard)
+        .start_kind(StartKind::Anchored)
         .build(&words)
         .map_err(|err| RuleError {
             file: "(rule set)".into(),
