@@ -336,6 +336,12 @@ def lookalike(f):
         ("ip-address", "Docs use ", f"192.0.2.{f.r.randint(1, 254)}"),
         ("ssn", "Order ", f.digits(9)),
         ("phone", "Tracking ", f.digits(10)),
+        ("medication", "Ref: ", f"20{f.r.randint(10, 25)}-{f.r.randint(1000, 9999)}-{f.r.randint(10, 99)}"),
+        ("provider-id", "Model no. ", "1" + f.digits(9)),
+        ("date", "Score ", f"{f.r.randint(1, 9)}/{f.r.randint(10, 30)}"),
+        ("phone", "Reference line ", f"(800) 555-01{f.digits(2)}"),
+        ("email", "Send to ", f"noreply@{f.choice(['example.net', 'invalid.invalid', 'demo.test'])}"),
+        ("address", "Suite ", f"{f.r.randint(100, 999)} of the {f.choice(['Main', 'North', 'East'])} Building"),
     ])
 
 
@@ -439,8 +445,12 @@ def progress(f):
     honorific = f.choice(["Mr.", "Ms.", "Mrs."])
     age = f.age_over_89() if f.chance(0.15) else f.r.randint(22, 88)
     doc.add("SUBJECTIVE: ")
-    doc.add(f"{honorific} ")
-    doc.span("name", last)
+    if f.chance(0.3):
+        doc.add(f.choice(["Pt ", "Patient ", ""]))
+        doc.span("name", f"{first} {last}")
+    else:
+        doc.add(f"{honorific} ")
+        doc.span("name", last)
     if age >= 90:
         doc.add(" is a ")
         doc.span("age-over-89", f"{age}-year-old")
@@ -454,7 +464,11 @@ def progress(f):
     doc.add(f" who presents for follow-up. {f.choice(['She', 'He'])} reports good adherence to ")
     doc.span("medication", f.choice(Fakes.DRUGS))
     doc.add(". Last seen on ")
-    doc.span("date", f.date(2021, 2025, ["mdy", "long"]))
+    if f.chance(0.25):
+        month = f.choice(["January", "March", "May", "July", "Sept.", "Oct", "December"])
+        doc.span("date", f"{month} {f.r.randint(1, 28)}")
+    else:
+        doc.span("date", f.date(2021, 2025, ["mdy", "long"]))
     doc.add(". ")
     if f.chance(0.5):
         relative = f.person()
@@ -642,8 +656,16 @@ def message(f):
     doc.add(" from IP ")
     doc.span("ip-address", f.ip())
     doc.add("\n\n")
-    doc.add(f.choice(["Hi, this is ", "Hello, my name is ", "Hi, it's "]))
-    doc.span("name", f"{first} {last}")
+    greeting = f.choice(["Hi, this is ", "Hello, my name is ", "Hi, it's ", "Good morning. ", "hi its "])
+    doc.add(greeting)
+    if greeting == "hi its ":
+        # Patients write their own names in lower case often enough to matter.
+        doc.span("name", f"{first} {last}".lower())
+    elif greeting == "Good morning. ":
+        doc.span("name", f"{first} {last}")
+        doc.add(" here")
+    else:
+        doc.span("name", f"{first} {last}")
     doc.add(" (date of birth ")
     doc.span("date", f.date(1930, 2010, ["mdy", "long"]))
     doc.add("). ")
@@ -660,7 +682,7 @@ def message(f):
     if f.chance(0.5):
         doc.add("My new address is ")
         doc.span("address", f.street())
-        doc.add(", ")
+        doc.add(f.choice([", ", " "]))
         doc.span("address", f.city_state_zip())
         doc.add(". ")
     doc.add("You can call me at ")

@@ -572,7 +572,12 @@ impl Matcher {
         }
         let window = rules.rules[rule_index].rule.spec.window;
         let low = chars_back(text, start, window.before);
-        let high = chars_forward(text, end, window.after);
+        // Exclude keywords name what precedes a value (`Lot 234-56-7890`);
+        // a word after it belongs to the next line as often as not.
+        let high = match wanted {
+            KeywordUse::Exclude => start,
+            _ => chars_forward(text, end, window.after),
+        };
         // Spans are sorted by start and no longer than the longest keyword.
         let first =
             spans.partition_point(|&(hit_start, _)| hit_start + rules.max_keyword_len < low);

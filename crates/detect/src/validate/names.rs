@@ -49,8 +49,10 @@ fn is_name_word(word: &str) -> bool {
     letters_only && ends_with_letter && (all_caps || has_lower)
 }
 
+/// Returns true for an initial: one capital letter, with or without a period.
 fn is_initial(word: &str) -> bool {
-    word.chars().count() <= 2 && word.chars().next().is_some_and(char::is_uppercase)
+    let letters = word.strip_suffix('.').unwrap_or(word);
+    letters.chars().count() == 1 && letters.chars().all(char::is_uppercase)
 }
 
 fn canonical(words: &[&str]) -> String {
@@ -122,6 +124,11 @@ mod tests {
             Some("josé müller")
         );
         assert_eq!(person_name("J. K.", &data), None, "initials only");
+        assert_eq!(
+            person_name("Li", &data).as_deref(),
+            Some("li"),
+            "two-letter surname"
+        );
         assert_eq!(person_name("Patient Portal", &data), None, "stopword");
         assert_eq!(person_name("iPhone", &data), None);
     }
