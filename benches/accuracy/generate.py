@@ -709,8 +709,77 @@ def message(f):
     return doc, "txt"
 
 
+def discharge(f):
+    """Discharge summaries, with phrasings the other styles do not use. The
+    held-out set (--held-out) is made of these, and the rules were not tuned
+    on them."""
+    doc = Doc()
+    person = f.person()
+    first, _, last = person
+    attending = f.person()
+    doc.add(f.choice(["DISCHARGE SUMMARY\n", "Hospital Discharge Summary\n"]))
+    doc.add(f.choice(["Name of patient: ", "PATIENT NAME:  ", "Pt name - "]))
+    doc.span("name", f.full_name(person, f.choice(["first last", "LAST, FIRST", "first m last"])))
+    doc.add(f.choice(["\nMedical record no. ", "\nMR #", "\nAcct/MRN: "]))
+    doc.span("mrn", f.mrn())
+    doc.add("\nDate of birth ")
+    doc.span("date", f.date(1925, 2000, ["long", "mdy", "dmy-text"]))
+    doc.add(f.choice(["\nAdmitted: ", "\nAdmission date - "]))
+    doc.span("date", f.date(2024, 2025, ["mdy", "iso", "long"]))
+    doc.add(f.choice(["   Discharged: ", "\nDischarge date - "]))
+    doc.span("date", f.date(2024, 2025, ["mdy", "iso", "long"]))
+    doc.add("\nAttending: ")
+    doc.span("name", f"{attending[0]} {attending[2]}", kind="clinician")
+    doc.add(f", {f.choice(['MD', 'DO'])}\n\nHOSPITAL COURSE: ")
+    age = f.age_over_89() if f.chance(0.3) else f.r.randint(40, 88)
+    if age >= 90:
+        doc.add("This ")
+        doc.span("age-over-89", f"{age} yo")
+        doc.add(f" {f.choice(['female', 'male'])} ")
+    else:
+        doc.add(f"This {age} yo {f.choice(['female', 'male'])} ")
+    doc.add("was admitted with an exacerbation of ")
+    doc.span("clinical-term", f.choice(Fakes.TERMS))
+    doc.add(". ")
+    doc.span("name", f"{first} {last}")
+    doc.add(f" was treated with IV antibiotics and {f.choice(['improved', 'recovered well'])}. ")
+    doc.add("The family (")
+    relative = f.person()
+    doc.span("name", f"{relative[0]} {relative[2]}")
+    doc.add(f", {f.choice(['daughter', 'son', 'spouse'])}, ")
+    doc.span("phone", f.phone(plain_ok=False))
+    doc.add(") was updated daily.\n\nDISCHARGE DIAGNOSES: ")
+    doc.span("diagnosis", f.icd())
+    doc.add(", ")
+    doc.span("diagnosis", f.icd())
+    doc.add("\nDISCHARGE MEDICATIONS: ")
+    doc.span("medication", f.choice(Fakes.DRUGS))
+    doc.add(", ")
+    doc.span("medication", f.choice(Fakes.DRUGS))
+    doc.add("\nFOLLOW-UP: with Dr. ")
+    doc.span("name", f.faker.last_name(), kind="clinician")
+    doc.add(" in 1 week, tel ")
+    doc.span("phone", f.phone(plain_ok=False))
+    doc.add(".\nDischarged to home at ")
+    doc.span("address", f.street())
+    doc.add(" ")
+    doc.span("address", f.city_state_zip())
+    doc.add(".\n")
+    if f.chance(0.4):
+        doc.add("Insurance: Medicaid, recipient ID ")
+        doc.span("health-plan-id", f.member_id())
+        doc.add(".\n")
+    if f.chance(0.3):
+        doc.add("SSN on file ")
+        doc.span("ssn", f.ssn())
+        doc.add(".\n")
+    if f.chance(0.5):
+        add_lookalikes(doc, f, 2)
+    return doc, "txt"
+
+
 BUILDERS = {"intake": intake, "progress": progress, "referral": referral, "billing": billing,
-            "lab": lab_report, "message": message}
+            "lab": lab_report, "message": message, "discharge": discharge}
 
 
 def main():
@@ -718,7 +787,10 @@ def main():
     parser.add_argument("out", type=Path)
     parser.add_argument("--seed", type=int, default=20260)
     parser.add_argument("--docs-per-style", type=int, default=60)
+    parser.add_argument("--held-out", action="store_true",
+                        help="generate only discharge summaries, the style the rules were not tuned on")
     args = parser.parse_args()
+    styles = ["discharge"] if args.held_out else STYLES
 
     fakes = Fakes(args.seed)
     docs_dir = args.out / "docs"
@@ -727,7 +799,7 @@ def main():
     args.out.mkdir(parents=True, exist_ok=True)
     spans = 0
     with open(args.out / "labels.jsonl", "w") as labels:
-        for style in STYLES:
+        for style in styles:
             (docs_dir / style).mkdir(parents=True)
             for n in range(args.docs_per_style):
                 doc, extension = BUILDERS[style](fakes)
@@ -740,7 +812,7 @@ def main():
                     labels.write(json.dumps({"doc": relative, "start": byte_start, "end": byte_end,
                                              "category": category, "kind": kind}) + "\n")
                     spans += 1
-    print(f"generated {len(STYLES) * args.docs_per_style} documents with {spans} labelled spans in {args.out}")
+    print(f"generated {len(styles) * args.docs_per_style} documents with {spans} labelled spans in {args.out}")
 
 
 if __name__ == "__main__":

