@@ -50,7 +50,7 @@ def in_venv(code: str, python: str) -> str:
 
 ICD = r"""
 import simple_icd_10_cm as cm
-codes = sorted(c.replace('.', '') for c in cm.get_all_codes(with_dots=True) if cm.is_leaf(c))
+codes = sorted({c.replace('.', '') for c in cm.get_all_codes(with_dots=True) if cm.is_leaf(c)})
 print('\n'.join(codes))
 """
 

@@ -4,6 +4,8 @@ use crate::exit;
 use anyhow::{Context, Result, bail};
 use clap::{Subcommand, ValueEnum};
 use phiscan_detect::check::check_examples;
+use phiscan_detect::rule::Anchor;
+use phiscan_detect::ruleset::ripgrep_pattern;
 use phiscan_detect::{RuleSet, RuleSources};
 use std::path::PathBuf;
 
@@ -29,7 +31,8 @@ pub enum RulesCommand {
         #[arg(long, value_name = "DIR")]
         rules: Vec<PathBuf>,
     },
-    /// Print the candidate patterns, one per line, for side-by-side benchmarks.
+    /// Print the candidate patterns, one per line, for side-by-side benchmarks
+    /// (`rg -U -f FILE`: -U because some patterns span a line break).
     Export {
         #[arg(long, value_enum, default_value_t = ExportFormat::Ripgrep)]
         format: ExportFormat,
@@ -123,7 +126,19 @@ fn explain(rules: &RuleSet, id: &str) -> Result<u8> {
     println!("category:           {}", rule.category);
     println!("role:               {}", rule.role.as_str());
     println!("description:        {}", spec.description);
-    println!("pattern:            {}", spec.pattern);
+    match &spec.dictionary {
+        Some(dictionary) => {
+            println!("dictionary:         {dictionary} (terms matched as whole words)")
+        }
+        None => println!("pattern:            {}", spec.pattern),
+    }
+    println!(
+        "anchor:             {}",
+        match spec.anchor {
+            Anchor::Pattern => "pattern (tried everywhere)",
+            Anchor::Keyword => "keyword (tried after a keyword or under a header)",
+        }
+    );
     println!(
         "validator:          {}",
         spec.validator.as_deref().unwrap_or("none")
@@ -138,6 +153,10 @@ fn explain(rules: &RuleSet, id: &str) -> Result<u8> {
         if spec.requires_context { "yes" } else { "no" }
     );
     println!("keywords:           {}", join_or_none(&spec.keywords));
+    println!(
+        "exclude keywords:   {}",
+        join_or_none(&spec.exclude_keywords)
+    );
     println!(
         "keyword window:     {} characters before, {} after",
         spec.window.before, spec.window.after
@@ -166,9 +185,7 @@ fn join_or_none(values: &[String]) -> String {
 
 fn export_ripgrep(rules: &RuleSet) -> Result<u8> {
     for rule in rules.rules() {
-        // ripgrep defaults to Unicode mode; `(?-u)` gives the same ASCII
-        // classes and word boundaries that phiscan's matcher uses.
-        println!("(?-u){}", rule.spec.pattern);
+        println!("{}", ripgrep_pattern(rule));
     }
     Ok(exit::CLEAN)
 }

@@ -820,6 +820,35 @@ mod tests {
     }
 
     #[test]
+    fn megabyte_lines_complete() {
+        let rules = rules();
+        // Every position starts a name, email, date or keyword candidate.
+        let cases = [
+            "Maria Lopez ".repeat(90_000),
+            "a@b.".repeat(250_000),
+            "1-1-".repeat(250_000),
+            "Patient: ".repeat(110_000),
+            "12/12/".repeat(170_000),
+            "Dr. ".repeat(250_000),
+        ];
+        for text in &cases {
+            let started = std::time::Instant::now();
+            let found = find(&rules, &SegmentInput::plain(text));
+            // A generous bound for a debug build on a loaded machine: the
+            // point is linear time, which finishes in well under a second
+            // per megabyte in release builds.
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "{} bytes of {:?}... took {:?}",
+                text.len(),
+                &text[..12],
+                started.elapsed()
+            );
+            drop(found);
+        }
+    }
+
+    #[test]
     fn keyword_must_be_whole_word() {
         let rules = rules();
         // "assn" contains "ssn" but is not the keyword.

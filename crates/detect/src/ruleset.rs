@@ -214,6 +214,57 @@ fn syntax_config() -> syntax::Config {
     syntax::Config::new().unicode(false).utf8(false)
 }
 
+/// Returns the terms of a built-in term list, lower case, such as
+/// `drug-names.txt`; None when no built-in list has that name.
+pub fn dictionary_terms(name: &str) -> Option<Vec<String>> {
+    let text = crate::embedded::data_file(name)?;
+    Some(data_lines(text).map(str::to_ascii_lowercase).collect())
+}
+
+/// Returns the pattern ripgrep needs to find the same candidates as the
+/// matcher's first pass: the rule's pattern, preceded by its keywords for a
+/// keyword-anchored rule, or its terms for a dictionary rule. `(?-u)` gives
+/// ripgrep, which defaults to Unicode mode, the matcher's ASCII classes and
+/// word boundaries.
+///
+/// NOTE: a dictionary rule whose list sits beside a user rule file exports
+/// an empty alternation, because only built-in lists are read here.
+pub fn ripgrep_pattern(rule: &Rule) -> String {
+    let spec = &rule.spec;
+    if let Some(dictionary) = &spec.dictionary {
+        let terms = dictionary_terms(dictionary).unwrap_or_default();
+        let alternation: Vec<String> = terms.iter().map(|term| escape_literal(term)).collect();
+        return format!("(?-u)(?i)\\b(?:{})\\b", alternation.join("|"));
+    }
+    // ripgrep joins the lines of a pattern file into one alternation, in
+    // which a group name may appear only once.
+    let pattern = spec.pattern.replace("(?P<value>", "(?:");
+    match spec.anchor {
+        Anchor::Keyword if spec.keywords.is_empty() => format!("(?-u){pattern}"),
+        Anchor::Pattern => format!("(?-u){pattern}"),
+        Anchor::Keyword => {
+            let keywords: Vec<String> = spec
+                .keywords
+                .iter()
+                .map(|keyword| escape_literal(keyword))
+                .collect();
+            format!("(?-u)(?i:\\b(?:{}))(?-i:{pattern})", keywords.join("|"))
+        }
+    }
+}
+
+/// Escapes regex metacharacters in a literal keyword or term.
+fn escape_literal(literal: &str) -> String {
+    let mut escaped = String::with_capacity(literal.len());
+    for c in literal.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
 /// Term lists by dictionary name, read from the embedded data or from the
 /// folder of the rule file that names them.
 type Dictionaries = HashMap<String, Vec<String>>;
@@ -590,6 +641,62 @@ mod tests {
         assert!(rules.len() >= 6);
         assert!(rules.version().starts_with("sha256:"));
         assert!(rules.find("us.ssn").is_some());
+    }
+
+    #[test]
+    fn ripgrep_export_prefixes_ascii_mode() {
+        let rules = RuleSet::embedded().unwrap();
+        let (_, ssn) = rules.find("us.ssn").unwrap();
+        let expected = ssn.spec.pattern.replace("(?P<value>", "(?:");
+        assert_eq!(ripgrep_pattern(ssn), format!("(?-u){expected}"));
+    }
+
+    #[test]
+    fn ripgrep_export_puts_keywords_before_anchored_patterns() {
+        let rules = RuleSet::embedded().unwrap();
+        let (_, mrn) = rules.find("us.mrn.labelled").unwrap();
+        let pattern = ripgrep_pattern(mrn);
+        assert!(
+            pattern.starts_with("(?-u)(?i:\\b(?:mrn|mrn\\#|"),
+            "{pattern}"
+        );
+        let expected = mrn.spec.pattern.replace("(?P<value>", "(?:");
+        assert!(pattern.ends_with(&format!("(?-i:{expected})")), "{pattern}");
+    }
+
+    #[test]
+    fn ripgrep_export_lists_dictionary_terms() {
+        let rules = RuleSet::embedded().unwrap();
+        let (_, drugs) = rules.find("medication.name").unwrap();
+        let pattern = ripgrep_pattern(drugs);
+        assert!(pattern.contains("|metformin|"), "{pattern}");
+        assert!(pattern.contains("insulin glargine"), "{pattern}");
+    }
+
+    #[test]
+    fn ripgrep_export_parses_as_one_alternation() {
+        let rules = RuleSet::embedded().unwrap();
+        let patterns: Vec<String> = rules.rules().map(ripgrep_pattern).collect();
+        for (rule, pattern) in rules.rules().zip(&patterns) {
+            assert!(
+                !pattern.contains("(?:))"),
+                "{}: empty keyword list",
+                rule.spec.id
+            );
+        }
+        let joined = patterns.join("|");
+        let parsed = regex_syntax::ParserBuilder::new()
+            .utf8(false)
+            .build()
+            .parse(&joined);
+        assert!(parsed.is_ok(), "{:?}", parsed.err());
+    }
+
+    #[test]
+    fn literal_escape_keeps_letters() {
+        assert_eq!(escape_literal("mr#"), "mr\\#");
+        assert_eq!(escape_literal("s/n"), "s/n");
+        assert_eq!(escape_literal("d.o.b"), "d\\.o\\.b");
     }
 
     #[test]
