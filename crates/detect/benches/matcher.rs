@@ -4,8 +4,11 @@
 //! values, so the benchmark needs no files: complete office-visit notes
 //! (`typical-notes`), and short notes, letters and messages packed with
 //! identifiers (`dense-notes`), each repeated with varied numbers to about
-//! 1 MB. Criterion reports bytes per second for one thread and one `Matcher`.
+//! 1 MB. Criterion reports bytes per second for one thread and one `Matcher`,
+//! measured in the thread's CPU time on Linux, so that other processes on a
+//! shared machine change the result less; other systems fall back to wall time.
 
+use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use phiscan_detect::{Match, Matcher, RuleSet, SegmentInput};
 use std::fmt::Write as _;
@@ -121,7 +124,93 @@ fn typical_notes() -> String {
     text
 }
 
-fn bench_default_rules(c: &mut Criterion) {
+/// CPU time of the calling thread, in nanoseconds.
+struct ThreadCpuTime;
+
+#[cfg(target_os = "linux")]
+fn thread_cpu_nanos() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through the valid pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
+
+#[cfg(not(target_os = "linux"))]
+fn thread_cpu_nanos() -> u64 {
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+
+    fn start(&self) -> u64 {
+        thread_cpu_nanos()
+    }
+
+    fn end(&self, start: u64) -> u64 {
+        thread_cpu_nanos() - start
+    }
+
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+
+    fn zero(&self) -> u64 {
+        0
+    }
+
+    fn to_f64(&self, nanos: &u64) -> f64 {
+        *nanos as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuTimeFormatter
+    }
+}
+
+/// Formats nanoseconds of CPU time as ms and throughput as MiB/s.
+struct CpuTimeFormatter;
+
+impl ValueFormatter for CpuTimeFormatter {
+    fn scale_values(&self, _typical: f64, values: &mut [f64]) -> &'static str {
+        for value in values {
+            *value /= 1e6;
+        }
+        "ms (thread CPU)"
+    }
+
+    fn scale_throughputs(
+        &self,
+        _typical: f64,
+        throughput: &Throughput,
+        values: &mut [f64],
+    ) -> &'static str {
+        let bytes = match throughput {
+            Throughput::Bytes(bytes) | Throughput::BytesDecimal(bytes) => *bytes as f64,
+            Throughput::Elements(elements) | Throughput::ElementsAndBytes { elements, .. } => {
+                *elements as f64
+            }
+            _ => 1.0,
+        };
+        for value in values {
+            *value = bytes / (*value / 1e9) / (1024.0 * 1024.0);
+        }
+        "MiB/s (thread CPU)"
+    }
+
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+fn bench_default_rules(c: &mut Criterion<ThreadCpuTime>) {
     let rules = RuleSet::embedded().expect("default rules load");
     let mut matcher = Matcher::new(&rules);
     let mut found: Vec<Match> = Vec::new();
@@ -148,5 +237,9 @@ fn bench_default_rules(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_default_rules);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(ThreadCpuTime);
+    targets = bench_default_rules
+}
 criterion_main!(benches);

@@ -67,6 +67,17 @@ struct KeywordHit {
     keyword: u32,
 }
 
+/// ASCII letters and digits: the bytes keywords are made of.
+static WORD_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = (byte as u8).is_ascii_alphanumeric();
+        byte += 1;
+    }
+    table
+};
+
 /// Labels seen by one matcher before its label cache is cleared.
 const LABEL_CACHE_LIMIT: usize = 4096;
 
@@ -167,20 +178,25 @@ impl Matcher {
         let mut position = 0;
         while position < bytes.len() {
             // Skip to the next word start, then past the word.
-            while position < bytes.len() && !bytes[position].is_ascii_alphanumeric() {
-                position += 1;
-            }
+            position += bytes[position..]
+                .iter()
+                .position(|&byte| WORD_BYTES[usize::from(byte)])
+                .unwrap_or(bytes.len() - position);
             let start = position;
-            while position < bytes.len() && bytes[position].is_ascii_alphanumeric() {
-                position += 1;
-            }
+            position += bytes[position..]
+                .iter()
+                .position(|&byte| !WORD_BYTES[usize::from(byte)])
+                .unwrap_or(bytes.len() - position);
             if start == bytes.len() {
                 break;
             }
-            let first = bytes[start];
             // Most words cannot start a keyword: two bytes tell for nearly all.
-            let second = bytes.get(start + 1).copied().unwrap_or(b' ');
-            if !rules.keyword_pair_starts(first, second) {
+            let second = if start + 1 < bytes.len() {
+                bytes[start + 1]
+            } else {
+                b' '
+            };
+            if !rules.keyword_pair_starts(bytes[start], second) {
                 continue;
             }
             let mut state = start_state;
