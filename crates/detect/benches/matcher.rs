@@ -1,9 +1,9 @@
 //! Throughput of the default rule set on plain text, per thread.
 //!
 //! The text is built here from clinical-note templates filled with fake
-//! values, so the benchmark needs no files: complete office-visit notes
-//! (`typical-notes`), and short notes, letters and messages packed with
-//! identifiers (`dense-notes`), each repeated with varied numbers to about
+//! values, so the benchmark needs no files. `typical-notes` is complete
+//! office-visit notes; `dense-notes` is short notes, letters and messages
+//! packed with identifiers. Each is repeated with varied numbers to about
 //! 1 MB. Criterion reports bytes per second for one thread and one `Matcher`,
 //! measured in the thread's CPU time on Linux, so that other processes on a
 //! shared machine change the result less; other systems fall back to wall time.

@@ -129,8 +129,8 @@ impl RuleData {
         with_case_key(word, false, |key| self.tables.name_stopwords.contains(key))
     }
 
-    /// The state codes of an existing 5-digit ZIP code, comma-separated
-    /// (a few ZIP codes serve more than one state).
+    /// Returns the state codes of an existing 5-digit ZIP code, separated by
+    /// commas, because a few ZIP codes serve more than one state.
     pub fn zip_state(&self, zip: &str) -> Option<&str> {
         if zip.len() != 5 || !zip.bytes().all(|b| b.is_ascii_digit()) {
             return None;

@@ -241,7 +241,7 @@ impl Matcher {
         }
     }
 
-    /// The shared candidate pass: every pattern rule, in one automaton.
+    /// Runs the shared candidate pass: every pattern rule, in one automaton.
     fn scan_candidates(
         &mut self,
         rules: &RuleSet,
@@ -676,10 +676,10 @@ fn chars_forward(text: &str, offset: usize, count: usize) -> usize {
     position.min(text.len())
 }
 
-/// Orders matches by start and removes duplicates: of matches with the same
-/// span, the most confident is kept; of nested matches in one category, or
-/// of nested health signals (`HIV` inside `HIV antibody negative`), and of a
-/// name nested in an address, the outer one is kept.
+/// Orders matches by start and removes duplicates. Of matches with the same
+/// span, the most confident is kept. A match nested in another is dropped
+/// when both have one category, when both are health signals (`HIV` inside
+/// `HIV antibody negative`), or when a name lies inside an address.
 fn resolve_overlaps(rules: &RuleSet, matches: &mut Vec<Match>) {
     if matches.len() < 2 {
         return;

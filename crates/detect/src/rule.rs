@@ -45,7 +45,7 @@ pub struct RuleSpec {
     /// [`MAX_MATCH_LEN`] bytes. Empty for dictionary rules.
     #[serde(default)]
     pub pattern: String,
-    /// Where the pattern is tried: everywhere (`pattern`, the default), or only
+    /// Positions where the pattern is tried: everywhere (`pattern`, the default), or only
     /// right after one of the rule's keywords and at the start of a value under
     /// one of its headers (`keyword`).
     #[serde(default)]
@@ -90,7 +90,7 @@ pub struct RuleSpec {
     pub negative_examples: Vec<String>,
 }
 
-/// Where a rule's pattern is tried.
+/// Positions where a rule's pattern is tried.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Anchor {
@@ -103,7 +103,7 @@ pub enum Anchor {
 }
 
 impl Anchor {
-    /// The name used in rule files.
+    /// Returns the name used in rule files.
     pub fn as_str(self) -> &'static str {
         match self {
             Anchor::Pattern => "pattern",

@@ -41,7 +41,7 @@ pub struct CompiledRule {
     pub(crate) has_exclude_keywords: bool,
 }
 
-/// How a keyword-automaton pattern serves a rule.
+/// The part a keyword-automaton pattern plays for a rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum KeywordUse {
     /// Gives context to the rule's candidates within its window.

@@ -121,8 +121,8 @@ pub(super) fn date(value: &str) -> Option<String> {
     }
 }
 
-/// A month and day without a year, checked against a leap year, written
-/// `--MM-DD` as ISO 8601 writes dates without a year.
+/// Checks a month and day without a year against a leap year and formats
+/// them `--MM-DD`, as ISO 8601 writes dates without a year.
 fn month_day(month: u32, day: u32) -> Option<String> {
     plausible_date(2000, month, Some(day)).map(|date| format!("--{}", &date[5..]))
 }

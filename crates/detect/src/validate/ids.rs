@@ -194,6 +194,7 @@ pub(super) fn vin(value: &str) -> Option<String> {
     if bytes.len() != 17 || bytes.iter().any(|b| b"IOQ".contains(b)) {
         return None;
     }
+
     // A run of one character passes the check digit but is a filler value,
     // and a VIN always has letters in its manufacturer or model-year positions.
     if bytes.iter().all(|&b| b == bytes[0])
@@ -218,6 +219,7 @@ pub(super) fn vin(value: &str) -> Option<String> {
         .zip(WEIGHTS)
         .map(|(&b, weight)| transliterate(b) * weight)
         .sum();
+
     let check = match sum % 11 {
         10 => b'X',
         digit => b'0' + digit as u8,
