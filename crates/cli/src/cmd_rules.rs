@@ -138,6 +138,7 @@ fn explain(rules: &RuleSet, id: &str) -> Result<u8> {
         match spec.anchor {
             Anchor::Pattern => "pattern (tried everywhere)",
             Anchor::Keyword => "keyword (tried after a keyword or under a header)",
+            Anchor::KeywordStart => "keyword-start (tried where a keyword starts)",
         }
     );
 
@@ -156,6 +157,10 @@ fn explain(rules: &RuleSet, id: &str) -> Result<u8> {
     );
 
     println!("keywords:           {}", join_or_none(&spec.keywords));
+    println!(
+        "anchor keywords:    {}",
+        join_or_none(&spec.anchor_keywords)
+    );
     println!(
         "exclude keywords:   {}",
         join_or_none(&spec.exclude_keywords)

@@ -310,15 +310,21 @@ impl Matcher {
             for &(rule_index, kind) in &rules.keyword_uses[hit.keyword as usize] {
                 let rule_index = rule_index as usize;
                 match kind {
-                    KeywordUse::Anchor => self.check_pattern_at(
-                        rules,
-                        input,
-                        normalized,
-                        hit.end,
-                        rule_index,
-                        Origin::Anchored,
-                        segment_label_rules,
-                    ),
+                    KeywordUse::Anchor => {
+                        let start = match rules.rules[rule_index].rule.spec.anchor {
+                            Anchor::KeywordStart => hit.start,
+                            _ => hit.end,
+                        };
+                        self.check_pattern_at(
+                            rules,
+                            input,
+                            normalized,
+                            start,
+                            rule_index,
+                            Origin::Anchored,
+                            segment_label_rules,
+                        )
+                    }
                     KeywordUse::Term => self.check_value(
                         rules,
                         input,
@@ -504,7 +510,7 @@ impl Matcher {
         let label_context = segment_label_rules
             .as_ref()
             .is_some_and(|marked| marked.contains(&(rule_index as u32)));
-        let context = origin == Origin::Anchored
+        let context = origin == Origin::Anchored && compiled.rule.spec.anchor_gives_context()
             || field_context
             || label_context
             || compiled.has_context_keywords

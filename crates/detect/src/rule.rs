@@ -50,6 +50,11 @@ pub struct RuleSpec {
     /// one of its headers (`keyword`).
     #[serde(default)]
     pub anchor: Anchor,
+    /// Words and phrases that anchor a keyword-anchored rule, when they
+    /// differ from its context `keywords`. Without them the `keywords`
+    /// anchor the rule and every match counts as having context.
+    #[serde(default)]
+    pub anchor_keywords: Vec<String>,
     /// Name of a term list in `rules/data/` (or beside a user rule file): the
     /// rule matches each listed term as a whole word, in any case, instead of a pattern.
     #[serde(default)]
@@ -100,6 +105,9 @@ pub enum Anchor {
     /// Only where one of the rule's keywords ends, and at the start of a field
     /// whose label matches one of its headers.
     Keyword,
+    /// Only where one of the rule's keywords starts: the pattern matches the
+    /// keyword itself, as `March 14` starts with the month name.
+    KeywordStart,
 }
 
 impl Anchor {
@@ -108,6 +116,7 @@ impl Anchor {
         match self {
             Anchor::Pattern => "pattern",
             Anchor::Keyword => "keyword",
+            Anchor::KeywordStart => "keyword-start",
         }
     }
 }
@@ -180,6 +189,24 @@ pub struct Rule {
     pub validator: Option<Validator>,
     /// The file the rule came from, for messages.
     pub file: String,
+}
+
+impl RuleSpec {
+    /// The words that anchor a keyword-anchored rule: `anchor_keywords`
+    /// when set, otherwise `keywords`.
+    pub fn anchor_words(&self) -> &[String] {
+        if self.anchor_keywords.is_empty() {
+            &self.keywords
+        } else {
+            &self.anchor_keywords
+        }
+    }
+
+    /// Returns true when every match is found through an anchor that
+    /// doubles as its context.
+    pub fn anchor_gives_context(&self) -> bool {
+        self.anchor != Anchor::Pattern && self.anchor_keywords.is_empty()
+    }
 }
 
 impl Rule {
@@ -327,15 +354,26 @@ fn check_rule(file: &str, spec: RuleSpec) -> Result<Rule, RuleError> {
                 .into(),
         ));
     }
-    if spec.anchor == Anchor::Keyword && spec.keywords.is_empty() && spec.headers.is_empty() {
+    if spec.anchor == Anchor::Keyword && spec.anchor_words().is_empty() && spec.headers.is_empty() {
         return Err(fail(
             "anchor = \"keyword\" but the rule has no keywords or headers to anchor on".into(),
+        ));
+    }
+    if spec.anchor == Anchor::KeywordStart && spec.anchor_words().is_empty() {
+        return Err(fail(
+            "anchor = \"keyword-start\" but the rule has no keywords to anchor on".into(),
+        ));
+    }
+    if spec.anchor == Anchor::Pattern && !spec.anchor_keywords.is_empty() {
+        return Err(fail(
+            "anchor_keywords is set but anchor is \"pattern\"; set anchor = \"keyword\" or \"keyword-start\"".into(),
         ));
     }
     if spec
         .keywords
         .iter()
         .chain(&spec.exclude_keywords)
+        .chain(&spec.anchor_keywords)
         .any(|keyword| keyword.trim().is_empty())
     {
         return Err(fail("empty keyword".into()));
@@ -344,6 +382,7 @@ fn check_rule(file: &str, spec: RuleSpec) -> Result<Rule, RuleError> {
         .keywords
         .iter()
         .chain(&spec.exclude_keywords)
+        .chain(&spec.anchor_keywords)
         .find(|keyword| !keyword.starts_with(|c: char| c.is_ascii_alphanumeric()))
     {
         return Err(fail(format!(
@@ -366,7 +405,7 @@ fn check_rule(file: &str, spec: RuleSpec) -> Result<Rule, RuleError> {
                 "both `pattern` and `dictionary` are set; a rule matches one or the other".into(),
             ));
         }
-        (Some(_), true) if spec.anchor == Anchor::Keyword => {
+        (Some(_), true) if spec.anchor != Anchor::Pattern => {
             return Err(fail(
                 "a dictionary rule cannot be keyword-anchored; remove `anchor`".into(),
             ));
@@ -476,6 +515,31 @@ examples = ["Chart MR0012345"]
         let text = VALID.replace("keywords = [\"chart\"]", "anchor = \"keyword\"");
         let err = parse_rule_file("user.toml", &text).unwrap_err();
         assert!(err.message.contains("anchor"), "{err}");
+    }
+
+    #[test]
+    fn anchor_keywords_need_an_anchor() {
+        let text = VALID.replace("keywords", "anchor_keywords = [\"mr\"]\nkeywords");
+        let err = parse_rule_file("user.toml", &text).unwrap_err();
+        assert!(err.message.contains("anchor_keywords is set"), "{err}");
+    }
+
+    #[test]
+    fn keyword_start_needs_keywords() {
+        let text = VALID.replace("keywords = [\"chart\"]", "anchor = \"keyword-start\"");
+        let err = parse_rule_file("user.toml", &text).unwrap_err();
+        assert!(err.message.contains("keyword-start"), "{err}");
+    }
+
+    #[test]
+    fn anchor_words_prefer_anchor_keywords() {
+        let text = VALID.replace(
+            "keywords = [\"chart\"]",
+            "anchor = \"keyword-start\"\nanchor_keywords = [\"mr\"]\nkeywords = [\"chart\"]",
+        );
+        let rules = parse_rule_file("user.toml", &text).unwrap();
+        assert_eq!(rules[0].spec.anchor_words(), ["mr".to_string()]);
+        assert!(!rules[0].spec.anchor_gives_context());
     }
 
     #[test]

@@ -240,11 +240,12 @@ pub fn ripgrep_pattern(rule: &Rule) -> String {
     // which a group name may appear only once.
     let pattern = spec.pattern.replace("(?P<value>", "(?:");
     match spec.anchor {
-        Anchor::Keyword if spec.keywords.is_empty() => format!("(?-u){pattern}"),
-        Anchor::Pattern => format!("(?-u){pattern}"),
+        Anchor::Keyword if spec.anchor_words().is_empty() => format!("(?-u){pattern}"),
+        // The pattern of a keyword-start rule matches the keyword itself.
+        Anchor::Pattern | Anchor::KeywordStart => format!("(?-u){pattern}"),
         Anchor::Keyword => {
             let keywords: Vec<String> = spec
-                .keywords
+                .anchor_words()
                 .iter()
                 .map(|keyword| escape_literal(keyword))
                 .collect();
@@ -436,8 +437,7 @@ fn compile_rule(rule: Rule) -> Result<CompiledRule, RuleError> {
             std::iter::once(plain).chain(canonical)
         })
         .collect();
-    let has_context_keywords =
-        rule.spec.anchor == Anchor::Pattern && !rule.spec.keywords.is_empty();
+    let has_context_keywords = !rule.spec.anchor_gives_context() && !rule.spec.keywords.is_empty();
     let has_exclude_keywords = !rule.spec.exclude_keywords.is_empty();
     Ok(CompiledRule {
         rule,
@@ -525,12 +525,15 @@ fn compile_keywords(
     };
     for (index, compiled) in rules.iter().enumerate() {
         let spec = &compiled.rule.spec;
-        let keyword_kind = match spec.anchor {
-            Anchor::Pattern => KeywordUse::Context,
-            Anchor::Keyword => KeywordUse::Anchor,
-        };
-        for keyword in &spec.keywords {
-            add(keyword, index, keyword_kind);
+        if spec.anchor != Anchor::Pattern {
+            for keyword in spec.anchor_words() {
+                add(keyword, index, KeywordUse::Anchor);
+            }
+        }
+        if !spec.anchor_gives_context() {
+            for keyword in &spec.keywords {
+                add(keyword, index, KeywordUse::Context);
+            }
         }
         for keyword in &spec.exclude_keywords {
             add(keyword, index, KeywordUse::Exclude);
