@@ -45,9 +45,10 @@ pub struct RuleSpec {
     /// [`MAX_MATCH_LEN`] bytes. Empty for dictionary rules.
     #[serde(default)]
     pub pattern: String,
-    /// Positions where the pattern is tried: everywhere (`pattern`, the default), or only
-    /// right after one of the rule's keywords and at the start of a value under
-    /// one of its headers (`keyword`).
+    /// Positions where the pattern is tried: everywhere (`pattern`, the
+    /// default), right after an anchor word or at the start of a value under
+    /// one of the headers (`keyword`), or where an anchor word starts
+    /// (`keyword-start`).
     #[serde(default)]
     pub anchor: Anchor,
     /// Words and phrases that anchor a keyword-anchored rule, when they
@@ -65,8 +66,8 @@ pub struct RuleSpec {
     /// Words and phrases that give context when found near a candidate (case-insensitive).
     #[serde(default)]
     pub keywords: Vec<String>,
-    /// Words and phrases that, near a candidate, show it is something else
-    /// (`invoice` before a number); such candidates are dropped.
+    /// Words and phrases that, within the window before a candidate, show it
+    /// is something else (`invoice` before a number); such candidates are dropped.
     #[serde(default)]
     pub exclude_keywords: Vec<String>,
     /// How far from a candidate keywords count, in characters.
