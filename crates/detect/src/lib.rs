@@ -23,7 +23,7 @@ pub mod rule;
 pub mod ruleset;
 pub mod validate;
 
-pub use classify::{ItemClassifier, LinkInput, PeopleCounter, RecordScope, Verdict};
+pub use classify::{ItemClassifier, LinkInput, PeopleCounter, RecordScope, Verdict, counts_person};
 pub use matcher::{Field, Match, Matcher, SegmentInput};
 pub use privacy::{Fingerprinter, KEY_LEN, mask};
 pub use rule::{Rule, RuleError, RuleSpec};

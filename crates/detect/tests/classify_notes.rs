@@ -3,7 +3,8 @@
 
 use phiscan_core::{Category, Class};
 use phiscan_detect::{
-    Fingerprinter, ItemClassifier, LinkInput, Matcher, RecordScope, RuleSet, SegmentInput,
+    Field, Fingerprinter, ItemClassifier, LinkInput, Matcher, RecordScope, RuleSet, SegmentInput,
+    counts_person,
 };
 
 const KEY: [u8; 32] = [9; 32];
@@ -24,6 +25,7 @@ fn links(rules: &RuleSet, text: &str) -> Vec<LinkInput> {
                 start: m.start,
                 end: m.end,
                 fingerprint: fingerprinter.fingerprint(rule.category, &m.canonical),
+                counts_person: counts_person(rule.category, &m.canonical),
             }
         })
         .collect()
@@ -97,6 +99,49 @@ fn people_count_merges_name_forms() {
     let verdict = classify(&rules, &[(RecordScope::Window, text)]);
     assert_eq!(verdict.individuals.low, 2);
     assert_eq!(verdict.individuals.high, 4);
+}
+
+#[test]
+fn split_name_columns_count_one_person_per_row() {
+    let rules = RuleSet::embedded().unwrap();
+    let fingerprinter = Fingerprinter::new(&KEY);
+    let mut matcher = Matcher::new(&rules);
+    let mut classifier = ItemClassifier::new();
+    let rows = [
+        ("Whitaker", "John", "00482913"),
+        ("Kowalski", "Dana", "00482914"),
+    ];
+    for (row, (last, first, mrn)) in rows.into_iter().enumerate() {
+        let scope = RecordScope::Record(row as u64);
+        for (label, value) in [("Last Name", last), ("First Name", first), ("MRN", mrn)] {
+            let fields = [Field {
+                range: 0..value.len(),
+                label,
+            }];
+            let input = SegmentInput {
+                text: value,
+                label: None,
+                fields: &fields,
+                report: 0..value.len(),
+            };
+            let mut found = Vec::new();
+            matcher.find(&rules, &input, &mut found);
+            assert_eq!(found.len(), 1, "{label}");
+            let rule = rules.rule(found[0].rule);
+            let link = LinkInput {
+                category: rule.category,
+                role: rule.role,
+                start: found[0].start,
+                end: found[0].end,
+                fingerprint: fingerprinter.fingerprint(rule.category, &found[0].canonical),
+                counts_person: counts_person(rule.category, &found[0].canonical),
+            };
+            classifier.add_segment(scope, &[link]);
+        }
+    }
+    let verdict = classifier.finish();
+    assert_eq!(verdict.individuals.low, 2);
+    assert_eq!(verdict.individuals.high, 2);
 }
 
 #[test]

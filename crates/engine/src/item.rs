@@ -9,7 +9,7 @@ use phiscan_core::{Class, Coverage, Locator};
 use phiscan_detect::privacy::hex_fingerprint;
 use phiscan_detect::{
     ItemClassifier, LinkInput, Match, Matcher, PeopleCounter, RecordScope, RuleSet, SegmentInput,
-    mask,
+    counts_person, mask,
 };
 use phiscan_extract::{Child, Flow, Input, Outcome, SNIFF_LEN, Segment, Sink, extract, sniff};
 use phiscan_sources::{Entry, EntryKind, WalkError, WalkEvent};
@@ -422,6 +422,7 @@ impl<'s> ItemSink<'s> {
                 start: found.start,
                 end: found.end,
                 fingerprint,
+                counts_person: counts_person(rule.category, &found.canonical),
             });
         }
         self.findings += worker.links.len() as u64;
