@@ -871,6 +871,31 @@ mod tests {
     }
 
     #[test]
+    fn random_text_keeps_offsets_valid() {
+        let rules = rules();
+        let alphabet: Vec<char> =
+            "0123456789 -/.,:#()@\n\tAaBbCcDdEeMmPpRrSsTtZz\u{2013}\u{00A0}\u{200B}\u{FF11}éÉŁñ"
+                .chars()
+                .collect();
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut matcher = Matcher::new(&rules);
+        for _ in 0..400 {
+            let text: String = (0..300)
+                .map(|_| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    alphabet[(state >> 33) as usize % alphabet.len()]
+                })
+                .collect();
+            let mut found = Vec::new();
+            matcher.find(&rules, &SegmentInput::plain(&text), &mut found);
+            for m in &found {
+                assert!(m.start < m.end && m.end <= text.len());
+                assert!(text.is_char_boundary(m.start) && text.is_char_boundary(m.end));
+            }
+        }
+    }
+
+    #[test]
     fn keyword_must_be_whole_word() {
         let rules = rules();
         // "assn" contains "ssn" but is not the keyword.
