@@ -280,7 +280,22 @@ impl Matcher {
                     .iter()
                     .map(|pattern| rules.pattern_rules[pattern.as_usize()]),
             );
+            let winner = rules.pattern_rules[candidate.pattern().as_usize()];
             for &rule_index in &matched {
+                // The leftmost-first search already found the winning rule's
+                // whole match; only a value group needs a second search.
+                if rule_index == winner && rules.rules[rule_index].value_group.is_none() {
+                    self.check_value(
+                        rules,
+                        input,
+                        normalized,
+                        candidate.range(),
+                        rule_index,
+                        Origin::Scan,
+                        segment_label_rules,
+                    );
+                    continue;
+                }
                 self.check_pattern_at(
                     rules,
                     input,
@@ -482,8 +497,9 @@ impl Matcher {
         };
         let original_end = normalized.to_original(value_end);
         let value_text = &text[value_start..value_end];
-        if compiled.exclude.contains(&canonical)
-            || compiled.exclude.contains(&value_text.to_ascii_lowercase())
+        if !compiled.exclude.is_empty()
+            && (compiled.exclude.contains(&canonical)
+                || compiled.exclude.contains(&value_text.to_ascii_lowercase()))
         {
             return;
         }
