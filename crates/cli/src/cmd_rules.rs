@@ -4,6 +4,8 @@ use crate::exit;
 use anyhow::{Context, Result, bail};
 use clap::{Subcommand, ValueEnum};
 use phiscan_detect::check::check_examples;
+use phiscan_detect::rule::Anchor;
+use phiscan_detect::ruleset::ripgrep_pattern;
 use phiscan_detect::{RuleSet, RuleSources};
 use std::path::PathBuf;
 
@@ -29,7 +31,8 @@ pub enum RulesCommand {
         #[arg(long, value_name = "DIR")]
         rules: Vec<PathBuf>,
     },
-    /// Print the candidate patterns, one per line, for side-by-side benchmarks.
+    /// Print the candidate patterns, one per line, for side-by-side benchmarks
+    /// (`rg -U -f FILE`: -U because some patterns span a line break).
     Export {
         #[arg(long, value_enum, default_value_t = ExportFormat::Ripgrep)]
         format: ExportFormat,
@@ -123,7 +126,22 @@ fn explain(rules: &RuleSet, id: &str) -> Result<u8> {
     println!("category:           {}", rule.category);
     println!("role:               {}", rule.role.as_str());
     println!("description:        {}", spec.description);
-    println!("pattern:            {}", spec.pattern);
+
+    match &spec.dictionary {
+        Some(dictionary) => {
+            println!("dictionary:         {dictionary} (terms matched as whole words)")
+        }
+        None => println!("pattern:            {}", spec.pattern),
+    }
+    println!(
+        "anchor:             {}",
+        match spec.anchor {
+            Anchor::Pattern => "pattern (tried everywhere)",
+            Anchor::Keyword => "keyword (tried after a keyword or under a header)",
+            Anchor::KeywordStart => "keyword-start (tried where a keyword starts)",
+        }
+    );
+
     println!(
         "validator:          {}",
         spec.validator.as_deref().unwrap_or("none")
@@ -137,13 +155,23 @@ fn explain(rules: &RuleSet, id: &str) -> Result<u8> {
         "requires context:   {}",
         if spec.requires_context { "yes" } else { "no" }
     );
+
     println!("keywords:           {}", join_or_none(&spec.keywords));
+    println!(
+        "anchor keywords:    {}",
+        join_or_none(&spec.anchor_keywords)
+    );
+    println!(
+        "exclude keywords:   {}",
+        join_or_none(&spec.exclude_keywords)
+    );
     println!(
         "keyword window:     {} characters before, {} after",
         spec.window.before, spec.window.after
     );
     println!("headers:            {}", join_or_none(&spec.headers));
     println!("excluded values:    {}", join_or_none(&spec.exclude));
+
     println!("examples:           {}", join_or_none(&spec.examples));
     println!(
         "negative examples:  {}",
@@ -166,45 +194,7 @@ fn join_or_none(values: &[String]) -> String {
 
 fn export_ripgrep(rules: &RuleSet) -> Result<u8> {
     for rule in rules.rules() {
-        println!("{}", ripgrep_pattern(&rule.spec.pattern));
+        println!("{}", ripgrep_pattern(rule));
     }
     Ok(exit::CLEAN)
-}
-
-/// Rewrites a rule pattern for `rg -f`, which joins all lines into one
-/// alternation: the pattern is wrapped in `(?-u:...)` so it gets phiscan's
-/// ASCII classes and word boundaries and its own flags stay inside it, and
-/// named groups become plain groups because one name may not repeat.
-fn ripgrep_pattern(pattern: &str) -> String {
-    let mut unnamed = String::with_capacity(pattern.len());
-    let mut rest = pattern;
-    while let Some(position) = rest.find("(?P<") {
-        let (before, after) = rest.split_at(position);
-        unnamed.push_str(before);
-        match after.find('>') {
-            Some(end) => {
-                unnamed.push_str("(?:");
-                rest = &after[end + 1..];
-            }
-            None => {
-                rest = after;
-                break;
-            }
-        }
-    }
-    unnamed.push_str(rest);
-    format!("(?-u:{unnamed})")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ripgrep_pattern_scopes_flags_and_drops_names() {
-        assert_eq!(
-            ripgrep_pattern(r"(?i)\bssn(?P<value>\d{9})"),
-            r"(?-u:(?i)\bssn(?:\d{9}))"
-        );
-    }
 }

@@ -91,9 +91,17 @@ fn fixture_figures_per_folder() {
             3,
             0,
             0,
-            &["date", "phone", "email", "ssn", "mrn"],
-            &["diagnosis"],
-            (7, 16),
+            &[
+                "name",
+                "date",
+                "phone",
+                "email",
+                "ssn",
+                "mrn",
+                "account-number",
+            ],
+            &["diagnosis", "clinical-term"],
+            (7, 21),
         ),
         (
             "share/Notes",
@@ -101,9 +109,9 @@ fn fixture_figures_per_folder() {
             2,
             0,
             0,
-            &["date", "phone", "ssn", "mrn"],
-            &["diagnosis"],
-            (2, 4),
+            &["name", "date", "phone", "ssn", "mrn"],
+            &["diagnosis", "clinical-term"],
+            (2, 6),
         ),
         (
             "share/Lab",
@@ -121,7 +129,7 @@ fn fixture_figures_per_folder() {
             0,
             1,
             0,
-            &["date", "phone", "fax", "ssn"],
+            &["name", "date", "phone", "fax", "ssn"],
             &["diagnosis"],
             (1, 1),
         ),
@@ -131,9 +139,9 @@ fn fixture_figures_per_folder() {
             0,
             0,
             1,
-            &["date", "phone", "ssn"],
+            &["name", "date", "phone", "ssn"],
             &[],
-            (1, 1),
+            (1, 2),
         ),
         ("share/Admin", 5, 0, 0, 0, &[], &[], (0, 0)),
         ("share/Scans", 1, 0, 0, 0, &[], &[], (0, 0)),
@@ -176,7 +184,7 @@ fn fixture_figures_per_folder() {
     let totals = &inventory["totals"];
     assert_eq!(totals["items"], 16);
     assert_eq!(totals["individuals"]["low"], 7);
-    assert_eq!(totals["individuals"]["high"], 21);
+    assert_eq!(totals["individuals"]["high"], 27);
     assert_eq!(inventory["coverage"]["unsupported"], 2);
     assert_eq!(inventory["gaps"].as_array().unwrap().len(), 2);
     assert_eq!(row(&inventory, "share/Scans")["incomplete"], 1);
@@ -196,7 +204,7 @@ fn fixture_grouped_by_root() {
     let share = row(&inventory, "share");
     assert_eq!(share["items"], 16);
     assert_eq!(share["by_class"]["phi"], 6);
-    assert_eq!(share["individuals"]["high"], 21);
+    assert_eq!(share["individuals"]["high"], 27);
 }
 
 #[cfg(unix)]

@@ -216,7 +216,7 @@ fn schema_and_no_values(server: &Server) {
         .query_one("SELECT count(*) FROM findings", &[])
         .unwrap()
         .get(0);
-    assert_eq!(findings, 73);
+    assert_eq!(findings, 100);
     let gaps: i64 = client
         .query_one("SELECT count(*) FROM coverage", &[])
         .unwrap()

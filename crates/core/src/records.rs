@@ -150,6 +150,10 @@ pub struct FindingRecord {
     /// Hex HMAC-SHA256 of the normalized value under the installation key,
     /// truncated to 128 bits.
     pub fingerprint: String,
+    /// True when the value identifies one patient (an SSN, MRN, health plan
+    /// id, full patient name or email) and counts in the individuals estimate.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub person: bool,
     /// The raw value; present only with `--show-values` on terminal or JSON
     /// Lines output, never in the store or reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -351,6 +355,7 @@ mod tests {
             locator: Locator::Text,
             preview: "***-**-6789".into(),
             fingerprint: "00".into(),
+            person: true,
             value: None,
         };
         let json = serde_json::to_value(Record::Finding(finding.clone())).unwrap();

@@ -32,6 +32,18 @@ pub struct LinkInput {
     pub start: usize,
     pub end: usize,
     pub fingerprint: [u8; 16],
+    /// Whether the value identifies one person for the people estimate; see
+    /// [`counts_person`].
+    pub counts_person: bool,
+}
+
+/// Returns true when a value of this category and canonical form identifies
+/// one person: an SSN, MRN, health plan id or email, or a name of at least two
+/// words. A first or last name alone, as in a spreadsheet's separate name
+/// columns, would count each person twice.
+pub fn counts_person(category: Category, canonical: &str) -> bool {
+    PeopleCounter::PERSON_KEYS.contains(&category)
+        && (category != Category::Name || canonical.contains(' '))
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -87,8 +99,10 @@ impl ItemClassifier {
             self.any.add(finding.role);
             self.categories.insert(finding.category);
             self.findings += 1;
-            self.people
-                .add(finding.category, finding.role, finding.fingerprint);
+            if finding.counts_person {
+                self.people
+                    .add(finding.category, finding.role, finding.fingerprint);
+            }
         }
 
         match scope {
@@ -223,6 +237,7 @@ mod tests {
             start,
             end: start + 5,
             fingerprint: [id; 16],
+            counts_person: true,
         }
     }
 
@@ -312,6 +327,26 @@ mod tests {
             ],
         );
         assert_eq!(classifier.finish().class, Class::HealthOnly);
+    }
+
+    #[test]
+    fn single_name_words_do_not_count_as_people() {
+        assert!(counts_person(Category::Name, "john whitaker"));
+        assert!(!counts_person(Category::Name, "whitaker"));
+        assert!(counts_person(Category::Mrn, "00482913"));
+        assert!(!counts_person(Category::Phone, "+16174320142"));
+
+        let mut classifier = ItemClassifier::new();
+        let mut last_name = finding(Category::Name, 0, 1);
+        last_name.counts_person = false;
+        classifier.add_segment(
+            RecordScope::Window,
+            &[last_name, finding(Category::Mrn, 20, 2)],
+        );
+        assert_eq!(
+            classifier.finish().individuals,
+            Individuals { low: 1, high: 1 }
+        );
     }
 
     #[test]

@@ -70,6 +70,30 @@ impl<'a> Normalized<'a> {
     }
 }
 
+impl Normalized<'_> {
+    /// Maps an offset in the original text to the normalized text. An offset
+    /// inside a rewritten character maps to the end of its replacement.
+    pub fn to_normalized(&self, offset: usize) -> usize {
+        let index = self
+            .breakpoints
+            .partition_point(|&(_, orig)| orig <= offset);
+        if index == 0 {
+            // Before the first breakpoint the texts are aligned, except inside
+            // the first rewritten character.
+            return match self.breakpoints.first() {
+                Some(&(norm, _)) => offset.min(norm),
+                None => offset,
+            };
+        }
+        let (norm, orig) = self.breakpoints[index - 1];
+        let mapped = norm + (offset - orig);
+        match self.breakpoints.get(index) {
+            Some(&(next_norm, _)) => mapped.min(next_norm),
+            None => mapped.min(self.text.len()),
+        }
+    }
+}
+
 enum Replacement {
     Remove,
     With(char),
@@ -117,6 +141,21 @@ mod tests {
             "123\u{2013}45\u{2013}6789"
         );
         assert_eq!(&original[normalized.to_original(end)..], " end");
+    }
+
+    #[test]
+    fn offsets_map_both_ways() {
+        let original = "a\u{2013}b\u{00A0}c";
+        let normalized = Normalized::new(original);
+        assert_eq!(normalized.text(), "a-b c");
+        for (norm, orig) in [(0, 0), (1, 1), (2, 4), (3, 5), (4, 7), (5, 8)] {
+            assert_eq!(normalized.to_original(norm), orig, "to_original({norm})");
+            assert_eq!(
+                normalized.to_normalized(orig),
+                norm,
+                "to_normalized({orig})"
+            );
+        }
     }
 
     #[test]

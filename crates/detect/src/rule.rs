@@ -40,14 +40,36 @@ pub struct RuleSpec {
     pub description: String,
     /// Regular expression for candidates. ASCII mode: `\b`, `\d` and `\w` are
     /// ASCII-only, and text is normalized to ASCII punctuation and digits first.
-    /// A group named `value` marks the value inside a longer match.
+    /// A group named `value` marks the value inside a longer match. Every
+    /// repetition must be bounded, so that no match is longer than
+    /// [`MAX_MATCH_LEN`] bytes. Empty for dictionary rules.
+    #[serde(default)]
     pub pattern: String,
+    /// Positions where the pattern is tried: everywhere (`pattern`, the
+    /// default), right after an anchor word or at the start of a value under
+    /// one of the headers (`keyword`), or where an anchor word starts
+    /// (`keyword-start`).
+    #[serde(default)]
+    pub anchor: Anchor,
+    /// Words and phrases that anchor a keyword-anchored rule, when they
+    /// differ from its context `keywords`. Without them the `keywords`
+    /// anchor the rule and every match counts as having context.
+    #[serde(default)]
+    pub anchor_keywords: Vec<String>,
+    /// Name of a term list in `rules/data/` (or beside a user rule file): the
+    /// rule matches each listed term as a whole word, in any case, instead of a pattern.
+    #[serde(default)]
+    pub dictionary: Option<String>,
     /// Name of the validator applied to each candidate.
     #[serde(default)]
     pub validator: Option<String>,
     /// Words and phrases that give context when found near a candidate (case-insensitive).
     #[serde(default)]
     pub keywords: Vec<String>,
+    /// Words and phrases that, within the window before a candidate, show it
+    /// is something else (`invoice` before a number); such candidates are dropped.
+    #[serde(default)]
+    pub exclude_keywords: Vec<String>,
     /// How far from a candidate keywords count, in characters.
     #[serde(default)]
     pub window: Window,
@@ -73,6 +95,36 @@ pub struct RuleSpec {
     #[serde(default)]
     pub negative_examples: Vec<String>,
 }
+
+/// Positions where a rule's pattern is tried.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Anchor {
+    /// At every position of the text, in the shared candidate pass.
+    #[default]
+    Pattern,
+    /// Only where one of the rule's keywords ends, and at the start of a field
+    /// whose label matches one of its headers.
+    Keyword,
+    /// Only where one of the rule's keywords starts: the pattern matches the
+    /// keyword itself, as `March 14` starts with the month name.
+    KeywordStart,
+}
+
+impl Anchor {
+    /// Returns the name used in rule files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Anchor::Pattern => "pattern",
+            Anchor::Keyword => "keyword",
+            Anchor::KeywordStart => "keyword-start",
+        }
+    }
+}
+
+/// Longest match a pattern may produce, in bytes. Bounding it keeps the
+/// candidate pass linear in the text however the text is built.
+pub const MAX_MATCH_LEN: usize = 512;
 
 /// The keyword window around a candidate, in characters.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -140,6 +192,24 @@ pub struct Rule {
     pub file: String,
 }
 
+impl RuleSpec {
+    /// The words that anchor a keyword-anchored rule: `anchor_keywords`
+    /// when set, otherwise `keywords`.
+    pub fn anchor_words(&self) -> &[String] {
+        if self.anchor_keywords.is_empty() {
+            &self.keywords
+        } else {
+            &self.anchor_keywords
+        }
+    }
+
+    /// Returns true when every match is found through an anchor that
+    /// doubles as its context.
+    pub fn anchor_gives_context(&self) -> bool {
+        self.anchor != Anchor::Pattern && self.anchor_keywords.is_empty()
+    }
+}
+
 impl Rule {
     /// Confidence of a finding with context.
     pub fn context_confidence(&self) -> u8 {
@@ -149,8 +219,13 @@ impl Rule {
 
 /// Parses one rule file's text. `file` names it in errors.
 pub fn parse_rule_file(file: &str, text: &str) -> Result<Vec<Rule>, RuleError> {
-    let parsed: RuleFileSpec =
-        toml::from_str(text).map_err(|err| RuleError::new(file, None, toml_message(&err, text)))?;
+    let parsed: RuleFileSpec = toml::from_str(text).map_err(|err| {
+        RuleError::new(
+            file,
+            failing_rule_id(text).as_deref(),
+            toml_message(&err, text),
+        )
+    })?;
     parsed
         .rule
         .into_iter()
@@ -191,6 +266,17 @@ pub fn read_rule_dir(dir: &Path) -> Result<Vec<(String, String)>, RuleError> {
                 .map_err(|err| RuleError::new(&name, None, format!("cannot read: {err}")))
         })
         .collect()
+}
+
+/// Finds the id of the first rule that does not deserialize on its own, so
+/// that a schema error names its rule as well as its line.
+fn failing_rule_id(text: &str) -> Option<String> {
+    let table: toml::Table = toml::from_str(text).ok()?;
+    let rules = table.get("rule")?.as_array()?;
+    rules.iter().find_map(|rule| {
+        let failed = RuleSpec::deserialize(rule.clone()).is_err();
+        failed.then(|| rule.get("id")?.as_str().map(str::to_string))?
+    })
 }
 
 fn toml_message(err: &toml::de::Error, text: &str) -> String {
@@ -269,20 +355,63 @@ fn check_rule(file: &str, spec: RuleSpec) -> Result<Rule, RuleError> {
                 .into(),
         ));
     }
+    if spec.anchor == Anchor::Keyword && spec.anchor_words().is_empty() && spec.headers.is_empty() {
+        return Err(fail(
+            "anchor = \"keyword\" but the rule has no keywords or headers to anchor on".into(),
+        ));
+    }
+    if spec.anchor == Anchor::KeywordStart && spec.anchor_words().is_empty() {
+        return Err(fail(
+            "anchor = \"keyword-start\" but the rule has no keywords to anchor on".into(),
+        ));
+    }
+    if spec.anchor == Anchor::Pattern && !spec.anchor_keywords.is_empty() {
+        return Err(fail(
+            "anchor_keywords is set but anchor is \"pattern\"; set anchor = \"keyword\" or \"keyword-start\"".into(),
+        ));
+    }
     if spec
         .keywords
         .iter()
+        .chain(&spec.exclude_keywords)
+        .chain(&spec.anchor_keywords)
         .any(|keyword| keyword.trim().is_empty())
     {
         return Err(fail("empty keyword".into()));
+    }
+    if let Some(keyword) = spec
+        .keywords
+        .iter()
+        .chain(&spec.exclude_keywords)
+        .chain(&spec.anchor_keywords)
+        .find(|keyword| !keyword.starts_with(|c: char| c.is_ascii_alphanumeric()))
+    {
+        return Err(fail(format!(
+            "keyword {keyword:?} must start with an ASCII letter or digit, because keywords match from the start of a word"
+        )));
     }
     if spec.examples.is_empty() {
         return Err(fail(
             "no examples: add at least one text the rule must match, so `phiscan rules check` can verify it".into(),
         ));
     }
-    if spec.pattern.trim().is_empty() {
-        return Err(fail("empty pattern".into()));
+    match (&spec.dictionary, spec.pattern.trim().is_empty()) {
+        (None, true) => {
+            return Err(fail(
+                "empty pattern: set `pattern`, or `dictionary` for a term list".into(),
+            ));
+        }
+        (Some(_), false) => {
+            return Err(fail(
+                "both `pattern` and `dictionary` are set; a rule matches one or the other".into(),
+            ));
+        }
+        (Some(_), true) if spec.anchor != Anchor::Pattern => {
+            return Err(fail(
+                "a dictionary rule cannot be keyword-anchored; remove `anchor`".into(),
+            ));
+        }
+        _ => {}
     }
 
     Ok(Rule {
@@ -343,6 +472,7 @@ examples = ["Chart MR0012345"]
         let text = VALID.replace("confidence = 70", "confidence = \"high\"");
         let err = parse_rule_file("user.toml", &text).unwrap_err();
         assert!(err.message.contains("line 9"), "{err}");
+        assert_eq!(err.rule.as_deref(), Some("practice.mrn"));
     }
 
     #[test]
@@ -379,6 +509,63 @@ examples = ["Chart MR0012345"]
         let text = VALID.replace("practice.mrn", "MRN");
         let err = parse_rule_file("user.toml", &text).unwrap_err();
         assert!(err.message.contains("invalid id"), "{err}");
+    }
+
+    #[test]
+    fn keyword_anchor_needs_keywords() {
+        let text = VALID.replace("keywords = [\"chart\"]", "anchor = \"keyword\"");
+        let err = parse_rule_file("user.toml", &text).unwrap_err();
+        assert!(err.message.contains("anchor"), "{err}");
+    }
+
+    #[test]
+    fn anchor_keywords_need_an_anchor() {
+        let text = VALID.replace("keywords", "anchor_keywords = [\"mr\"]\nkeywords");
+        let err = parse_rule_file("user.toml", &text).unwrap_err();
+        assert!(err.message.contains("anchor_keywords is set"), "{err}");
+    }
+
+    #[test]
+    fn keyword_start_needs_keywords() {
+        let text = VALID.replace("keywords = [\"chart\"]", "anchor = \"keyword-start\"");
+        let err = parse_rule_file("user.toml", &text).unwrap_err();
+        assert!(err.message.contains("keyword-start"), "{err}");
+    }
+
+    #[test]
+    fn anchor_words_prefer_anchor_keywords() {
+        let text = VALID.replace(
+            "keywords = [\"chart\"]",
+            "anchor = \"keyword-start\"\nanchor_keywords = [\"mr\"]\nkeywords = [\"chart\"]",
+        );
+        let rules = parse_rule_file("user.toml", &text).unwrap();
+        assert_eq!(rules[0].spec.anchor_words(), ["mr".to_string()]);
+        assert!(!rules[0].spec.anchor_gives_context());
+    }
+
+    #[test]
+    fn unknown_anchor_is_rejected() {
+        let text = VALID.replace("keywords", "anchor = \"line\"\nkeywords");
+        let err = parse_rule_file("user.toml", &text).unwrap_err();
+        assert!(err.message.contains("line"), "{err}");
+        assert_eq!(err.rule.as_deref(), Some("practice.mrn"));
+    }
+
+    #[test]
+    fn pattern_and_dictionary_conflict() {
+        let text = VALID.replace("keywords", "dictionary = \"drug-names.txt\"\nkeywords");
+        let err = parse_rule_file("user.toml", &text).unwrap_err();
+        assert!(
+            err.message.contains("both `pattern` and `dictionary`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn keyword_must_start_with_word_character() {
+        let text = VALID.replace("keywords = [\"chart\"]", "keywords = [\"#chart\"]");
+        let err = parse_rule_file("user.toml", &text).unwrap_err();
+        assert!(err.message.contains("\"#chart\" must start"), "{err}");
     }
 
     #[test]

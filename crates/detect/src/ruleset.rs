@@ -1,8 +1,10 @@
 //! Compiling rules into one multi-pattern matcher.
 
-use crate::data::RuleData;
-use crate::rule::{Rule, RuleError, parse_rule_file, read_rule_dir};
-use aho_corasick::AhoCorasick;
+use crate::data::{RuleData, data_lines};
+use crate::rule::{Anchor, MAX_MATCH_LEN, Rule, RuleError, parse_rule_file, read_rule_dir};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, StartKind};
 use regex_automata::MatchKind;
 use regex_automata::meta;
 use regex_automata::util::syntax;
@@ -17,30 +19,61 @@ const PATTERN_SIZE_LIMIT: usize = 4 << 20;
 /// Compiled size limit for all patterns together.
 const COMBINED_SIZE_LIMIT: usize = 64 << 20;
 
+/// Most terms one dictionary rule may list.
+const MAX_DICTIONARY_TERMS: usize = 200_000;
+
 /// A rule ready to match: its spec plus compiled pattern and lookup tables.
 #[derive(Debug)]
 pub struct CompiledRule {
     pub rule: Rule,
-    pub(crate) regex: regex::bytes::Regex,
+    /// The rule's own pattern, run anchored at each candidate start; None for
+    /// dictionary rules.
+    pub(crate) regex: Option<meta::Regex>,
     /// Capture group index of the `value` group, when the pattern has one.
     pub(crate) value_group: Option<usize>,
     /// Column headers and field names, normalized with [`normalize_label`].
     pub(crate) headers: Vec<String>,
     /// Excluded values in canonical or plain lowercase form.
     pub(crate) exclude: HashSet<String>,
+    /// Whether the rule has context keywords, so candidates need a keyword look-up.
+    pub(crate) has_context_keywords: bool,
+    /// Whether the rule has exclude keywords.
+    pub(crate) has_exclude_keywords: bool,
+}
+
+/// The part a keyword-automaton pattern plays for a rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeywordUse {
+    /// Gives context to the rule's candidates within its window.
+    Context,
+    /// Marks where the keyword-anchored rule's pattern is tried.
+    Anchor,
+    /// Drops the rule's candidates within its window.
+    Exclude,
+    /// Is a term of the dictionary rule.
+    Term,
 }
 
 /// A loaded, compiled rule set.
 #[derive(Debug)]
 pub struct RuleSet {
     pub(crate) rules: Vec<CompiledRule>,
-    /// Leftmost-first search over all patterns: finds the next candidate start.
+    /// Leftmost-first search over the patterns of `pattern_rules`: finds the
+    /// next candidate start.
     pub(crate) candidates: meta::Regex,
-    /// All-matches search over all patterns: which rules match at a start.
+    /// All-matches search over the same patterns: which rules match at a start.
     pub(crate) starts: meta::Regex,
-    pub(crate) keywords: Option<AhoCorasick>,
-    /// For each keyword id, the rules it gives context to.
-    pub(crate) keyword_rules: Vec<Vec<u32>>,
+    /// Rule index of each pattern of `candidates` and `starts`.
+    pub(crate) pattern_rules: Vec<usize>,
+    /// Keywords, exclude keywords and dictionary terms of all rules, ASCII
+    /// case-insensitive. The automaton is anchored: the matcher walks it from
+    /// each word start, so every hit starts at a word boundary.
+    pub(crate) keywords: Option<DFA>,
+    /// Bit `a * 256 + b` set when a keyword can start with bytes `a`, `b`, or
+    /// when `a` alone is a keyword.
+    keyword_pairs: Box<[u64; 1024]>,
+    /// For each keyword-automaton pattern, the rules it serves and how.
+    pub(crate) keyword_uses: Vec<Vec<(u32, KeywordUse)>>,
     /// Length in bytes of the longest keyword.
     pub(crate) max_keyword_len: usize,
     pub(crate) data: RuleData,
@@ -116,8 +149,26 @@ impl RuleSet {
             digest.update(name.as_bytes());
             digest.update(text.as_bytes());
         }
+        let dictionaries = load_dictionaries(&rules)?;
+        // HashMap order changes from run to run; the version must not.
+        let mut names: Vec<&String> = dictionaries.keys().collect();
+        names.sort();
+        for name in names {
+            let terms = &dictionaries[name];
+            digest.update(name.as_bytes());
+            for term in terms {
+                digest.update(term.as_bytes());
+                digest.update([0]);
+            }
+        }
         let version = format!("sha256:{}", &hex::encode(digest.finalize())[..16]);
-        compile(rules, version)
+        compile(rules, &dictionaries, version)
+    }
+
+    /// Returns true when a keyword can start with the two bytes `first`, `second`.
+    pub(crate) fn keyword_pair_starts(&self, first: u8, second: u8) -> bool {
+        let bit = usize::from(first) * 256 + usize::from(second);
+        self.keyword_pairs[bit / 64] >> (bit % 64) & 1 == 1
     }
 
     /// Number of rules.
@@ -167,15 +218,137 @@ fn syntax_config() -> syntax::Config {
     syntax::Config::new().unicode(false).utf8(false)
 }
 
-fn compile(rules: Vec<Rule>, version: String) -> Result<RuleSet, RuleError> {
+/// Returns the terms of a built-in term list, lower case, such as
+/// `drug-names.txt`; None when no built-in list has that name.
+pub fn dictionary_terms(name: &str) -> Option<Vec<String>> {
+    let text = crate::embedded::data_file(name)?;
+    Some(data_lines(text).map(str::to_ascii_lowercase).collect())
+}
+
+/// Returns the pattern ripgrep needs to find the same candidates as the
+/// matcher's first pass: the rule's pattern, preceded by its keywords for a
+/// keyword-anchored rule, or its terms for a dictionary rule. `(?-u)` gives
+/// ripgrep, which defaults to Unicode mode, the matcher's ASCII classes and
+/// word boundaries.
+///
+/// NOTE: a dictionary rule whose list sits beside a user rule file exports
+/// an empty alternation, because only built-in lists are read here.
+pub fn ripgrep_pattern(rule: &Rule) -> String {
+    let spec = &rule.spec;
+    if let Some(dictionary) = &spec.dictionary {
+        let terms = dictionary_terms(dictionary).unwrap_or_default();
+        let alternation: Vec<String> = terms.iter().map(|term| escape_literal(term)).collect();
+        return format!("(?-u)(?i)\\b(?:{})\\b", alternation.join("|"));
+    }
+    // ripgrep joins the lines of a pattern file into one alternation, in
+    // which a group name may appear only once.
+    let pattern = spec.pattern.replace("(?P<value>", "(?:");
+    match spec.anchor {
+        Anchor::Keyword if spec.anchor_words().is_empty() => format!("(?-u){pattern}"),
+        // The pattern of a keyword-start rule matches the keyword itself.
+        Anchor::Pattern | Anchor::KeywordStart => format!("(?-u){pattern}"),
+        Anchor::Keyword => {
+            let keywords: Vec<String> = spec
+                .anchor_words()
+                .iter()
+                .map(|keyword| escape_literal(keyword))
+                .collect();
+            format!("(?-u)(?i:\\b(?:{}))(?-i:{pattern})", keywords.join("|"))
+        }
+    }
+}
+
+/// Escapes regex metacharacters in a literal keyword or term.
+fn escape_literal(literal: &str) -> String {
+    let mut escaped = String::with_capacity(literal.len());
+    for c in literal.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// Term lists by dictionary name, read from the embedded data or from the
+/// folder of the rule file that names them.
+type Dictionaries = HashMap<String, Vec<String>>;
+
+fn load_dictionaries(rules: &[Rule]) -> Result<Dictionaries, RuleError> {
+    let mut dictionaries = Dictionaries::new();
+    for rule in rules {
+        let Some(name) = &rule.spec.dictionary else {
+            continue;
+        };
+        if dictionaries.contains_key(name) {
+            continue;
+        }
+        let fail = |message: String| RuleError {
+            file: rule.file.clone(),
+            rule: Some(rule.spec.id.clone()),
+            message,
+        };
+        let beside_rule_file = Path::new(&rule.file)
+            .parent()
+            .map(|dir| dir.join(name))
+            .filter(|path| !name.contains(['/', '\\']) && path.is_file());
+        let text = match (crate::embedded::data_file(name), beside_rule_file) {
+            (Some(text), _) => text.to_string(),
+            (None, Some(path)) => std::fs::read_to_string(&path)
+                .map_err(|err| fail(format!("cannot read dictionary {}: {err}", path.display())))?,
+            (None, None) => {
+                return Err(fail(format!(
+                    "dictionary {name:?} not found: put the file beside the rule file, or name one of the built-in lists ({})",
+                    crate::embedded::DATA_FILES
+                        .iter()
+                        .map(|(file, _)| *file)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        };
+        let terms: Vec<String> = data_lines(&text).map(str::to_ascii_lowercase).collect();
+        if let Some(term) = terms
+            .iter()
+            .find(|term| !term.starts_with(|c: char| c.is_ascii_alphanumeric()))
+        {
+            return Err(fail(format!(
+                "dictionary {name:?}: term {term:?} must start with a letter or digit, because terms match from the start of a word"
+            )));
+        }
+        if terms.is_empty() {
+            return Err(fail(format!("dictionary {name:?} lists no terms")));
+        }
+        if terms.len() > MAX_DICTIONARY_TERMS {
+            return Err(fail(format!(
+                "dictionary {name:?} lists {} terms; the maximum is {MAX_DICTIONARY_TERMS}",
+                terms.len()
+            )));
+        }
+        dictionaries.insert(name.clone(), terms);
+    }
+    Ok(dictionaries)
+}
+
+fn compile(
+    rules: Vec<Rule>,
+    dictionaries: &Dictionaries,
+    version: String,
+) -> Result<RuleSet, RuleError> {
     let mut compiled = Vec::with_capacity(rules.len());
     for rule in rules {
         compiled.push(compile_rule(rule)?);
     }
 
-    let patterns: Vec<&str> = compiled
+    let pattern_rules: Vec<usize> = compiled
         .iter()
-        .map(|c| c.rule.spec.pattern.as_str())
+        .enumerate()
+        .filter(|(_, c)| c.regex.is_some() && c.rule.spec.anchor == Anchor::Pattern)
+        .map(|(index, _)| index)
+        .collect();
+    let patterns: Vec<&str> = pattern_rules
+        .iter()
+        .map(|&index| compiled[index].rule.spec.pattern.as_str())
         .collect();
     let build = |kind: MatchKind| {
         meta::Regex::builder()
@@ -197,13 +370,36 @@ fn compile(rules: Vec<Rule>, version: String) -> Result<RuleSet, RuleError> {
     let candidates = build(MatchKind::LeftmostFirst)?;
     let starts = build(MatchKind::All)?;
 
-    let (keywords, keyword_rules, max_keyword_len) = compile_keywords(&compiled)?;
+    let (keywords, keyword_uses, max_keyword_len) = compile_keywords(&compiled, dictionaries)?;
+    let mut keyword_pairs = Box::new([0u64; 1024]);
+    if let Some(automaton) = &keywords {
+        let start = automaton
+            .start_state(Anchored::Yes)
+            .expect("the keyword automaton supports anchored searches");
+        for first in 0..=255u8 {
+            let state = automaton.next_state(Anchored::Yes, start, first);
+            if automaton.is_dead(state) {
+                continue;
+            }
+            for second in 0..=255u8 {
+                let next = automaton.next_state(Anchored::Yes, state, second);
+                // A one-letter keyword is followed by a space at the end of
+                // the text, so a match after the first byte always passes.
+                if automaton.is_match(state) || !automaton.is_dead(next) {
+                    let bit = usize::from(first) * 256 + usize::from(second);
+                    keyword_pairs[bit / 64] |= 1 << (bit % 64);
+                }
+            }
+        }
+    }
     Ok(RuleSet {
         rules: compiled,
         candidates,
         starts,
+        pattern_rules,
         keywords,
-        keyword_rules,
+        keyword_pairs,
+        keyword_uses,
         max_keyword_len,
         data: RuleData::embedded(),
         version,
@@ -216,23 +412,22 @@ fn compile_rule(rule: Rule) -> Result<CompiledRule, RuleError> {
         rule: Some(rule.spec.id.clone()),
         message,
     };
-    let regex = regex::bytes::RegexBuilder::new(&rule.spec.pattern)
-        .unicode(false)
-        .size_limit(PATTERN_SIZE_LIMIT)
-        .build()
-        .map_err(|err| fail(format!("invalid pattern: {err}")))?;
-    if regex.is_match(b"") {
-        return Err(fail(
-            "pattern matches the empty string, so it would match everywhere".into(),
-        ));
-    }
-    let value_group = regex.capture_names().position(|name| name == Some("value"));
+    let (regex, value_group) = if rule.spec.dictionary.is_some() {
+        (None, None)
+    } else {
+        let (regex, value_group) = compile_pattern(&rule.spec.pattern).map_err(fail)?;
+        (Some(regex), value_group)
+    };
 
+    // A header written `=name` matches only a label that is exactly `name`.
     let headers = rule
         .spec
         .headers
         .iter()
-        .map(|header| normalize_label(header))
+        .map(|header| match header.strip_prefix('=') {
+            Some(exact) => format!("={}", normalize_label(exact)),
+            None => normalize_label(header),
+        })
         .collect();
     let exclude = rule
         .spec
@@ -246,48 +441,128 @@ fn compile_rule(rule: Rule) -> Result<CompiledRule, RuleError> {
             std::iter::once(plain).chain(canonical)
         })
         .collect();
+    let has_context_keywords = !rule.spec.anchor_gives_context() && !rule.spec.keywords.is_empty();
+    let has_exclude_keywords = !rule.spec.exclude_keywords.is_empty();
     Ok(CompiledRule {
         rule,
         regex,
         value_group,
         headers,
         exclude,
+        has_context_keywords,
+        has_exclude_keywords,
     })
 }
 
-type KeywordTables = (Option<AhoCorasick>, Vec<Vec<u32>>, usize);
+/// Compiles one rule's pattern and checks that its matches are bounded and non-empty.
+fn compile_pattern(pattern: &str) -> Result<(meta::Regex, Option<usize>), String> {
+    let hir = syntax::parse_with(pattern, &syntax_config())
+        .map_err(|err| format!("invalid pattern: {err}"))?;
+    match hir.properties().maximum_len() {
+        Some(len) if len <= MAX_MATCH_LEN => {}
+        Some(len) => {
+            return Err(format!(
+                "pattern can match up to {len} bytes; the maximum is {MAX_MATCH_LEN}: lower the repetition bounds"
+            ));
+        }
+        None => {
+            return Err(format!(
+                "pattern has an unbounded repetition (`*`, `+` or `{{n,}}`), so a match could run through a whole file; bound it, for example `\\d{{5,12}}` instead of `\\d+` (at most {MAX_MATCH_LEN} bytes)"
+            ));
+        }
+    }
+    if hir.properties().minimum_len() == Some(0) {
+        return Err("pattern matches the empty string, so it would match everywhere".into());
+    }
+    let regex = meta::Regex::builder()
+        .syntax(syntax_config())
+        .configure(
+            meta::Config::new()
+                .utf8_empty(false)
+                .nfa_size_limit(Some(PATTERN_SIZE_LIMIT)),
+        )
+        .build(pattern)
+        .map_err(|err| format!("invalid pattern: {err}"))?;
+    let value_group = regex
+        .group_info()
+        .to_index(regex_automata::PatternID::ZERO, "value")
+        .filter(|_| !value_is_whole_match(&hir));
+    Ok((regex, value_group))
+}
 
-fn compile_keywords(rules: &[CompiledRule]) -> Result<KeywordTables, RuleError> {
+/// Returns true when the `value` group spans the whole match, as in
+/// `\b(?P<value>...)\b`: the value is then found without capture groups,
+/// which costs a fraction of a capturing search.
+fn value_is_whole_match(hir: &regex_syntax::hir::Hir) -> bool {
+    use regex_syntax::hir::HirKind;
+    let items: &[regex_syntax::hir::Hir] = match hir.kind() {
+        HirKind::Concat(items) => items,
+        _ => std::slice::from_ref(hir),
+    };
+    let inner: Vec<&regex_syntax::hir::Hir> = items
+        .iter()
+        .filter(|item| !matches!(item.kind(), HirKind::Look(_)))
+        .collect();
+    matches!(inner.as_slice(), [only] if matches!(only.kind(), HirKind::Capture(capture) if capture.name.as_deref() == Some("value")))
+}
+
+type KeywordTables = (Option<DFA>, Vec<Vec<(u32, KeywordUse)>>, usize);
+
+fn compile_keywords(
+    rules: &[CompiledRule],
+    dictionaries: &Dictionaries,
+) -> Result<KeywordTables, RuleError> {
     let mut ids: HashMap<String, usize> = HashMap::new();
     let mut words: Vec<String> = Vec::new();
-    let mut keyword_rules: Vec<Vec<u32>> = Vec::new();
+    let mut uses: Vec<Vec<(u32, KeywordUse)>> = Vec::new();
+    let mut add = |word: &str, rule: usize, kind: KeywordUse| {
+        let key = word.to_ascii_lowercase();
+        let id = *ids.entry(key.clone()).or_insert_with(|| {
+            words.push(key);
+            uses.push(Vec::new());
+            words.len() - 1
+        });
+        let entry = (rule as u32, kind);
+        if !uses[id].contains(&entry) {
+            uses[id].push(entry);
+        }
+    };
     for (index, compiled) in rules.iter().enumerate() {
-        for keyword in &compiled.rule.spec.keywords {
-            let key = keyword.to_ascii_lowercase();
-            let id = *ids.entry(key.clone()).or_insert_with(|| {
-                words.push(key);
-                keyword_rules.push(Vec::new());
-                words.len() - 1
-            });
-            if !keyword_rules[id].contains(&(index as u32)) {
-                keyword_rules[id].push(index as u32);
+        let spec = &compiled.rule.spec;
+        if spec.anchor != Anchor::Pattern {
+            for keyword in spec.anchor_words() {
+                add(keyword, index, KeywordUse::Anchor);
+            }
+        }
+        if !spec.anchor_gives_context() {
+            for keyword in &spec.keywords {
+                add(keyword, index, KeywordUse::Context);
+            }
+        }
+        for keyword in &spec.exclude_keywords {
+            add(keyword, index, KeywordUse::Exclude);
+        }
+        if let Some(name) = &spec.dictionary {
+            for term in &dictionaries[name] {
+                add(term, index, KeywordUse::Term);
             }
         }
     }
     if words.is_empty() {
-        return Ok((None, keyword_rules, 0));
+        return Ok((None, uses, 0));
     }
     let max_len = words.iter().map(String::len).max().unwrap_or(0);
-    let automaton = AhoCorasick::builder()
+    let automaton = DFA::builder()
         .ascii_case_insensitive(true)
-        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+        .match_kind(aho_corasick::MatchKind::Standard)
+        .start_kind(StartKind::Anchored)
         .build(&words)
         .map_err(|err| RuleError {
             file: "(rule set)".into(),
             rule: None,
             message: format!("keywords failed to compile: {err}"),
         })?;
-    Ok((Some(automaton), keyword_rules, max_len))
+    Ok((Some(automaton), uses, max_len))
 }
 
 /// Normalizes a column header or field name for comparison: lowercase ASCII
@@ -321,6 +596,9 @@ pub fn normalize_label(label: &str) -> String {
 /// Returns true when a normalized label names a normalized header: equal, or
 /// containing it as a run of whole words (`patient ssn` contains `ssn`).
 pub(crate) fn label_contains(label: &str, header: &str) -> bool {
+    if let Some(exact) = header.strip_prefix('=') {
+        return label == exact;
+    }
     if header.is_empty() {
         return false;
     }
@@ -360,6 +638,8 @@ mod tests {
         assert!(label_contains("date of birth", "date of birth"));
         assert!(!label_contains("lessn", "ssn"));
         assert!(!label_contains("ssnx", "ssn"));
+        assert!(label_contains("name", "=name"));
+        assert!(!label_contains("drug name", "=name"));
     }
 
     #[test]
@@ -367,7 +647,65 @@ mod tests {
         let rules = RuleSet::embedded().unwrap();
         assert!(rules.len() >= 6);
         assert!(rules.version().starts_with("sha256:"));
+        let again = RuleSet::embedded().unwrap();
+        assert_eq!(again.version(), rules.version(), "version is deterministic");
         assert!(rules.find("us.ssn").is_some());
+    }
+
+    #[test]
+    fn ripgrep_export_prefixes_ascii_mode() {
+        let rules = RuleSet::embedded().unwrap();
+        let (_, ssn) = rules.find("us.ssn").unwrap();
+        let expected = ssn.spec.pattern.replace("(?P<value>", "(?:");
+        assert_eq!(ripgrep_pattern(ssn), format!("(?-u){expected}"));
+    }
+
+    #[test]
+    fn ripgrep_export_puts_keywords_before_anchored_patterns() {
+        let rules = RuleSet::embedded().unwrap();
+        let (_, mrn) = rules.find("us.mrn.labelled").unwrap();
+        let pattern = ripgrep_pattern(mrn);
+        assert!(
+            pattern.starts_with("(?-u)(?i:\\b(?:mrn|mrn\\#|"),
+            "{pattern}"
+        );
+        let expected = mrn.spec.pattern.replace("(?P<value>", "(?:");
+        assert!(pattern.ends_with(&format!("(?-i:{expected})")), "{pattern}");
+    }
+
+    #[test]
+    fn ripgrep_export_lists_dictionary_terms() {
+        let rules = RuleSet::embedded().unwrap();
+        let (_, drugs) = rules.find("medication.name").unwrap();
+        let pattern = ripgrep_pattern(drugs);
+        assert!(pattern.contains("|metformin|"), "{pattern}");
+        assert!(pattern.contains("insulin glargine"), "{pattern}");
+    }
+
+    #[test]
+    fn ripgrep_export_parses_as_one_alternation() {
+        let rules = RuleSet::embedded().unwrap();
+        let patterns: Vec<String> = rules.rules().map(ripgrep_pattern).collect();
+        for (rule, pattern) in rules.rules().zip(&patterns) {
+            assert!(
+                !pattern.contains("(?:))"),
+                "{}: empty keyword list",
+                rule.spec.id
+            );
+        }
+        let joined = patterns.join("|");
+        let parsed = regex_syntax::ParserBuilder::new()
+            .utf8(false)
+            .build()
+            .parse(&joined);
+        assert!(parsed.is_ok(), "{:?}", parsed.err());
+    }
+
+    #[test]
+    fn literal_escape_keeps_letters() {
+        assert_eq!(escape_literal("mr#"), "mr\\#");
+        assert_eq!(escape_literal("s/n"), "s/n");
+        assert_eq!(escape_literal("d.o.b"), "d\\.o\\.b");
     }
 
     #[test]
@@ -394,7 +732,7 @@ id = "user.any"
 name = "Anything"
 category = "other-id"
 description = "Matches nothing useful."
-pattern = '\d*'
+pattern = '\d{0,3}'
 confidence = 50
 examples = ["1"]
 "#;
@@ -417,6 +755,45 @@ examples = ["1"]
 "#;
         let err = RuleSet::from_files(&[("u.toml".into(), text.into())]).unwrap_err();
         assert_eq!(err.rule.as_deref(), Some("user.huge"));
-        assert!(err.message.contains("invalid pattern"), "{err}");
+        assert!(err.message.contains("maximum is 512"), "{err}");
+    }
+
+    #[test]
+    fn unbounded_pattern_is_rejected() {
+        let text = r#"
+[[rule]]
+id = "user.runaway"
+name = "Runaway"
+category = "other-id"
+description = "Nested unbounded repetition."
+pattern = '(\d+)+X'
+confidence = 50
+examples = ["1X"]
+"#;
+        let err = RuleSet::from_files(&[("u.toml".into(), text.into())]).unwrap_err();
+        assert_eq!(err.file, "u.toml");
+        assert_eq!(err.rule.as_deref(), Some("user.runaway"));
+        assert!(err.message.contains("unbounded repetition"), "{err}");
+    }
+
+    #[test]
+    fn missing_dictionary_is_rejected() {
+        let text = r#"
+[[rule]]
+id = "user.terms"
+name = "Terms"
+category = "clinical-term"
+description = "Terms from a list that does not exist."
+dictionary = "no-such-list.txt"
+confidence = 50
+examples = ["x"]
+"#;
+        let err = RuleSet::from_files(&[("u.toml".into(), text.into())]).unwrap_err();
+        assert_eq!(err.rule.as_deref(), Some("user.terms"));
+        assert!(
+            err.message
+                .contains("dictionary \"no-such-list.txt\" not found"),
+            "{err}"
+        );
     }
 }

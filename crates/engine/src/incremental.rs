@@ -13,6 +13,7 @@ use crate::item::open_read_only;
 use crate::scan::Scanner;
 use crate::writer::{FinishedItem, Message, ReusedItem};
 use crossbeam_channel::Sender;
+use phiscan_core::Role;
 use phiscan_core::cache::{CachedFile, FileKey, ItemCache};
 use phiscan_core::location::{MEMBER_SEPARATOR, os_str_to_text, path_to_location};
 use phiscan_core::records::ItemMeta;
@@ -130,11 +131,12 @@ impl Scanner {
             let mut findings = cached.findings;
             for finding in &mut findings {
                 finding.location = relocate(&finding.location, old, new);
-                let role = self.rules.find(&finding.rule).map(|(_, rule)| rule.role);
-                if let (Some(role), Some(fingerprint)) =
-                    (role, parse_fingerprint(&finding.fingerprint))
+                // The stored person flag already says whether the value
+                // identifies one patient, as the scan that read it decided.
+                if finding.person
+                    && let Some(fingerprint) = parse_fingerprint(&finding.fingerprint)
                 {
-                    people.add(finding.category, role, fingerprint);
+                    people.add(finding.category, Role::Direct, fingerprint);
                 }
             }
             record.location = relocate(&record.location, old, new);

@@ -6,11 +6,11 @@ use crate::writer::{FinishedItem, MailMark, Message};
 use crossbeam_channel::Sender;
 use phiscan_core::location::{child_location, os_str_to_text, path_to_location};
 use phiscan_core::records::{FindingRecord, FlowRecord, Individuals, ItemMeta, ItemRecord};
-use phiscan_core::{Class, Coverage, Locator};
+use phiscan_core::{Class, Coverage, Locator, Role};
 use phiscan_detect::privacy::hex_fingerprint;
 use phiscan_detect::{
     ItemClassifier, LinkInput, Match, Matcher, PeopleCounter, RecordScope, RuleSet, SegmentInput,
-    mask,
+    counts_person, mask,
 };
 use phiscan_extract::mail::Envelope;
 use phiscan_extract::{
@@ -558,6 +558,8 @@ impl<'s> ItemSink<'s> {
                 .fingerprinter
                 .fingerprint(rule.category, &found.canonical);
             let (line, column) = lines.at(found.start);
+            let person =
+                rule.role == Role::Direct && counts_person(rule.category, &found.canonical);
             self.batch.push(FindingRecord {
                 location: self.place.location.clone(),
                 rule: rule.spec.id.clone(),
@@ -570,6 +572,7 @@ impl<'s> ItemSink<'s> {
                 locator: (segment.locate)(found.start),
                 preview: mask(rule.category, value),
                 fingerprint: hex_fingerprint(&fingerprint),
+                person,
                 value: scanner.options.show_values.then(|| value.to_string()),
             });
             worker.links.push(LinkInput {
@@ -578,6 +581,7 @@ impl<'s> ItemSink<'s> {
                 start: found.start,
                 end: found.end,
                 fingerprint,
+                counts_person: person,
             });
         }
         self.findings += worker.links.len() as u64;

@@ -177,6 +177,21 @@ const MIGRATIONS: &[&str] = &[
         FROM all_items i JOIN scans s ON s.id = i.scan_id
         WHERE i.parent IS NULL;
     "#,
+    // 5: which findings identify one patient, for the individuals estimate.
+    r#"
+    ALTER TABLE findings ADD COLUMN person BOOLEAN NOT NULL DEFAULT FALSE;
+    DROP VIEW all_findings;
+    CREATE VIEW all_findings AS
+        SELECT scan_id, location, rule, category, confidence, start, "end",
+               line, "column", locator, preview, fingerprint, person
+        FROM findings
+        UNION ALL
+        SELECT r.scan_id, r.location, f.rule, f.category, f.confidence,
+               f.start, f."end", f.line, f."column", f.locator, f.preview,
+               f.fingerprint, f.person
+        FROM reused_items r
+        JOIN findings f ON f.scan_id = r.origin_scan AND f.location = r.origin_location;
+    "#,
 ];
 
 /// Records inserted per transaction.
@@ -189,7 +204,7 @@ const LOCK_MIGRATION: i32 = 1;
 const LOCK_SWEEP: i32 = 2;
 
 const ITEM_COLUMNS: &str = "location, path, parent, format, size, modified, class, coverage, reason, findings, categories, individuals_low, individuals_high, content_id, mode, uid, gid, file_id, modified_ns, exposure, places, reused";
-const FINDING_COLUMNS: &str = "location, rule, category, confidence, start, \"end\", line, \"column\", locator, preview, fingerprint";
+const FINDING_COLUMNS: &str = "location, rule, category, confidence, start, \"end\", line, \"column\", locator, preview, fingerprint, person";
 
 /// An error of the PostgreSQL store. Messages name the server without the password.
 #[derive(Debug, thiserror::Error)]
@@ -281,7 +296,7 @@ impl PgStore {
             .map_err(query_error)?;
         let finding_insert = client
             .prepare(&format!(
-                "INSERT INTO findings (scan_id, {FINDING_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                "INSERT INTO findings (scan_id, {FINDING_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
             ))
             .map_err(query_error)?;
         let flow_insert = client
@@ -343,7 +358,7 @@ impl PgStore {
         let rows = self
             .client
             .query(
-                "SELECT DISTINCT location, category, fingerprint FROM findings WHERE scan_id = $1 AND category = ANY($2)",
+                "SELECT DISTINCT location, category, fingerprint FROM findings WHERE scan_id = $1 AND person AND category = ANY($2)",
                 &[&scan_id, &categories],
             )
             .map_err(|err| self.query_error(err))?;
@@ -554,6 +569,7 @@ impl PgStore {
                 &serde_json::to_string(&finding.locator).unwrap_or_default(),
                 &finding.preview,
                 &finding.fingerprint,
+                &finding.person,
             ],
         )?;
         self.commit_if_full()
@@ -736,6 +752,7 @@ fn finding_from_row(row: &Row) -> FindingRecord {
         locator: serde_json::from_str(&locator).unwrap_or(Locator::Text),
         preview: row.get(9),
         fingerprint: row.get(10),
+        person: row.get(11),
         value: None,
     }
 }

@@ -9,7 +9,7 @@ use rusqlite::{Connection, Row, params};
 pub(crate) const ITEM_COLUMNS: &str = "location, path, parent, format, size, modified, class, coverage, reason, findings, categories, individuals_low, individuals_high, content_id, mode, uid, gid, file_id, modified_ns, exposure, places, reused";
 
 /// Finding columns in the order [`finding_from_row`] reads them.
-pub(crate) const FINDING_COLUMNS: &str = "location, rule, category, confidence, start, \"end\", line, \"column\", locator, preview, fingerprint";
+pub(crate) const FINDING_COLUMNS: &str = "location, rule, category, confidence, start, \"end\", line, \"column\", locator, preview, fingerprint, person";
 
 const SCAN_COLUMNS: &str = "id, started, finished, roots, version, rules_version, host, complete, sweep, resumed_from, summary";
 
@@ -36,7 +36,7 @@ pub fn scan_data(connection: &Connection, scan_id: &str) -> rusqlite::Result<Sca
         .map(|category| format!("'{}'", category.as_str()))
         .collect();
     let mut statement = connection.prepare(&format!(
-        "SELECT DISTINCT location, category, fingerprint FROM all_findings WHERE scan_id = ?1 AND category IN ({})",
+        "SELECT DISTINCT location, category, fingerprint FROM all_findings WHERE scan_id = ?1 AND person = 1 AND category IN ({})",
         categories.join(", ")
     ))?;
     let people = statement
@@ -214,6 +214,7 @@ pub(crate) fn finding_from_row(row: &Row<'_>) -> rusqlite::Result<FindingRecord>
         locator: serde_json::from_str(&locator).unwrap_or(Locator::Text),
         preview: row.get(9)?,
         fingerprint: row.get(10)?,
+        person: row.get(11)?,
         value: None,
     })
 }

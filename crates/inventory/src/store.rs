@@ -158,6 +158,21 @@ const MIGRATIONS: &[&str] = &[
         FROM all_items i JOIN scans s ON s.id = i.scan_id
         WHERE i.parent IS NULL;
     "#,
+    // 5: which findings identify one patient, for the individuals estimate.
+    r#"
+    ALTER TABLE findings ADD COLUMN person INTEGER NOT NULL DEFAULT 0;
+    DROP VIEW all_findings;
+    CREATE VIEW all_findings AS
+        SELECT scan_id, location, rule, category, confidence, start, "end",
+               line, "column", locator, preview, fingerprint, person
+        FROM findings
+        UNION ALL
+        SELECT r.scan_id, r.location, f.rule, f.category, f.confidence,
+               f.start, f."end", f.line, f."column", f.locator, f.preview,
+               f.fingerprint, f.person
+        FROM reused_items r
+        JOIN findings f ON f.scan_id = r.origin_scan AND f.location = r.origin_location;
+    "#,
 ];
 
 /// Records inserted per transaction.
@@ -472,8 +487,8 @@ impl Store {
         let locator = serde_json::to_string(&finding.locator).unwrap_or_default();
         self.connection
             .prepare_cached(
-                "INSERT INTO findings (scan_id, location, rule, category, confidence, start, \"end\", line, \"column\", locator, preview, fingerprint)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                "INSERT INTO findings (scan_id, location, rule, category, confidence, start, \"end\", line, \"column\", locator, preview, fingerprint, person)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?
             .execute(params![
                 self.scan_id,
@@ -488,6 +503,7 @@ impl Store {
                 locator,
                 finding.preview,
                 finding.fingerprint,
+                finding.person,
             ])?;
         self.commit_if_full()
     }
@@ -685,6 +701,7 @@ mod tests {
             locator: Locator::Text,
             preview: "***-**-7890".into(),
             fingerprint: "ab".repeat(16),
+            person: true,
             value: value.map(str::to_string),
         })
     }
