@@ -91,12 +91,19 @@ pub(super) fn ipv4(value: &str) -> Option<String> {
     let address: Ipv4Addr = value.parse().ok()?;
     let octets = address.octets();
     // Documentation ranges (RFC 5737), loopback, unspecified and broadcast
-    // addresses identify no one.
+    // addresses identify no one. Private (RFC 1918), shared (RFC 6598) and
+    // link-local addresses are reused by every home and office network, so
+    // they are not unique to a person either; in a practice's logs they name
+    // its own workstations.
     let documentation = matches!(
         octets,
         [192, 0, 2, _] | [198, 51, 100, _] | [203, 0, 113, _]
     );
+    let shared = octets[0] == 100 && (64..128).contains(&octets[1]);
     let rejected = documentation
+        || shared
+        || address.is_private()
+        || address.is_link_local()
         || address.is_loopback()
         || address.is_unspecified()
         || address.is_broadcast();
@@ -108,7 +115,10 @@ pub(super) fn ipv6(value: &str) -> Option<String> {
     let segments = address.segments();
     // 2001:db8::/32 is reserved for documentation (RFC 3849).
     let documentation = segments[0] == 0x2001 && segments[1] == 0x0db8;
-    let rejected = documentation || address.is_loopback() || address.is_unspecified();
+    // Unique local (fc00::/7) and link-local (fe80::/10) addresses are not
+    // globally unique, like private IPv4 addresses.
+    let local = (segments[0] & 0xfe00) == 0xfc00 || (segments[0] & 0xffc0) == 0xfe80;
+    let rejected = documentation || local || address.is_loopback() || address.is_unspecified();
     // A bare `::` run with one group (such as `12::34` in a time stamp) is
     // too short to be an address someone wrote on purpose.
     let groups = value.split(':').filter(|group| !group.is_empty()).count();
@@ -201,9 +211,14 @@ mod tests {
 
     #[test]
     fn ipv4_octets_and_reserved_ranges() {
-        assert_eq!(ipv4("10.20.30.40").as_deref(), Some("10.20.30.40"));
-        assert_eq!(ipv4("172.16.254.1").as_deref(), Some("172.16.254.1"));
+        assert_eq!(ipv4("73.162.44.201").as_deref(), Some("73.162.44.201"));
+        assert_eq!(ipv4("172.32.254.1").as_deref(), Some("172.32.254.1"));
         for rejected in [
+            "10.20.30.40",
+            "172.16.254.1",
+            "192.168.1.20",
+            "100.64.3.4",
+            "169.254.10.1",
             "256.1.1.1",
             "192.0.2.15",
             "127.0.0.1",
@@ -221,7 +236,8 @@ mod tests {
             ipv6("2600:1f18:0:0:1a2b:3c4d:5e6f:7081").as_deref(),
             Some("2600:1f18::1a2b:3c4d:5e6f:7081")
         );
-        assert!(ipv6("fe80::1ff:fe23:4567:890a").is_some());
+        assert_eq!(ipv6("fe80::1ff:fe23:4567:890a"), None, "link-local");
+        assert_eq!(ipv6("fd12:3456:789a::1"), None, "unique local");
         assert_eq!(ipv6("2001:db8::1"), None, "documentation");
         assert_eq!(ipv6("::1"), None);
         assert_eq!(ipv6("12::34"), None);
