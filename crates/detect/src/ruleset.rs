@@ -241,8 +241,15 @@ pub fn ripgrep_pattern(rule: &Rule) -> String {
         return format!("(?-u)(?i)\\b(?:{})\\b", alternation.join("|"));
     }
     // ripgrep joins the lines of a pattern file into one alternation, in
-    // which a group name may appear only once.
-    let pattern = spec.pattern.replace("(?P<value>", "(?:");
+    // which a group name may appear only once. It also searches line by line
+    // and rejects patterns that can match a line break unless run with
+    // --multiline, which slows every pattern down; a label and a name on
+    // consecutive lines are matched as if on one line instead.
+    let pattern = spec
+        .pattern
+        .replace("(?P<value>", "(?:")
+        .replace(r"\r?\n", r"[ \t]")
+        .replace(r"\n", r"[ \t]");
     match spec.anchor {
         Anchor::Keyword if spec.anchor_words().is_empty() => format!("(?-u){pattern}"),
         // The pattern of a keyword-start rule matches the keyword itself.
