@@ -10,8 +10,9 @@ use phiscan_core::Category;
 use regex_automata::meta;
 use regex_automata::util::captures::Captures;
 use regex_automata::{Anchored, Input, PatternSet};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::ops::Range;
+use std::rc::Rc;
 
 /// A byte range of a segment that belongs to a named field, such as a CSV cell
 /// under its column header.
@@ -97,7 +98,7 @@ pub struct Matcher {
     /// Rules whose span lists are filled for the current segment, to clear them cheaply.
     touched_rules: Vec<u32>,
     /// For each label seen, the rules it gives context to.
-    label_rules: HashMap<String, Box<[u32]>>,
+    label_rules: FxHashMap<String, Rc<[u32]>>,
     raw: Vec<Match>,
     /// Rules matching at the current candidate start, reused between candidates.
     matched_rules: Vec<usize>,
@@ -133,7 +134,7 @@ impl Matcher {
             context_spans: vec![Vec::new(); rules.rules.len()],
             exclude_spans: vec![Vec::new(); rules.rules.len()],
             touched_rules: Vec::new(),
-            label_rules: HashMap::new(),
+            label_rules: FxHashMap::default(),
             raw: Vec::new(),
             matched_rules: Vec::new(),
         }
@@ -247,7 +248,7 @@ impl Matcher {
         rules: &RuleSet,
         input: &SegmentInput<'_>,
         normalized: &Normalized<'_>,
-        segment_label_rules: &Option<Box<[u32]>>,
+        segment_label_rules: &Option<Rc<[u32]>>,
     ) {
         if rules.pattern_rules.is_empty() {
             return;
@@ -318,7 +319,7 @@ impl Matcher {
         rules: &RuleSet,
         input: &SegmentInput<'_>,
         normalized: &Normalized<'_>,
-        segment_label_rules: &Option<Box<[u32]>>,
+        segment_label_rules: &Option<Rc<[u32]>>,
     ) {
         for index in 0..self.hits.len() {
             let hit = self.hits[index];
@@ -362,10 +363,10 @@ impl Matcher {
         rules: &RuleSet,
         input: &SegmentInput<'_>,
         normalized: &Normalized<'_>,
-        segment_label_rules: &Option<Box<[u32]>>,
+        segment_label_rules: &Option<Rc<[u32]>>,
     ) {
         let text = normalized.text();
-        let mut anchors: Vec<(usize, Box<[u32]>)> = Vec::new();
+        let mut anchors: Vec<(usize, Rc<[u32]>)> = Vec::new();
         if let Some(marked) = segment_label_rules {
             anchors.push((0, marked.clone()));
         }
@@ -404,7 +405,7 @@ impl Matcher {
         start: usize,
         rule_index: usize,
         origin: Origin,
-        segment_label_rules: &Option<Box<[u32]>>,
+        segment_label_rules: &Option<Rc<[u32]>>,
     ) {
         let compiled = &rules.rules[rule_index];
         let (Some(regex), Some((cache, captures))) =
@@ -455,7 +456,7 @@ impl Matcher {
         value: Range<usize>,
         rule_index: usize,
         origin: Origin,
-        segment_label_rules: &Option<Box<[u32]>>,
+        segment_label_rules: &Option<Rc<[u32]>>,
     ) {
         let compiled = &rules.rules[rule_index];
         let text = normalized.text();
@@ -471,6 +472,35 @@ impl Matcher {
         let original_start = normalized.to_original(value_start);
         let original_end = normalized.to_original(value_end);
         if !input.report.contains(&original_start) || original_end <= original_start {
+            return;
+        }
+
+        // Context comes before validation: a rule that requires context
+        // rejects most candidates here, before its validator runs. Shrinking
+        // the value below can only narrow the keyword window, never widen it.
+        let field_label = field_at(input.fields, original_start).map(|field| field.label);
+        let field_context = match field_label {
+            Some(label) => self
+                .rules_for_label(rules, label)
+                .contains(&(rule_index as u32)),
+            None => false,
+        };
+        let label_context = segment_label_rules
+            .as_ref()
+            .is_some_and(|marked| marked.contains(&(rule_index as u32)));
+        let context = origin == Origin::Anchored && compiled.rule.spec.anchor_gives_context()
+            || field_context
+            || label_context
+            || compiled.has_context_keywords
+                && self.keyword_near(
+                    rules,
+                    text,
+                    rule_index,
+                    value_start,
+                    value_end,
+                    KeywordUse::Context,
+                );
+        if compiled.rule.spec.requires_context && !context {
             return;
         }
 
@@ -516,32 +546,6 @@ impl Matcher {
             return;
         }
 
-        let field_label = field_at(input.fields, original_start).map(|field| field.label);
-        let field_context = match field_label {
-            Some(label) => self
-                .rules_for_label(rules, label)
-                .contains(&(rule_index as u32)),
-            None => false,
-        };
-        let label_context = segment_label_rules
-            .as_ref()
-            .is_some_and(|marked| marked.contains(&(rule_index as u32)));
-        let context = origin == Origin::Anchored && compiled.rule.spec.anchor_gives_context()
-            || field_context
-            || label_context
-            || compiled.has_context_keywords
-                && self.keyword_near(
-                    rules,
-                    text,
-                    rule_index,
-                    value_start,
-                    value_end,
-                    KeywordUse::Context,
-                );
-        if compiled.rule.spec.requires_context && !context {
-            return;
-        }
-
         let confidence = if context {
             compiled.rule.context_confidence()
         } else {
@@ -558,12 +562,12 @@ impl Matcher {
     }
 
     /// Returns the rules a column header or field name gives context to.
-    fn rules_for_label(&mut self, rules: &RuleSet, label: &str) -> Box<[u32]> {
+    fn rules_for_label(&mut self, rules: &RuleSet, label: &str) -> Rc<[u32]> {
         if let Some(marked) = self.label_rules.get(label) {
             return marked.clone();
         }
         let normalized = normalize_label(label);
-        let marked: Box<[u32]> = rules
+        let marked: Rc<[u32]> = rules
             .rules
             .iter()
             .enumerate()
@@ -582,7 +586,8 @@ impl Matcher {
                         })
             })
             .map(|(index, _)| index as u32)
-            .collect();
+            .collect::<Vec<u32>>()
+            .into();
         if self.label_rules.len() >= LABEL_CACHE_LIMIT {
             self.label_rules.clear();
         }
