@@ -11,8 +11,8 @@
 
 use crate::item::open_read_only;
 use crate::scan::Scanner;
+use crate::writer::Sender;
 use crate::writer::{FinishedItem, Message, ReusedItem};
-use crossbeam_channel::Sender;
 use phiscan_core::Role;
 use phiscan_core::cache::{CachedFile, FileKey, ItemCache};
 use phiscan_core::location::{MEMBER_SEPARATOR, os_str_to_text, path_to_location};

@@ -2,8 +2,8 @@
 
 use crate::flow::{self, Rollup};
 use crate::scan::{Scanner, describe_io_error};
+use crate::writer::Sender;
 use crate::writer::{FinishedItem, MailMark, Message};
-use crossbeam_channel::Sender;
 use phiscan_core::location::{child_location, os_str_to_text, path_to_location};
 use phiscan_core::records::{FindingRecord, FlowRecord, Individuals, ItemMeta, ItemRecord};
 use phiscan_core::{Class, Coverage, Locator, Role};

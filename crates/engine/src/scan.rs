@@ -18,6 +18,9 @@ use std::time::{Duration, Instant, SystemTime};
 /// one stage is slower than the next.
 const CHANNEL_CAPACITY: usize = 1024;
 
+/// Walk entries sent to the workers at a time.
+const ENTRY_BATCH: usize = 16;
+
 /// What to scan and how.
 #[derive(Clone, Debug)]
 pub struct ScanOptions {
@@ -198,18 +201,23 @@ impl Scanner {
             ));
         }
 
+        // The walker hands entries over in small batches: one channel
+        // operation per file costs a context switch, and a batch small enough
+        // still spreads a folder of large files over the workers.
         let (entry_sender, entry_receiver) =
-            crossbeam_channel::bounded::<WalkEvent>(CHANNEL_CAPACITY);
+            crossbeam_channel::bounded::<Vec<WalkEvent>>(CHANNEL_CAPACITY / ENTRY_BATCH);
         // Fetched messages are held in memory: a short queue bounds it.
         let (mail_sender, mail_receiver) =
             crossbeam_channel::bounded::<(usize, MailEvent)>(threads);
         let (message_sender, message_receiver) =
-            crossbeam_channel::bounded::<Message>(CHANNEL_CAPACITY);
+            crossbeam_channel::bounded::<Vec<Message>>(CHANNEL_CAPACITY);
         let writer_thread = std::thread::Builder::new()
             .name("phiscan-writer".into())
             .spawn(move || {
-                for message in message_receiver {
-                    writer.handle(message);
+                for batch in message_receiver {
+                    for message in batch {
+                        writer.handle(message);
+                    }
                 }
                 writer
             })
@@ -221,13 +229,23 @@ impl Scanner {
             let walk_complete = &walk_complete;
             let walker = &walker;
             scope.spawn(move || {
+                let mut batch = Vec::with_capacity(ENTRY_BATCH);
+                let mut open = true;
                 walker.walk(&mut |event| {
                     if walk_cancel.load(Ordering::Relaxed) {
                         walk_complete.store(false, Ordering::Relaxed);
                         return false;
                     }
-                    entry_sender.send(event).is_ok()
+                    batch.push(event);
+                    if batch.len() >= ENTRY_BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(ENTRY_BATCH));
+                        open = entry_sender.send(full).is_ok();
+                    }
+                    open
                 });
+                if open && !batch.is_empty() {
+                    let _ = entry_sender.send(batch);
+                }
                 drop(entry_sender);
             });
 
@@ -248,11 +266,12 @@ impl Scanner {
                 for _ in 0..threads {
                     let entries = entry_receiver.clone();
                     let mail = mail_receiver.clone();
-                    let sender = message_sender.clone();
+                    let sender = crate::writer::Sender::new(message_sender.clone());
                     let cancel = &cancel;
                     pool_scope.spawn(move |_| {
                         let mut worker = Worker::new(&self.rules);
                         self.work(&mut worker, entries, mail, &sender, cancel);
+                        let _ = sender.flush();
                     });
                 }
             });
@@ -274,9 +293,9 @@ impl Scanner {
     fn work(
         &self,
         worker: &mut Worker,
-        entries: crossbeam_channel::Receiver<WalkEvent>,
+        entries: crossbeam_channel::Receiver<Vec<WalkEvent>>,
         mail: crossbeam_channel::Receiver<(usize, MailEvent)>,
-        sender: &crossbeam_channel::Sender<Message>,
+        sender: &crate::writer::Sender<Message>,
         cancel: &AtomicBool,
     ) {
         let closed_entries = crossbeam_channel::never();
@@ -291,16 +310,22 @@ impl Scanner {
             };
             let mail_source = if mail_open { &mail } else { &closed_mail };
             crossbeam_channel::select! {
-                recv(entry_source) -> event => match event {
-                    Ok(event) if !cancel.load(Ordering::Relaxed) => {
-                        self.process_event(worker, event, sender, cancel);
+                recv(entry_source) -> batch => match batch {
+                    Ok(batch) => {
+                        for event in batch {
+                            if cancel.load(Ordering::Relaxed) {
+                                break;
+                            }
+                            self.process_event(worker, event, sender, cancel);
+                            let _ = sender.flush_if_stale();
+                        }
                     }
-                    Ok(_) => {}
                     Err(_) => entries_open = false,
                 },
                 recv(mail_source) -> event => match event {
                     Ok((index, event)) if !cancel.load(Ordering::Relaxed) => {
                         self.process_mail(worker, index, event, sender, cancel);
+                        let _ = sender.flush_if_stale();
                     }
                     Ok(_) => {}
                     Err(_) => mail_open = false,

@@ -7,9 +7,78 @@ use phiscan_core::records::{
 };
 use phiscan_core::{Class, Coverage};
 use phiscan_detect::PeopleCounter;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Messages a worker collects before it hands them to the writer. One
+/// channel operation per item woke the writer thread for every small file,
+/// and those context switches cost a tenth of a scan's time.
+const OUTBOX_BATCH: usize = 256;
+
+/// How long a message may wait in a worker's outbox, so progress stays current.
+const OUTBOX_DELAY: Duration = Duration::from_millis(200);
+
+/// A worker's sending end to the writer: collects messages and sends them
+/// in batches. Dropping it sends what is left.
+pub(crate) struct Sender<T> {
+    channel: crossbeam_channel::Sender<Vec<T>>,
+    pending: RefCell<Vec<T>>,
+    oldest: Cell<Option<Instant>>,
+}
+
+/// The writer hung up: the scan is ending because an output failed.
+#[derive(Debug)]
+pub(crate) struct Disconnected;
+
+impl<T> Sender<T> {
+    pub(crate) fn new(channel: crossbeam_channel::Sender<Vec<T>>) -> Sender<T> {
+        Sender {
+            channel,
+            pending: RefCell::new(Vec::with_capacity(OUTBOX_BATCH)),
+            oldest: Cell::new(None),
+        }
+    }
+
+    /// Queues a message; sends the batch when it is full.
+    pub(crate) fn send(&self, message: T) -> Result<(), Disconnected> {
+        let full = {
+            let mut pending = self.pending.borrow_mut();
+            pending.push(message);
+            if pending.len() == 1 {
+                self.oldest.set(Some(Instant::now()));
+            }
+            pending.len() >= OUTBOX_BATCH
+        };
+        if full { self.flush() } else { Ok(()) }
+    }
+
+    /// Sends the queued messages when the oldest has waited long enough.
+    pub(crate) fn flush_if_stale(&self) -> Result<(), Disconnected> {
+        match self.oldest.get() {
+            Some(oldest) if oldest.elapsed() >= OUTBOX_DELAY => self.flush(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sends every queued message.
+    pub(crate) fn flush(&self) -> Result<(), Disconnected> {
+        let batch = std::mem::take(&mut *self.pending.borrow_mut());
+        self.oldest.set(None);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.channel.send(batch).map_err(|_| Disconnected)
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
 
 /// Message from a worker to the writer.
 pub(crate) enum Message {

@@ -75,6 +75,19 @@ pub struct Limits {
     pub parse_timeout: std::time::Duration,
 }
 
+impl Limits {
+    /// Returns the limits for an item of `size` bytes: the streaming chunk
+    /// shrinks to the item, so a small file does not allocate and clear a
+    /// full chunk buffer.
+    pub fn for_size(&self, size: u64) -> Limits {
+        let fitting = usize::try_from(size.saturating_add(1)).unwrap_or(usize::MAX);
+        Limits {
+            chunk_bytes: self.chunk_bytes.min(fitting.max(4096)),
+            ..self.clone()
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
@@ -350,6 +363,8 @@ fn dispatch(
 ) -> std::io::Result<Outcome> {
     let format = sniffed.format;
     let encoding = sniffed.encoding.unwrap_or(TextEncoding::Utf8);
+    let sized = limits.for_size(input.size());
+    let limits = &sized;
     match format {
         Format::Empty => Ok(Outcome::complete(format)),
         Format::Text => text::extract_stream(reader_of(input), encoding, format, limits, sink),
