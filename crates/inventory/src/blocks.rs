@@ -19,6 +19,7 @@
 //! finding.
 
 use crate::read::parse_category;
+use phiscan_core::json::{push_number, push_string};
 use phiscan_core::records::FindingRecord;
 use phiscan_core::{Category, Locator};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -43,24 +44,32 @@ type StoredFinding = (
     u8,
 );
 
-/// Appends one finding's array to a block's JSON text. The raw `value`
-/// is deliberately not stored.
+/// Appends one finding's array to a block's JSON text, the same text
+/// serde_json writes for a `StoredFinding`. The raw `value` is deliberately
+/// not stored.
 fn encode_finding(out: &mut Vec<u8>, finding: &FindingRecord) {
-    let stored = (
-        &finding.rule,
-        finding.category.as_str(),
-        finding.confidence,
+    out.push(b'[');
+    push_string(out, &finding.rule);
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(finding.category.as_str().as_bytes());
+    out.extend_from_slice(b"\",");
+    for number in [
+        u64::from(finding.confidence),
         finding.start,
         finding.end,
         finding.line,
         finding.column,
-        &finding.locator,
-        &finding.preview,
-        &finding.fingerprint,
-        u8::from(finding.person),
-    );
-    // Writing to a Vec cannot fail, and every field serializes.
-    let _ = serde_json::to_writer(out, &stored);
+    ] {
+        push_number(out, number);
+        out.push(b',');
+    }
+    // Writing to a Vec cannot fail, and a locator always serializes.
+    let _ = serde_json::to_writer(&mut *out, &finding.locator);
+    out.push(b',');
+    push_string(out, &finding.preview);
+    out.push(b',');
+    push_string(out, &finding.fingerprint);
+    out.extend_from_slice(if finding.person { b",1]" } else { b",0]" });
 }
 
 /// Parses a block's JSON text into finding records of `location`.
