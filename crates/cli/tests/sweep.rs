@@ -107,11 +107,19 @@ fn second_sweep_reads_nothing_again() {
         "fresh file facts on reused items: {note}"
     );
 
-    // The store keeps references to the first sweep's rows, and reads them
-    // back as the same inventory.
+    // The store lists the first sweep's rows as unchanged, by their numbers
+    // in one range row, and reads them back as the same inventory.
     let connection = rusqlite::Connection::open(&setup.store).unwrap();
     let count = |sql: &str| -> i64 { connection.query_row(sql, [], |row| row.get(0)).unwrap() };
-    assert_eq!(count("SELECT count(*) FROM reused_items"), 15);
+    assert_eq!(count("SELECT count(*) FROM reused_items"), 0);
+    assert_eq!(count("SELECT count(*) FROM unchanged_items"), 1);
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM all_items WHERE reused = 1 \
+             AND scan_id = (SELECT id FROM scans ORDER BY rowid DESC LIMIT 1)"
+        ),
+        15
+    );
     assert_eq!(
         count("SELECT count(*) FROM items"),
         16 + 1,

@@ -186,15 +186,19 @@ fn schema_and_no_values(server: &Server) {
         [
             "all_findings",
             "all_items",
+            "all_people",
             "coverage",
+            "finding_blocks",
             "findings",
             "flows",
             "imap_folders",
             "incremental_cache",
             "items",
+            "people",
             "phiscan_schema",
             "reused_items",
-            "scans"
+            "scans",
+            "unchanged_items"
         ]
     );
     let version: i32 = client

@@ -35,6 +35,10 @@ pub struct CachedItem {
 pub struct ItemOrigin {
     pub scan_id: String,
     pub location: String,
+    /// Number of the item's row within its scan, set only when the cached
+    /// record's file facts are those stored in that row. A store can then
+    /// list an unchanged item by number instead of writing a reference row.
+    pub ordinal: Option<u64>,
 }
 
 /// The earlier records of one top-level file: its container members first,

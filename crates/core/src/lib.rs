@@ -10,6 +10,7 @@
 pub mod cache;
 pub mod category;
 pub mod coverage;
+pub mod json;
 pub mod location;
 pub mod locator;
 pub mod records;

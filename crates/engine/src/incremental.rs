@@ -143,6 +143,16 @@ impl Scanner {
             record.path = relocate(&record.path, old, new);
             record.parent = record.parent.map(|parent| relocate(&parent, old, new));
             let own_item = index + 1 == count;
+            let mut origin = cached.origin;
+            // A store lists an unchanged item by its row's number only when
+            // the row holds the file's current facts; a `chmod` since then
+            // needs a reference row with the new facts.
+            if own_item
+                && let Some(origin) = &mut origin
+                && !same_file_facts(&record.meta, &meta)
+            {
+                origin.ordinal = None;
+            }
             record.meta = if own_item {
                 ItemMeta {
                     reused: true,
@@ -164,10 +174,22 @@ impl Scanner {
             let _ = sender.send(Message::Reused(Box::new(ReusedItem {
                 finished,
                 findings,
-                origin: cached.origin,
+                origin,
             })));
         }
     }
+}
+
+/// Returns true when two records describe the file on disk alike, whether
+/// or not their results were reused.
+fn same_file_facts(a: &ItemMeta, b: &ItemMeta) -> bool {
+    a.mode == b.mode
+        && a.uid == b.uid
+        && a.gid == b.gid
+        && a.file_id == b.file_id
+        && a.modified_ns == b.modified_ns
+        && a.exposure == b.exposure
+        && a.places == b.places
 }
 
 /// Replaces the location prefix `old` by `new`, for the file itself and its
@@ -208,6 +230,34 @@ mod tests {
             "b/x.zip!/in/y.csv"
         );
         assert_eq!(relocate("a/x.zip2", "a/x.zip", "b/x.zip"), "a/x.zip2");
+    }
+
+    #[test]
+    fn file_facts_compare_without_reuse_flag() {
+        let read = ItemMeta {
+            mode: Some("0640".into()),
+            uid: Some(1000),
+            file_id: Some("2049:77".into()),
+            modified_ns: Some(5),
+            exposure: vec!["group".into()],
+            ..ItemMeta::default()
+        };
+        let reused = ItemMeta {
+            reused: true,
+            ..read.clone()
+        };
+        assert!(same_file_facts(&read, &reused));
+        let chmod = ItemMeta {
+            mode: Some("0644".into()),
+            exposure: vec!["world".into(), "group".into()],
+            ..read.clone()
+        };
+        assert!(!same_file_facts(&read, &chmod));
+        let moved_to_desktop = ItemMeta {
+            places: vec!["desktop".into()],
+            ..read.clone()
+        };
+        assert!(!same_file_facts(&read, &moved_to_desktop));
     }
 
     #[test]

@@ -13,19 +13,40 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Messages a worker collects before it hands them to the writer. One
+/// Weight of the messages a worker collects before it hands them to the
+/// writer, where a message weighs one plus the findings it carries. One
 /// channel operation per item woke the writer thread for every small file,
-/// and those context switches cost a tenth of a scan's time.
-const OUTBOX_BATCH: usize = 256;
+/// and those context switches cost a tenth of a scan's time; counting the
+/// findings keeps a batch, and the channel of batches, small in memory when
+/// items hold thousands of findings each.
+pub(crate) const OUTBOX_WEIGHT: usize = 2048;
+
+/// What a queued message weighs against [`OUTBOX_WEIGHT`].
+pub(crate) trait Weight {
+    fn weight(&self) -> usize;
+}
+
+impl Weight for Message {
+    fn weight(&self) -> usize {
+        1 + match self {
+            Message::Findings(findings) => findings.len(),
+            Message::Reused(reused) => reused.findings.len(),
+            Message::Flows(flows) => flows.len(),
+            Message::Item(_) | Message::Meta(..) => 0,
+        }
+    }
+}
 
 /// How long a message may wait in a worker's outbox, so progress stays current.
 const OUTBOX_DELAY: Duration = Duration::from_millis(200);
 
 /// A worker's sending end to the writer: collects messages and sends them
 /// in batches. Dropping it sends what is left.
-pub(crate) struct Sender<T> {
+pub(crate) struct Sender<T: Weight> {
     channel: crossbeam_channel::Sender<Vec<T>>,
     pending: RefCell<Vec<T>>,
+    /// Total weight of `pending`.
+    weight: Cell<usize>,
     oldest: Cell<Option<Instant>>,
 }
 
@@ -33,11 +54,12 @@ pub(crate) struct Sender<T> {
 #[derive(Debug)]
 pub(crate) struct Disconnected;
 
-impl<T> Sender<T> {
+impl<T: Weight> Sender<T> {
     pub(crate) fn new(channel: crossbeam_channel::Sender<Vec<T>>) -> Sender<T> {
         Sender {
             channel,
-            pending: RefCell::new(Vec::with_capacity(OUTBOX_BATCH)),
+            pending: RefCell::new(Vec::new()),
+            weight: Cell::new(0),
             oldest: Cell::new(None),
         }
     }
@@ -45,12 +67,14 @@ impl<T> Sender<T> {
     /// Queues a message; sends the batch when it is full.
     pub(crate) fn send(&self, message: T) -> Result<(), Disconnected> {
         let full = {
+            let weight = self.weight.get() + message.weight();
+            self.weight.set(weight);
             let mut pending = self.pending.borrow_mut();
             pending.push(message);
             if pending.len() == 1 {
                 self.oldest.set(Some(Instant::now()));
             }
-            pending.len() >= OUTBOX_BATCH
+            weight >= OUTBOX_WEIGHT
         };
         if full { self.flush() } else { Ok(()) }
     }
@@ -66,6 +90,7 @@ impl<T> Sender<T> {
     /// Sends every queued message.
     pub(crate) fn flush(&self) -> Result<(), Disconnected> {
         let batch = std::mem::take(&mut *self.pending.borrow_mut());
+        self.weight.set(0);
         self.oldest.set(None);
         if batch.is_empty() {
             return Ok(());
@@ -74,7 +99,7 @@ impl<T> Sender<T> {
     }
 }
 
-impl<T> Drop for Sender<T> {
+impl<T: Weight> Drop for Sender<T> {
     fn drop(&mut self) {
         let _ = self.flush();
     }

@@ -3,22 +3,49 @@
 //! not read again.
 
 use crate::model::ScanInfo;
-use crate::read::{ITEM_COLUMNS, findings_of, item_from_row};
+use crate::ranges::RangeSet;
+use crate::read::{ITEM_COLUMNS, REFERENCE_COLUMNS, findings_of, item_from_row, unchanged_ranges};
 use phiscan_core::Coverage;
 use phiscan_core::cache::{CachedFile, CachedItem, FileKey, ItemCache, ItemOrigin};
 use phiscan_core::records::ItemRecord;
 use rusqlite::{Connection, OpenFlags, params};
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+/// How a source scan stores an earlier item, which decides where its
+/// container members are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// An item row, of the source scan or of the earlier scan that the
+    /// source scan lists it from as unchanged. Members are rows of the same
+    /// scan whose path is the item's location there.
+    Row,
+    /// A reference row of the source scan. Members are reference rows of
+    /// the source scan.
+    Reference,
+}
+
+/// One earlier top-level item, as a source scan recorded it.
+pub struct LoadedItem {
+    pub record: ItemRecord,
+    /// The rows it was first stored as, when the store keeps references.
+    pub origin: Option<ItemOrigin>,
+    pub stored: Stored,
+}
+
+/// The top-level items of one earlier scan, and the locations of the files
+/// that have member records (a superset is harmless: a file without
+/// members finds none).
+pub type SourceItems<'a> = (&'a ScanInfo, Vec<LoadedItem>, HashSet<String>);
 
 /// The earlier top-level item at one location.
 struct Earlier {
     /// Index into `EarlierResults::scan_ids`.
     scan: usize,
     record: ItemRecord,
-    /// The rows the item was first stored as, when the store keeps references.
     origin: Option<ItemOrigin>,
+    stored: Stored,
     /// The file is a container with member records.
     has_members: bool,
 }
@@ -30,17 +57,10 @@ pub struct Found<'a> {
     pub record: &'a ItemRecord,
     /// The rows it was first stored as.
     pub origin: Option<&'a ItemOrigin>,
+    pub stored: Stored,
     /// The file is a container with member records.
     pub has_members: bool,
 }
-
-/// The top-level items of one earlier scan, with their origins, and the
-/// locations of the files that have member records.
-pub type SourceItems<'a> = (
-    &'a ScanInfo,
-    Vec<(ItemRecord, Option<ItemOrigin>)>,
-    HashSet<String>,
-);
 
 /// Earlier results, indexed for the lookups the pipeline makes.
 pub struct EarlierResults {
@@ -80,17 +100,18 @@ impl EarlierResults {
     /// read to the end (`complete`, `encrypted`, `unsupported`) are reused,
     /// because a `partial` item there may have been cut short by the
     /// interruption.
-    pub fn build(sources: &[SourceItems<'_>]) -> EarlierResults {
+    pub fn build(sources: Vec<SourceItems<'_>>) -> EarlierResults {
         let mut results = EarlierResults {
             scan_ids: Vec::new(),
             by_location: HashMap::new(),
             by_content: HashMap::new(),
             sizes_and_names: HashSet::new(),
         };
-        for (scan, items, containers) in sources.iter().rev() {
+        for (scan, items, containers) in sources.into_iter().rev() {
             let scan_index = results.scan_ids.len();
             results.scan_ids.push(scan.id.clone());
-            for (record, origin) in items {
+            for item in items {
+                let record = item.record;
                 let reusable = match record.coverage {
                     Coverage::Complete | Coverage::Encrypted | Coverage::Unsupported => true,
                     Coverage::Partial => scan.complete,
@@ -113,8 +134,9 @@ impl EarlierResults {
                     Earlier {
                         scan: scan_index,
                         has_members: containers.contains(&record.location),
-                        record: record.clone(),
-                        origin: origin.clone(),
+                        record,
+                        origin: item.origin,
+                        stored: item.stored,
                     },
                 );
             }
@@ -164,6 +186,7 @@ impl EarlierResults {
             scan_id: self.scan_ids[earlier.scan].as_str(),
             record: &earlier.record,
             origin: earlier.origin.as_ref(),
+            stored: earlier.stored,
             has_members: earlier.has_members,
         }
     }
@@ -173,40 +196,80 @@ fn file_name(location: &str) -> &str {
     location.rsplit(['/', '\\']).next().unwrap_or(location)
 }
 
+/// Read-only connections to a SQLite store, one per thread that needs one
+/// at a time, so that workers looking up findings do not wait for each other.
+struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReadPool {
+    fn open(path: &Path) -> rusqlite::Result<Connection> {
+        let connection = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        connection.busy_timeout(std::time::Duration::from_secs(30))?;
+        Ok(connection)
+    }
+
+    /// Runs `work` on an idle connection, opening one when none is idle.
+    fn with<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .pop();
+        let connection = match idle {
+            Some(connection) => connection,
+            None => ReadPool::open(&self.path)?,
+        };
+        let result = work(&connection);
+        self.idle
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .push(connection);
+        result
+    }
+}
+
 /// The incremental cache over a SQLite store.
 pub struct SqliteCache {
     results: EarlierResults,
-    connection: Mutex<Connection>,
+    pool: ReadPool,
 }
 
 impl SqliteCache {
     /// Opens a read-only connection to the store and indexes the top-level
     /// items of the source scans.
     pub fn open(path: &Path, sources: &[&ScanInfo]) -> rusqlite::Result<SqliteCache> {
-        let connection = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        connection.busy_timeout(std::time::Duration::from_secs(30))?;
+        let connection = ReadPool::open(path)?;
+        let mut origin_containers: HashMap<String, HashSet<String>> = HashMap::new();
         let mut loaded = Vec::new();
         for scan in sources {
-            let mut statement = connection.prepare(&format!(
-                "SELECT {ITEM_COLUMNS}, origin_scan, origin_location FROM all_items WHERE scan_id = ?1 AND parent IS NULL"
-            ))?;
-            let items = statement
-                .query_map([&scan.id], item_with_origin)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut statement = connection.prepare(
-                "SELECT DISTINCT path FROM all_items WHERE scan_id = ?1 AND parent IS NOT NULL",
-            )?;
-            let containers = statement
-                .query_map([&scan.id], |row| row.get::<_, String>(0))?
-                .collect::<rusqlite::Result<HashSet<_>>>()?;
+            let mut items = Vec::new();
+            let mut containers = containers_of(&connection, &scan.id)?;
+            rows_of(&connection, &scan.id, None, &mut items)?;
+            references_of(&connection, &scan.id, &mut items, &mut containers)?;
+            for (origin, ranges) in unchanged_ranges(&connection, &scan.id)? {
+                rows_of(&connection, &origin, Some(&ranges), &mut items)?;
+                if !origin_containers.contains_key(&origin) {
+                    let found = containers_of(&connection, &origin)?;
+                    origin_containers.insert(origin.clone(), found);
+                }
+                containers.extend(origin_containers[&origin].iter().cloned());
+            }
             loaded.push((*scan, items, containers));
         }
         Ok(SqliteCache {
-            results: EarlierResults::build(&loaded),
-            connection: Mutex::new(connection),
+            results: EarlierResults::build(loaded),
+            pool: ReadPool {
+                path: path.to_path_buf(),
+                idle: Mutex::new(vec![connection]),
+            },
         })
     }
 
@@ -226,45 +289,35 @@ impl SqliteCache {
                 }],
             });
         }
-        let connection = self
-            .connection
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        let mut records = if found.has_members {
-            let mut statement = connection.prepare_cached(&format!(
-                "SELECT {ITEM_COLUMNS}, origin_scan, origin_location FROM all_items WHERE scan_id = ?1 AND path = ?2 AND parent IS NOT NULL ORDER BY seq"
-            ))?;
-            statement
-                .query_map(
-                    params![found.scan_id, found.record.location],
-                    item_with_origin,
-                )?
-                .collect::<rusqlite::Result<Vec<_>>>()?
-        } else {
-            Vec::new()
-        };
-        records.push(own);
-        let mut items = Vec::with_capacity(records.len());
-        for (record, origin) in records {
-            let mut findings = Vec::new();
-            if record.findings > 0 {
-                let (scan_id, location) = match &origin {
-                    Some(origin) => (origin.scan_id.as_str(), origin.location.as_str()),
-                    None => (found.scan_id, record.location.as_str()),
-                };
-                findings = findings_of(&connection, scan_id, location)?;
-                // The stored rows may be under an older location of a moved file.
-                for finding in &mut findings {
-                    finding.location.clone_from(&record.location);
+        self.pool.with(|connection| {
+            let mut records = if found.has_members {
+                members_of(connection, found)?
+            } else {
+                Vec::new()
+            };
+            records.push(own);
+            let mut items = Vec::with_capacity(records.len());
+            for (record, origin) in records {
+                let mut findings = Vec::new();
+                if record.findings > 0 {
+                    let (scan_id, location) = match &origin {
+                        Some(origin) => (origin.scan_id.as_str(), origin.location.as_str()),
+                        None => (found.scan_id, record.location.as_str()),
+                    };
+                    findings = findings_of(connection, scan_id, location)?;
+                    // The stored blocks may be under an older location of a moved file.
+                    for finding in &mut findings {
+                        finding.location.clone_from(&record.location);
+                    }
                 }
+                items.push(CachedItem {
+                    record,
+                    findings,
+                    origin,
+                });
             }
-            items.push(CachedItem {
-                record,
-                findings,
-                origin,
-            });
-        }
-        Ok(CachedFile { items })
+            Ok(CachedFile { items })
+        })
     }
 
     fn cached(&self, found: Option<Found<'_>>) -> Option<CachedFile> {
@@ -278,14 +331,133 @@ impl SqliteCache {
     }
 }
 
-/// Reads an item row followed by its origin columns.
-fn item_with_origin(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ItemRecord, Option<ItemOrigin>)> {
+/// Appends the top-level item rows of `scan_id`, all of them or those
+/// numbered in `ranges`, each with itself as origin.
+fn rows_of(
+    connection: &Connection,
+    scan_id: &str,
+    ranges: Option<&RangeSet>,
+    items: &mut Vec<LoadedItem>,
+) -> rusqlite::Result<()> {
+    let every_row = RangeSet::everything();
+    let ranges = ranges.unwrap_or(&every_row);
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {ITEM_COLUMNS}, ordinal FROM items
+         WHERE scan_id = ?1 AND ordinal BETWEEN ?2 AND ?3 AND parent IS NULL"
+    ))?;
+    for &(first, last) in ranges.ranges() {
+        let rows = statement.query_map(params![scan_id, first as i64, last as i64], |row| {
+            row_with_ordinal(row, scan_id)
+        })?;
+        for row in rows {
+            items.push(row?);
+        }
+    }
+    Ok(())
+}
+
+/// Reads an item row followed by its number, as its own origin.
+fn row_with_ordinal(row: &rusqlite::Row<'_>, scan_id: &str) -> rusqlite::Result<LoadedItem> {
+    let record = item_from_row(row)?;
+    let ordinal: i64 = row.get(22)?;
+    let origin = ItemOrigin {
+        scan_id: scan_id.to_string(),
+        location: record.location.clone(),
+        ordinal: u64::try_from(ordinal).ok(),
+    };
+    Ok(LoadedItem {
+        record,
+        origin: Some(origin),
+        stored: Stored::Row,
+    })
+}
+
+/// Appends the top-level reference rows of `scan_id`, and adds the
+/// locations of referenced containers to `containers`.
+fn references_of(
+    connection: &Connection,
+    scan_id: &str,
+    items: &mut Vec<LoadedItem>,
+    containers: &mut HashSet<String>,
+) -> rusqlite::Result<()> {
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {REFERENCE_COLUMNS} FROM reused_items r
+         JOIN items o ON o.scan_id = r.origin_scan AND o.location = r.origin_location
+         WHERE r.scan_id = ?1 AND r.parent IS NULL"
+    ))?;
+    for row in statement.query_map([scan_id], reference_from_row)? {
+        items.push(row?);
+    }
+    let mut statement = connection.prepare_cached(
+        "SELECT DISTINCT path FROM reused_items WHERE scan_id = ?1 AND parent IS NOT NULL",
+    )?;
+    for path in statement.query_map([scan_id], |row| row.get::<_, String>(0))? {
+        containers.insert(path?);
+    }
+    Ok(())
+}
+
+/// Reads a reference row as [`REFERENCE_COLUMNS`] selects it.
+fn reference_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LoadedItem> {
     let record = item_from_row(row)?;
     let origin = ItemOrigin {
         scan_id: row.get(22)?,
         location: row.get(23)?,
+        ordinal: None,
     };
-    Ok((record, Some(origin)))
+    Ok(LoadedItem {
+        record,
+        origin: Some(origin),
+        stored: Stored::Reference,
+    })
+}
+
+/// Returns the paths of the files that have member rows in `scan_id`.
+fn containers_of(connection: &Connection, scan_id: &str) -> rusqlite::Result<HashSet<String>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT DISTINCT path FROM items WHERE scan_id = ?1 AND parent IS NOT NULL",
+    )?;
+    statement
+        .query_map([scan_id], |row| row.get::<_, String>(0))?
+        .collect()
+}
+
+/// Returns the member records of a container, in the order they were
+/// recorded, each with its origin.
+fn members_of(
+    connection: &Connection,
+    found: &Found<'_>,
+) -> rusqlite::Result<Vec<(ItemRecord, Option<ItemOrigin>)>> {
+    let members: Vec<LoadedItem> = match (found.stored, found.origin) {
+        (Stored::Row, Some(origin)) => {
+            let mut statement = connection.prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS}, ordinal FROM items
+                 WHERE scan_id = ?1 AND path = ?2 AND parent IS NOT NULL ORDER BY rowid"
+            ))?;
+            statement
+                .query_map(params![origin.scan_id, origin.location], |row| {
+                    row_with_ordinal(row, &origin.scan_id)
+                })?
+                .collect::<rusqlite::Result<_>>()?
+        }
+        _ => {
+            let mut statement = connection.prepare_cached(&format!(
+                "SELECT {REFERENCE_COLUMNS} FROM reused_items r
+                 JOIN items o ON o.scan_id = r.origin_scan AND o.location = r.origin_location
+                 WHERE r.scan_id = ?1 AND r.path = ?2 AND r.parent IS NOT NULL ORDER BY r.rowid"
+            ))?;
+            statement
+                .query_map(
+                    params![found.scan_id, found.record.location],
+                    reference_from_row,
+                )?
+                .collect::<rusqlite::Result<_>>()?
+        }
+    };
+    Ok(members
+        .into_iter()
+        .map(|member| (member.record, member.origin))
+        .collect())
 }
 
 impl ItemCache for SqliteCache {

@@ -50,7 +50,7 @@ impl std::fmt::Display for StoreTarget {
 }
 
 enum Backend {
-    Sqlite(Store),
+    Sqlite(Box<Store>),
     Postgres(Box<PgStore>),
 }
 
@@ -65,7 +65,7 @@ impl Database {
     /// error, never created.
     pub fn open_existing(target: &StoreTarget) -> Result<Database, StoreError> {
         let backend = match target {
-            StoreTarget::Sqlite(path) => Backend::Sqlite(Store::open_existing(path)?),
+            StoreTarget::Sqlite(path) => Backend::Sqlite(Box::new(Store::open_existing(path)?)),
             StoreTarget::Postgres(url) => Backend::Postgres(Box::new(PgStore::open(url)?)),
         };
         Ok(Database {
@@ -79,7 +79,7 @@ impl Database {
     pub fn open(target: &StoreTarget, busy_timeout: Duration) -> Result<Database, StoreError> {
         let backend = match target {
             StoreTarget::Sqlite(path) => {
-                Backend::Sqlite(Store::open_with(path, true, busy_timeout)?)
+                Backend::Sqlite(Box::new(Store::open_with(path, true, busy_timeout)?))
             }
             StoreTarget::Postgres(url) => Backend::Postgres(Box::new(PgStore::open(url)?)),
         };
@@ -215,7 +215,7 @@ impl Database {
     /// Turns the store into the record sink of a scan.
     pub fn into_sink(self) -> Box<dyn RecordSink> {
         match self.backend {
-            Backend::Sqlite(store) => Box::new(store),
+            Backend::Sqlite(store) => store,
             Backend::Postgres(store) => store,
         }
     }

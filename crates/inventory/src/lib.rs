@@ -16,6 +16,7 @@
 //! `--show-values` adds for the terminal is dropped here.
 
 pub mod aggregate;
+mod blocks;
 pub mod cache;
 pub mod db;
 pub mod diff;
@@ -23,8 +24,10 @@ pub mod imap_state;
 pub mod lock;
 pub mod model;
 pub mod postgres;
+pub mod ranges;
 pub mod read;
 pub mod risk;
+mod schema;
 pub mod store;
 
 pub use aggregate::{GroupBy, Inventory, InventoryOptions, LocationRow, RiskLevel};

@@ -6,15 +6,16 @@
 //! machine through an SSH tunnel or a VPN; locations and masked previews
 //! travel in the clear otherwise.
 
-use crate::cache::EarlierResults;
+use crate::blocks::{Block, PendingFindings, PeopleRow, decode_block};
+use crate::cache::{EarlierResults, LoadedItem, Stored};
 use crate::model::{PERSON_CATEGORIES, PersonKey, ScanData, ScanInfo};
 use crate::read::{parse_categories, parse_category};
-use phiscan_core::cache::{CachedFile, CachedItem, FileKey, ItemCache, ItemOrigin};
+use phiscan_core::cache::{CachedFile, CachedItem, FileKey, ItemCache};
 use phiscan_core::records::{
     FindingRecord, FlowRecord, Individuals, ItemMeta, ItemRecord, Record, RecordSink, ScanRecord,
     SinkError, SummaryRecord,
 };
-use phiscan_core::{Class, Coverage, Locator};
+use phiscan_core::{Class, Coverage};
 use postgres::{Client, NoTls, Row, Statement};
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -192,6 +193,137 @@ const MIGRATIONS: &[&str] = &[
         FROM reused_items r
         JOIN findings f ON f.scan_id = r.origin_scan AND f.location = r.origin_location;
     "#,
+    // 6: findings in blocks, person fingerprints per item, numbered item
+    // rows and unchanged items by ranges of numbers, as in the SQLite store.
+    // This store copies reused rows, so unchanged_items stays empty too.
+    r#"
+    CREATE TABLE finding_blocks (
+        seq BIGSERIAL PRIMARY KEY,
+        scan_id TEXT NOT NULL REFERENCES scans(id),
+        location TEXT NOT NULL,
+        findings JSONB NOT NULL
+    );
+    CREATE INDEX finding_blocks_by_item ON finding_blocks (scan_id, location);
+    CREATE TABLE people (
+        seq BIGSERIAL,
+        scan_id TEXT NOT NULL REFERENCES scans(id),
+        location TEXT NOT NULL,
+        category TEXT NOT NULL,
+        fingerprints JSONB NOT NULL
+    );
+    CREATE INDEX people_by_item ON people (scan_id, location);
+    INSERT INTO finding_blocks (scan_id, location, findings)
+        SELECT scan_id, location,
+               jsonb_agg(jsonb_build_array(rule, category, confidence, start,
+                   "end", line, "column", locator::jsonb, preview, fingerprint,
+                   person::integer) ORDER BY seq)
+        FROM findings
+        GROUP BY scan_id, location
+        ORDER BY min(seq);
+    INSERT INTO people (scan_id, location, category, fingerprints)
+        SELECT scan_id, location, category,
+               jsonb_agg(DISTINCT fingerprint ORDER BY fingerprint)
+        FROM findings WHERE person
+        GROUP BY scan_id, location, category;
+    ALTER TABLE items ADD COLUMN ordinal BIGINT;
+    UPDATE items SET ordinal = numbered.ordinal
+        FROM (SELECT seq AS id,
+                     row_number() OVER (PARTITION BY scan_id ORDER BY seq) - 1 AS ordinal
+              FROM items) AS numbered
+        WHERE items.seq = numbered.id;
+    CREATE INDEX items_by_ordinal ON items (scan_id, ordinal);
+    CREATE INDEX items_members_by_path ON items (scan_id, path) WHERE parent IS NOT NULL;
+    CREATE TABLE unchanged_items (
+        seq BIGSERIAL,
+        scan_id TEXT NOT NULL REFERENCES scans(id),
+        origin_scan TEXT NOT NULL,
+        ranges JSONB NOT NULL
+    );
+    CREATE INDEX unchanged_items_by_scan ON unchanged_items (scan_id);
+    DROP VIEW incremental_cache;
+    DROP VIEW coverage;
+    DROP VIEW all_findings;
+    DROP VIEW all_items;
+    DROP TABLE findings;
+    CREATE VIEW findings AS
+        SELECT b.scan_id, b.location,
+               f.value ->> 0 AS rule, f.value ->> 1 AS category,
+               (f.value ->> 2)::integer AS confidence,
+               (f.value ->> 3)::bigint AS start, (f.value ->> 4)::bigint AS "end",
+               (f.value ->> 5)::bigint AS line, (f.value ->> 6)::bigint AS "column",
+               (f.value -> 7)::text AS locator, f.value ->> 8 AS preview,
+               f.value ->> 9 AS fingerprint, (f.value ->> 10)::boolean AS person
+        FROM finding_blocks b CROSS JOIN LATERAL jsonb_array_elements(b.findings) AS f(value);
+    CREATE VIEW all_items AS
+        SELECT scan_id, location, path, parent, format, size, modified, class,
+               coverage, reason, findings, categories, individuals_low,
+               individuals_high, content_id, mode, uid, gid, file_id,
+               modified_ns, exposure, places, reused,
+               scan_id AS origin_scan, location AS origin_location, seq
+        FROM items
+        UNION ALL
+        SELECT r.scan_id, r.location, r.path, r.parent, o.format, o.size,
+               o.modified, o.class, o.coverage, o.reason, o.findings,
+               o.categories, o.individuals_low, o.individuals_high,
+               o.content_id, r.mode, r.uid, r.gid, r.file_id, r.modified_ns,
+               r.exposure, r.places, TRUE, r.origin_scan, r.origin_location,
+               r.seq
+        FROM reused_items r
+        JOIN items o ON o.scan_id = r.origin_scan AND o.location = r.origin_location
+        UNION ALL
+        SELECT u.scan_id, o.location, o.path, o.parent, o.format, o.size,
+               o.modified, o.class, o.coverage, o.reason, o.findings,
+               o.categories, o.individuals_low, o.individuals_high,
+               o.content_id, o.mode, o.uid, o.gid, o.file_id, o.modified_ns,
+               o.exposure, o.places, TRUE, o.scan_id, o.location, o.seq
+        FROM unchanged_items u
+        CROSS JOIN LATERAL jsonb_array_elements(u.ranges) AS r(value)
+        JOIN items o ON o.scan_id = u.origin_scan
+            AND o.ordinal BETWEEN (r.value ->> 0)::bigint AND (r.value ->> 1)::bigint;
+    CREATE VIEW all_findings AS
+        SELECT scan_id, location, rule, category, confidence, start, "end",
+               line, "column", locator, preview, fingerprint, person
+        FROM findings
+        UNION ALL
+        SELECT r.scan_id, r.location, f.rule, f.category, f.confidence,
+               f.start, f."end", f.line, f."column", f.locator, f.preview,
+               f.fingerprint, f.person
+        FROM reused_items r
+        JOIN findings f ON f.scan_id = r.origin_scan AND f.location = r.origin_location
+        UNION ALL
+        SELECT u.scan_id, o.location, f.rule, f.category, f.confidence,
+               f.start, f."end", f.line, f."column", f.locator, f.preview,
+               f.fingerprint, f.person
+        FROM unchanged_items u
+        CROSS JOIN LATERAL jsonb_array_elements(u.ranges) AS r(value)
+        JOIN items o ON o.scan_id = u.origin_scan
+            AND o.ordinal BETWEEN (r.value ->> 0)::bigint AND (r.value ->> 1)::bigint
+        JOIN findings f ON f.scan_id = o.scan_id AND f.location = o.location;
+    CREATE VIEW all_people AS
+        SELECT p.scan_id, p.location, p.category, f.value AS fingerprint
+        FROM people p CROSS JOIN LATERAL jsonb_array_elements_text(p.fingerprints) AS f(value)
+        UNION ALL
+        SELECT r.scan_id, r.location, p.category, f.value
+        FROM reused_items r
+        JOIN people p ON p.scan_id = r.origin_scan AND p.location = r.origin_location
+        CROSS JOIN LATERAL jsonb_array_elements_text(p.fingerprints) AS f(value)
+        UNION ALL
+        SELECT u.scan_id, o.location, p.category, f.value
+        FROM unchanged_items u
+        CROSS JOIN LATERAL jsonb_array_elements(u.ranges) AS r(value)
+        JOIN items o ON o.scan_id = u.origin_scan
+            AND o.ordinal BETWEEN (r.value ->> 0)::bigint AND (r.value ->> 1)::bigint
+        JOIN people p ON p.scan_id = o.scan_id AND p.location = o.location
+        CROSS JOIN LATERAL jsonb_array_elements_text(p.fingerprints) AS f(value);
+    CREATE VIEW coverage AS
+        SELECT scan_id, location, path, format, coverage, reason
+        FROM all_items WHERE coverage <> 'complete';
+    CREATE VIEW incremental_cache AS
+        SELECT s.rules_version, s.sweep, i.scan_id, i.location, i.size,
+               i.modified_ns, i.file_id, i.content_id
+        FROM all_items i JOIN scans s ON s.id = i.scan_id
+        WHERE i.parent IS NULL;
+    "#,
 ];
 
 /// Records inserted per transaction.
@@ -204,7 +336,6 @@ const LOCK_MIGRATION: i32 = 1;
 const LOCK_SWEEP: i32 = 2;
 
 const ITEM_COLUMNS: &str = "location, path, parent, format, size, modified, class, coverage, reason, findings, categories, individuals_low, individuals_high, content_id, mode, uid, gid, file_id, modified_ns, exposure, places, reused";
-const FINDING_COLUMNS: &str = "location, rule, category, confidence, start, \"end\", line, \"column\", locator, preview, fingerprint, person";
 
 /// An error of the PostgreSQL store. Messages name the server without the password.
 #[derive(Debug, thiserror::Error)]
@@ -273,8 +404,13 @@ pub struct PgStore {
     url: String,
     scan_id: Option<String>,
     pending: usize,
+    /// Number of the next item row of the scan.
+    next_ordinal: i64,
+    /// Findings of items whose item record has not arrived yet.
+    findings: PendingFindings,
     item_insert: Statement,
-    finding_insert: Statement,
+    block_insert: Statement,
+    people_insert: Statement,
     flow_insert: Statement,
 }
 
@@ -290,14 +426,20 @@ impl PgStore {
         };
         let item_insert = client
             .prepare(&format!(
-                "INSERT INTO items (scan_id, {ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
-                 ON CONFLICT (scan_id, location) DO UPDATE SET path = EXCLUDED.path, parent = EXCLUDED.parent, format = EXCLUDED.format, size = EXCLUDED.size, modified = EXCLUDED.modified, class = EXCLUDED.class, coverage = EXCLUDED.coverage, reason = EXCLUDED.reason, findings = EXCLUDED.findings, categories = EXCLUDED.categories, individuals_low = EXCLUDED.individuals_low, individuals_high = EXCLUDED.individuals_high, content_id = EXCLUDED.content_id, mode = EXCLUDED.mode, uid = EXCLUDED.uid, gid = EXCLUDED.gid, file_id = EXCLUDED.file_id, modified_ns = EXCLUDED.modified_ns, exposure = EXCLUDED.exposure, places = EXCLUDED.places, reused = EXCLUDED.reused"
+                "INSERT INTO items (scan_id, {ITEM_COLUMNS}, ordinal) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+                 ON CONFLICT (scan_id, location) DO UPDATE SET path = EXCLUDED.path, parent = EXCLUDED.parent, format = EXCLUDED.format, size = EXCLUDED.size, modified = EXCLUDED.modified, class = EXCLUDED.class, coverage = EXCLUDED.coverage, reason = EXCLUDED.reason, findings = EXCLUDED.findings, categories = EXCLUDED.categories, individuals_low = EXCLUDED.individuals_low, individuals_high = EXCLUDED.individuals_high, content_id = EXCLUDED.content_id, mode = EXCLUDED.mode, uid = EXCLUDED.uid, gid = EXCLUDED.gid, file_id = EXCLUDED.file_id, modified_ns = EXCLUDED.modified_ns, exposure = EXCLUDED.exposure, places = EXCLUDED.places, reused = EXCLUDED.reused, ordinal = EXCLUDED.ordinal"
             ))
             .map_err(query_error)?;
-        let finding_insert = client
-            .prepare(&format!(
-                "INSERT INTO findings (scan_id, {FINDING_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-            ))
+        // The JSON text is sent as text and stored as jsonb.
+        let block_insert = client
+            .prepare(
+                "INSERT INTO finding_blocks (scan_id, location, findings) VALUES ($1, $2, $3::text::jsonb)",
+            )
+            .map_err(query_error)?;
+        let people_insert = client
+            .prepare(
+                "INSERT INTO people (scan_id, location, category, fingerprints) VALUES ($1, $2, $3, $4::text::jsonb)",
+            )
             .map_err(query_error)?;
         let flow_insert = client
             .prepare(
@@ -311,8 +453,11 @@ impl PgStore {
             url: url.to_string(),
             scan_id: None,
             pending: 0,
+            next_ordinal: 0,
+            findings: PendingFindings::default(),
             item_insert,
-            finding_insert,
+            block_insert,
+            people_insert,
             flow_insert,
         })
     }
@@ -358,7 +503,7 @@ impl PgStore {
         let rows = self
             .client
             .query(
-                "SELECT DISTINCT location, category, fingerprint FROM findings WHERE scan_id = $1 AND person AND category = ANY($2)",
+                "SELECT DISTINCT location, category, fingerprint FROM all_people WHERE scan_id = $1 AND category = ANY($2)",
                 &[&scan_id, &categories],
             )
             .map_err(|err| self.query_error(err))?;
@@ -418,8 +563,14 @@ impl PgStore {
                     &[&scan.id],
                 )
                 .map_err(query_error)?;
-            let items: Vec<(ItemRecord, Option<ItemOrigin>)> =
-                rows.iter().map(|row| (item_from_row(row), None)).collect();
+            let items: Vec<LoadedItem> = rows
+                .iter()
+                .map(|row| LoadedItem {
+                    record: item_from_row(row),
+                    origin: None,
+                    stored: Stored::Row,
+                })
+                .collect();
             let rows = client
                 .query(
                     "SELECT DISTINCT path FROM items WHERE scan_id = $1 AND parent IS NOT NULL",
@@ -430,7 +581,7 @@ impl PgStore {
             loaded.push((*scan, items, containers));
         }
         Ok(PgCache {
-            results: EarlierResults::build(&loaded),
+            results: EarlierResults::build(loaded),
             client: Mutex::new(client),
         })
     }
@@ -512,12 +663,18 @@ impl PgStore {
             ],
         )?;
         self.scan_id = Some(scan.id.clone());
+        self.next_ordinal = 0;
         Ok(())
     }
 
+    /// Writes an item row after the last block and the people of its findings.
     fn insert_item(&mut self, item: &ItemRecord) -> Result<(), postgres::Error> {
+        let (block, people) = self.findings.close(&item.location);
+        self.insert_findings_of_item(block, people)?;
         self.begin_if_needed()?;
         let meta = &item.meta;
+        let ordinal = self.next_ordinal;
+        self.next_ordinal += 1;
         let statement = self.item_insert.clone();
         self.client.execute(
             &statement,
@@ -545,34 +702,62 @@ impl PgStore {
                 &serde_json::to_string(&meta.exposure).unwrap_or_default(),
                 &serde_json::to_string(&meta.places).unwrap_or_default(),
                 &meta.reused,
+                &ordinal,
             ],
         )?;
         self.commit_if_full()
     }
 
+    /// Adds a finding to its item's block; writes the block once it is full.
     fn insert_finding(&mut self, finding: &FindingRecord) -> Result<(), postgres::Error> {
+        match self.findings.add(finding) {
+            Some(block) => self.insert_block(&block),
+            None => Ok(()),
+        }
+    }
+
+    fn insert_findings_of_item(
+        &mut self,
+        block: Option<Block>,
+        people: Vec<PeopleRow>,
+    ) -> Result<(), postgres::Error> {
+        if let Some(block) = block {
+            self.insert_block(&block)?;
+        }
+        for row in people {
+            self.begin_if_needed()?;
+            let statement = self.people_insert.clone();
+            self.client.execute(
+                &statement,
+                &[
+                    &self.scan_id,
+                    &row.location,
+                    &row.category.as_str(),
+                    &row.fingerprints,
+                ],
+            )?;
+            self.commit_if_full()?;
+        }
+        Ok(())
+    }
+
+    fn insert_block(&mut self, block: &Block) -> Result<(), postgres::Error> {
         self.begin_if_needed()?;
-        // `finding.value` is deliberately not stored.
-        let statement = self.finding_insert.clone();
+        let statement = self.block_insert.clone();
         self.client.execute(
             &statement,
-            &[
-                &self.scan_id,
-                &finding.location,
-                &finding.rule,
-                &finding.category.as_str(),
-                &i32::from(finding.confidence),
-                &(finding.start as i64),
-                &(finding.end as i64),
-                &(finding.line as i64),
-                &(finding.column as i64),
-                &serde_json::to_string(&finding.locator).unwrap_or_default(),
-                &finding.preview,
-                &finding.fingerprint,
-                &finding.person,
-            ],
+            &[&self.scan_id, &block.location, &block.findings],
         )?;
         self.commit_if_full()
+    }
+
+    /// Writes the blocks of items whose item record never came (a scan
+    /// that stopped early), then commits.
+    fn flush(&mut self) -> Result<(), postgres::Error> {
+        for (block, people) in self.findings.close_all() {
+            self.insert_findings_of_item(block, people)?;
+        }
+        self.commit()
     }
 
     fn insert_flow(&mut self, flow: &FlowRecord) -> Result<(), postgres::Error> {
@@ -600,7 +785,7 @@ impl PgStore {
     }
 
     fn finish_scan(&mut self, summary: &SummaryRecord) -> Result<(), postgres::Error> {
-        self.commit()?;
+        self.flush()?;
         self.client.execute(
             "UPDATE scans SET finished = to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), complete = $2, summary = $3 WHERE id = $1",
             &[
@@ -626,7 +811,7 @@ impl RecordSink for PgStore {
     }
 
     fn finish(&mut self) -> Result<(), SinkError> {
-        self.commit()
+        self.flush()
             .map_err(|err| Box::new(self.query_error(err)) as SinkError)
     }
 }
@@ -634,7 +819,7 @@ impl RecordSink for PgStore {
 impl Drop for PgStore {
     fn drop(&mut self) {
         // An interrupted scan keeps what was written; its row stays incomplete.
-        if let Err(err) = self.commit() {
+        if let Err(err) = self.flush() {
             tracing::warn!(error = %err, "final store commit failed");
         }
     }
@@ -738,25 +923,6 @@ fn item_from_row(row: &Row) -> ItemRecord {
     }
 }
 
-fn finding_from_row(row: &Row) -> FindingRecord {
-    let locator: String = row.get(8);
-    FindingRecord {
-        location: row.get(0),
-        rule: row.get(1),
-        category: parse_category(row.get(2)),
-        confidence: row.get::<_, i32>(3).clamp(0, 100) as u8,
-        start: row.get::<_, i64>(4) as u64,
-        end: row.get::<_, i64>(5) as u64,
-        line: row.get::<_, i64>(6) as u64,
-        column: row.get::<_, i64>(7) as u64,
-        locator: serde_json::from_str(&locator).unwrap_or(Locator::Text),
-        preview: row.get(9),
-        fingerprint: row.get(10),
-        person: row.get(11),
-        value: None,
-    }
-}
-
 /// The incremental cache over a PostgreSQL store.
 pub struct PgCache {
     results: EarlierResults,
@@ -774,7 +940,7 @@ impl PgCache {
         scan_id: &str,
         record: &ItemRecord,
         has_members: bool,
-    ) -> Result<CachedFile, postgres::Error> {
+    ) -> Result<Option<CachedFile>, postgres::Error> {
         let mut client = self
             .client
             .lock()
@@ -794,25 +960,30 @@ impl PgCache {
         records.push(record.clone());
         let mut items = Vec::with_capacity(records.len());
         for record in records {
-            let findings = if record.findings > 0 {
-                client
-                    .query(
-                        &format!("SELECT {FINDING_COLUMNS} FROM findings WHERE scan_id = $1 AND location = $2 ORDER BY seq"),
-                        &[&scan_id, &record.location],
-                    )?
-                    .iter()
-                    .map(finding_from_row)
-                    .collect()
-            } else {
-                Vec::new()
-            };
+            let mut findings = Vec::new();
+            if record.findings > 0 {
+                let blocks = client.query(
+                    "SELECT findings::text FROM finding_blocks WHERE scan_id = $1 AND location = $2 ORDER BY seq",
+                    &[&scan_id, &record.location],
+                )?;
+                for block in blocks {
+                    let text: &str = block.get(0);
+                    match decode_block(text, &record.location) {
+                        Ok(decoded) => findings.extend(decoded),
+                        Err(err) => {
+                            tracing::warn!(error = %err, "cannot read a stored finding block; reading the file again");
+                            return Ok(None);
+                        }
+                    }
+                }
+            }
             items.push(CachedItem {
                 record,
                 findings,
                 origin: None,
             });
         }
-        Ok(CachedFile { items })
+        Ok(Some(CachedFile { items }))
     }
 
     /// Returns the records of a found item. The PostgreSQL store copies
@@ -830,7 +1001,7 @@ impl PgCache {
             });
         }
         match self.load(scan_id, record, has_members) {
-            Ok(file) => Some(file),
+            Ok(file) => file,
             Err(err) => {
                 tracing::warn!(error = %err, "cannot read earlier results from the store; reading the file again");
                 None

@@ -1,15 +1,20 @@
 //! Reading scans back from the SQLite store.
 
+use crate::blocks::decode_block;
 use crate::model::{PERSON_CATEGORIES, PersonKey, ScanData, ScanInfo};
+use crate::ranges::RangeSet;
 use phiscan_core::records::{FindingRecord, FlowRecord, Individuals, ItemMeta, ItemRecord};
-use phiscan_core::{Category, Class, Coverage, Locator};
+use phiscan_core::{Category, Class, Coverage};
 use rusqlite::{Connection, Row, params};
+use std::collections::HashMap;
 
 /// Item columns in the order [`item_from_row`] reads them.
 pub(crate) const ITEM_COLUMNS: &str = "location, path, parent, format, size, modified, class, coverage, reason, findings, categories, individuals_low, individuals_high, content_id, mode, uid, gid, file_id, modified_ns, exposure, places, reused";
 
-/// Finding columns in the order [`finding_from_row`] reads them.
-pub(crate) const FINDING_COLUMNS: &str = "location, rule, category, confidence, start, \"end\", line, \"column\", locator, preview, fingerprint, person";
+/// The same columns for a reference row `r` joined to its origin row `o`,
+/// followed by the origin's scan and location: the item as the scan that
+/// reused it recorded it.
+pub(crate) const REFERENCE_COLUMNS: &str = "r.location, r.path, r.parent, o.format, o.size, o.modified, o.class, o.coverage, o.reason, o.findings, o.categories, o.individuals_low, o.individuals_high, o.content_id, r.mode, r.uid, r.gid, r.file_id, r.modified_ns, r.exposure, r.places, 1, r.origin_scan, r.origin_location";
 
 const SCAN_COLUMNS: &str = "id, started, finished, roots, version, rules_version, host, complete, sweep, resumed_from, summary";
 
@@ -36,7 +41,7 @@ pub fn scan_data(connection: &Connection, scan_id: &str) -> rusqlite::Result<Sca
         .map(|category| format!("'{}'", category.as_str()))
         .collect();
     let mut statement = connection.prepare(&format!(
-        "SELECT DISTINCT location, category, fingerprint FROM all_findings WHERE scan_id = ?1 AND person = 1 AND category IN ({})",
+        "SELECT DISTINCT location, category, fingerprint FROM all_people WHERE scan_id = ?1 AND category IN ({})",
         categories.join(", ")
     ))?;
     let people = statement
@@ -79,57 +84,140 @@ pub fn scan_data(connection: &Connection, scan_id: &str) -> rusqlite::Result<Sca
 }
 
 /// Returns the items of two scans that may differ, the old scan's first:
-/// every item except those the new scan stores as a reference to the same
-/// rows as the old scan, which are identical by construction. An unchanged
-/// sweep compares only what it read again, instead of both scans whole.
+/// every item except those both scans take from the same stored row, which
+/// are identical by construction. An unchanged sweep compares only what it
+/// read again, instead of both scans whole.
 pub fn diff_sides(
     connection: &Connection,
     old_scan: &str,
     new_scan: &str,
 ) -> rusqlite::Result<(Vec<ItemRecord>, Vec<ItemRecord>)> {
-    // The locations are found on the narrow base tables first, so that only
-    // the items that may differ are resolved through the all_items view.
-    // A new reference row is the old item when it points at the old scan's
-    // own row at its location, or where the old scan's reference points.
-    let new_locations = "
-        SELECT location FROM items WHERE scan_id = ?2
-        UNION ALL
-        SELECT r.location FROM reused_items r WHERE r.scan_id = ?2
+    // Unchanged items: the same row number of the same origin scan in both
+    // scans, or in the new scan a row of the old scan itself.
+    let old_unchanged = unchanged_ranges(connection, old_scan)?;
+    let new_unchanged = unchanged_ranges(connection, new_scan)?;
+    let mut same: HashMap<&str, RangeSet> = HashMap::new();
+    for (origin, ranges) in &new_unchanged {
+        let shared = if origin == old_scan {
+            ranges.clone()
+        } else {
+            old_unchanged
+                .get(origin)
+                .map(|old| old.intersection(ranges))
+                .unwrap_or_default()
+        };
+        same.insert(origin.as_str(), shared);
+    }
+    let no_ranges = RangeSet::default();
+    let same_in = |origin: &str| same.get(origin).unwrap_or(&no_ranges);
+
+    // Reference rows: a reference is the old item when it points at the old
+    // scan's own row at its location, or where the old scan's reference points.
+    let new_references = format!(
+        "SELECT {REFERENCE_COLUMNS} FROM reused_items r
+         JOIN items o ON o.scan_id = r.origin_scan AND o.location = r.origin_location
+         WHERE r.scan_id = ?2
             AND NOT (r.origin_scan = ?1 AND r.origin_location = r.location)
             AND NOT EXISTS (SELECT 1 FROM reused_items q WHERE q.scan_id = ?1
                 AND q.location = r.location AND q.origin_scan = r.origin_scan
-                AND q.origin_location = r.origin_location)";
-    let old_locations = "
-        SELECT i.location FROM items i WHERE i.scan_id = ?1
+                AND q.origin_location = r.origin_location)"
+    );
+    let old_references = format!(
+        "SELECT {REFERENCE_COLUMNS} FROM reused_items r
+         JOIN items o ON o.scan_id = r.origin_scan AND o.location = r.origin_location
+         WHERE r.scan_id = ?1
+            AND NOT EXISTS (SELECT 1 FROM reused_items q WHERE q.scan_id = ?2
+                AND q.location = r.location AND q.origin_scan = r.origin_scan
+                AND q.origin_location = r.origin_location)"
+    );
+    // The old scan's own rows in a range of numbers, minus those the new
+    // scan refers to.
+    let old_own = format!(
+        "SELECT {ITEM_COLUMNS} FROM items i WHERE i.scan_id = ?1 AND i.ordinal BETWEEN ?3 AND ?4
             AND NOT EXISTS (SELECT 1 FROM reused_items r WHERE r.scan_id = ?2
                 AND r.location = i.location AND r.origin_scan = ?1
-                AND r.origin_location = i.location)
-        UNION ALL
-        SELECT q.location FROM reused_items q WHERE q.scan_id = ?1
-            AND NOT EXISTS (SELECT 1 FROM reused_items r WHERE r.scan_id = ?2
-                AND r.location = q.location AND r.origin_scan = q.origin_scan
-                AND r.origin_location = q.origin_location)";
-    let side = |scan_id: &str, locations: &str| -> rusqlite::Result<Vec<ItemRecord>> {
-        let mut statement = connection.prepare(locations)?;
-        let locations = statement
-            .query_map([old_scan, new_scan], |row| row.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut statement = connection.prepare_cached(&format!(
-            "SELECT {ITEM_COLUMNS} FROM all_items WHERE scan_id = ?1 AND location = ?2"
-        ))?;
-        let mut items = Vec::with_capacity(locations.len());
-        for location in locations {
-            let rows = statement.query_map(params![scan_id, location], item_from_row)?;
-            for item in rows {
-                items.push(item?);
-            }
+                AND r.origin_location = i.location)"
+    );
+    let query = |sql: &str, scans: &[&str], out: &mut Vec<ItemRecord>| -> rusqlite::Result<()> {
+        let mut statement = connection.prepare(sql)?;
+        for item in statement.query_map(rusqlite::params_from_iter(scans), item_from_row)? {
+            out.push(item?);
         }
-        Ok(items)
+        Ok(())
     };
-    Ok((
-        side(old_scan, old_locations)?,
-        side(new_scan, new_locations)?,
-    ))
+
+    let mut old_items = Vec::new();
+    let not_same_as_new = RangeSet::everything().difference(same_in(old_scan));
+    let mut statement = connection.prepare(&old_own)?;
+    for &(first, last) in not_same_as_new.ranges() {
+        let rows = statement.query_map(
+            params![old_scan, new_scan, first as i64, last as i64],
+            item_from_row,
+        )?;
+        for item in rows {
+            old_items.push(item?);
+        }
+    }
+    query(&old_references, &[old_scan, new_scan], &mut old_items)?;
+    for (origin, ranges) in &old_unchanged {
+        let differing = ranges.difference(same_in(origin));
+        rows_in_ranges(connection, origin, &differing, &mut old_items)?;
+    }
+
+    let mut new_items = Vec::new();
+    query(
+        &format!("SELECT {ITEM_COLUMNS} FROM items WHERE scan_id = ?1"),
+        &[new_scan],
+        &mut new_items,
+    )?;
+    query(&new_references, &[old_scan, new_scan], &mut new_items)?;
+    for (origin, ranges) in &new_unchanged {
+        let differing = ranges.difference(same_in(origin));
+        rows_in_ranges(connection, origin, &differing, &mut new_items)?;
+    }
+    Ok((old_items, new_items))
+}
+
+/// Returns the unchanged items a scan lists, as ranges of row numbers by
+/// origin scan.
+pub(crate) fn unchanged_ranges(
+    connection: &Connection,
+    scan_id: &str,
+) -> rusqlite::Result<HashMap<String, RangeSet>> {
+    let mut statement = connection
+        .prepare_cached("SELECT origin_scan, ranges FROM unchanged_items WHERE scan_id = ?1")?;
+    let mut rows = statement.query([scan_id])?;
+    let mut by_origin: HashMap<String, RangeSet> = HashMap::new();
+    while let Some(row) = rows.next()? {
+        let origin: String = row.get(0)?;
+        let text: String = row.get(1)?;
+        let ranges = RangeSet::from_json(&text).map_err(|err| {
+            rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(err))
+        })?;
+        let entry = by_origin.entry(origin).or_default();
+        *entry = entry.union(&ranges);
+    }
+    Ok(by_origin)
+}
+
+/// Appends the item rows of `scan_id` whose numbers are in `ranges`.
+fn rows_in_ranges(
+    connection: &Connection,
+    scan_id: &str,
+    ranges: &RangeSet,
+    out: &mut Vec<ItemRecord>,
+) -> rusqlite::Result<()> {
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {ITEM_COLUMNS} FROM items WHERE scan_id = ?1 AND ordinal BETWEEN ?2 AND ?3"
+    ))?;
+    for &(first, last) in ranges.ranges() {
+        let rows =
+            statement.query_map(params![scan_id, first as i64, last as i64], item_from_row)?;
+        for item in rows {
+            out.push(item?);
+        }
+    }
+    Ok(())
 }
 
 /// Returns the findings stored for one item, in the order they were recorded.
@@ -138,11 +226,19 @@ pub(crate) fn findings_of(
     scan_id: &str,
     location: &str,
 ) -> rusqlite::Result<Vec<FindingRecord>> {
-    let mut statement = connection.prepare_cached(&format!(
-        "SELECT {FINDING_COLUMNS} FROM findings WHERE scan_id = ?1 AND location = ?2 ORDER BY rowid"
-    ))?;
-    let rows = statement.query_map(params![scan_id, location], finding_from_row)?;
-    rows.collect()
+    let mut statement = connection.prepare_cached(
+        "SELECT findings FROM finding_blocks WHERE scan_id = ?1 AND location = ?2 ORDER BY seq",
+    )?;
+    let mut rows = statement.query(params![scan_id, location])?;
+    let mut findings = Vec::new();
+    while let Some(row) = rows.next()? {
+        let text: String = row.get(0)?;
+        let block = decode_block(&text, location).map_err(|err| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(err))
+        })?;
+        findings.extend(block);
+    }
+    Ok(findings)
 }
 
 pub(crate) fn scan_from_row(row: &Row<'_>) -> rusqlite::Result<ScanInfo> {
@@ -196,26 +292,6 @@ pub(crate) fn item_from_row(row: &Row<'_>) -> rusqlite::Result<ItemRecord> {
             places: serde_json::from_str(&places).unwrap_or_default(),
             reused: row.get(21)?,
         },
-    })
-}
-
-pub(crate) fn finding_from_row(row: &Row<'_>) -> rusqlite::Result<FindingRecord> {
-    let category: String = row.get(2)?;
-    let locator: String = row.get(8)?;
-    Ok(FindingRecord {
-        location: row.get(0)?,
-        rule: row.get(1)?,
-        category: parse_category(&category),
-        confidence: row.get(3)?,
-        start: row.get::<_, i64>(4)? as u64,
-        end: row.get::<_, i64>(5)? as u64,
-        line: row.get::<_, i64>(6)? as u64,
-        column: row.get::<_, i64>(7)? as u64,
-        locator: serde_json::from_str(&locator).unwrap_or(Locator::Text),
-        preview: row.get(9)?,
-        fingerprint: row.get(10)?,
-        person: row.get(11)?,
-        value: None,
     })
 }
 

@@ -1,182 +1,24 @@
 //! The SQLite store.
 
+use crate::blocks::{Block, PendingFindings, PeopleRow};
+use crate::ranges::RangeSet;
+use crate::schema::MIGRATIONS;
 use phiscan_core::cache::ItemOrigin;
 use phiscan_core::records::{
     FindingRecord, FlowRecord, ItemRecord, Record, RecordSink, ScanRecord, SinkError, SummaryRecord,
 };
 use rusqlite::{Connection, OpenFlags, params};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Schema migrations, applied in order. The store's `user_version` pragma is
-/// the number of migrations applied.
-const MIGRATIONS: &[&str] = &[
-    // 1: scans, items and findings.
-    r#"
-    CREATE TABLE scans (
-        id TEXT PRIMARY KEY,
-        started TEXT NOT NULL,
-        finished TEXT,
-        roots TEXT NOT NULL,
-        version TEXT NOT NULL,
-        rules_version TEXT NOT NULL,
-        host TEXT,
-        complete INTEGER NOT NULL DEFAULT 0,
-        summary TEXT
-    );
-    CREATE TABLE items (
-        scan_id TEXT NOT NULL REFERENCES scans(id),
-        location TEXT NOT NULL,
-        path TEXT NOT NULL,
-        parent TEXT,
-        format TEXT NOT NULL,
-        size INTEGER NOT NULL,
-        modified TEXT,
-        class TEXT NOT NULL,
-        coverage TEXT NOT NULL,
-        reason TEXT,
-        findings INTEGER NOT NULL,
-        categories TEXT NOT NULL,
-        individuals_low INTEGER NOT NULL,
-        individuals_high INTEGER NOT NULL,
-        content_id TEXT,
-        PRIMARY KEY (scan_id, location)
-    );
-    CREATE TABLE findings (
-        scan_id TEXT NOT NULL REFERENCES scans(id),
-        location TEXT NOT NULL,
-        rule TEXT NOT NULL,
-        category TEXT NOT NULL,
-        confidence INTEGER NOT NULL,
-        start INTEGER NOT NULL,
-        "end" INTEGER NOT NULL,
-        line INTEGER NOT NULL,
-        "column" INTEGER NOT NULL,
-        locator TEXT NOT NULL,
-        preview TEXT NOT NULL,
-        fingerprint TEXT NOT NULL
-    );
-    CREATE INDEX findings_by_item ON findings (scan_id, location);
-    CREATE INDEX findings_by_fingerprint ON findings (fingerprint);
-    CREATE INDEX items_by_class ON items (scan_id, class);
-    "#,
-    // 2: data flows by email.
-    r#"
-    CREATE TABLE flows (
-        scan_id TEXT NOT NULL REFERENCES scans(id),
-        location TEXT NOT NULL,
-        sent TEXT,
-        from_domain TEXT NOT NULL,
-        to_domain TEXT NOT NULL,
-        field TEXT NOT NULL,
-        external INTEGER NOT NULL,
-        webmail INTEGER NOT NULL,
-        protection TEXT NOT NULL,
-        auto_forwarded INTEGER NOT NULL,
-        attachments INTEGER NOT NULL,
-        class TEXT NOT NULL,
-        categories TEXT NOT NULL
-    );
-    CREATE INDEX flows_by_scan ON flows (scan_id, to_domain);
-    "#,
-    // 3: where the last IMAP sweep of each folder stopped (see imap_state.rs).
-    r#"
-    CREATE TABLE imap_folders (
-        account TEXT NOT NULL,
-        folder TEXT NOT NULL,
-        uidvalidity INTEGER NOT NULL,
-        last_uid INTEGER NOT NULL,
-        pending TEXT NOT NULL,
-        updated TEXT NOT NULL,
-        PRIMARY KEY (account, folder)
-    );
-    "#,
-    // 4: file facts for exposure and risky places, the incremental cache
-    // keys, sweep names and resumed scans, and the coverage view.
-    r#"
-    ALTER TABLE scans ADD COLUMN sweep TEXT;
-    ALTER TABLE scans ADD COLUMN resumed_from TEXT;
-    ALTER TABLE items ADD COLUMN mode TEXT;
-    ALTER TABLE items ADD COLUMN uid INTEGER;
-    ALTER TABLE items ADD COLUMN gid INTEGER;
-    ALTER TABLE items ADD COLUMN file_id TEXT;
-    ALTER TABLE items ADD COLUMN modified_ns INTEGER;
-    ALTER TABLE items ADD COLUMN exposure TEXT NOT NULL DEFAULT '[]';
-    ALTER TABLE items ADD COLUMN places TEXT NOT NULL DEFAULT '[]';
-    ALTER TABLE items ADD COLUMN reused INTEGER NOT NULL DEFAULT 0;
-    CREATE INDEX items_by_path ON items (scan_id, path);
-    CREATE INDEX items_by_content ON items (scan_id, content_id) WHERE parent IS NULL;
-    CREATE TABLE reused_items (
-        scan_id TEXT NOT NULL REFERENCES scans(id),
-        location TEXT NOT NULL,
-        path TEXT NOT NULL,
-        parent TEXT,
-        origin_scan TEXT NOT NULL,
-        origin_location TEXT NOT NULL,
-        mode TEXT,
-        uid INTEGER,
-        gid INTEGER,
-        file_id TEXT,
-        modified_ns INTEGER,
-        exposure TEXT NOT NULL DEFAULT '[]',
-        places TEXT NOT NULL DEFAULT '[]',
-        PRIMARY KEY (scan_id, location)
-    );
-    CREATE INDEX reused_items_by_path ON reused_items (scan_id, path);
-    CREATE VIEW all_items AS
-        SELECT scan_id, location, path, parent, format, size, modified, class,
-               coverage, reason, findings, categories, individuals_low,
-               individuals_high, content_id, mode, uid, gid, file_id,
-               modified_ns, exposure, places, reused,
-               scan_id AS origin_scan, location AS origin_location, rowid AS seq
-        FROM items
-        UNION ALL
-        SELECT r.scan_id, r.location, r.path, r.parent, o.format, o.size,
-               o.modified, o.class, o.coverage, o.reason, o.findings,
-               o.categories, o.individuals_low, o.individuals_high,
-               o.content_id, r.mode, r.uid, r.gid, r.file_id, r.modified_ns,
-               r.exposure, r.places, 1, r.origin_scan, r.origin_location,
-               r.rowid
-        FROM reused_items r
-        JOIN items o ON o.scan_id = r.origin_scan AND o.location = r.origin_location;
-    CREATE VIEW all_findings AS
-        SELECT scan_id, location, rule, category, confidence, start, "end",
-               line, "column", locator, preview, fingerprint
-        FROM findings
-        UNION ALL
-        SELECT r.scan_id, r.location, f.rule, f.category, f.confidence,
-               f.start, f."end", f.line, f."column", f.locator, f.preview,
-               f.fingerprint
-        FROM reused_items r
-        JOIN findings f ON f.scan_id = r.origin_scan AND f.location = r.origin_location;
-    CREATE VIEW coverage AS
-        SELECT scan_id, location, path, format, coverage, reason
-        FROM all_items WHERE coverage <> 'complete';
-    CREATE VIEW incremental_cache AS
-        SELECT s.rules_version, s.sweep, i.scan_id, i.location, i.size,
-               i.modified_ns, i.file_id, i.content_id
-        FROM all_items i JOIN scans s ON s.id = i.scan_id
-        WHERE i.parent IS NULL;
-    "#,
-    // 5: which findings identify one patient, for the individuals estimate.
-    r#"
-    ALTER TABLE findings ADD COLUMN person INTEGER NOT NULL DEFAULT 0;
-    DROP VIEW all_findings;
-    CREATE VIEW all_findings AS
-        SELECT scan_id, location, rule, category, confidence, start, "end",
-               line, "column", locator, preview, fingerprint, person
-        FROM findings
-        UNION ALL
-        SELECT r.scan_id, r.location, f.rule, f.category, f.confidence,
-               f.start, f."end", f.line, f."column", f.locator, f.preview,
-               f.fingerprint, f.person
-        FROM reused_items r
-        JOIN findings f ON f.scan_id = r.origin_scan AND f.location = r.origin_location;
-    "#,
-];
+/// Rows written per transaction: items, finding blocks, people, flows and
+/// reused items. A `kill -9` loses at most the open transaction.
+const BATCH_ROWS: usize = 4096;
 
-/// Records inserted per transaction.
-const BATCH: usize = 4096;
+/// Bytes of finding blocks written per transaction, so that a transaction
+/// of large blocks does not grow the write-ahead log without bound.
+const BATCH_BYTES: usize = 32 << 20;
 
 /// Page cache of the store's connection, in KiB.
 const CACHE_KIB: u32 = 64 * 1024;
@@ -251,8 +93,16 @@ pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Store {
     connection: Connection,
     path: PathBuf,
-    pending: usize,
+    /// Rows and block bytes written in the open transaction.
+    pending_rows: usize,
+    pending_bytes: usize,
     scan_id: Option<String>,
+    /// Number of the next item row of the scan.
+    next_ordinal: u64,
+    /// Findings of items whose item record has not arrived yet.
+    findings: PendingFindings,
+    /// Numbers of the unchanged items not written yet, by origin scan.
+    unchanged: HashMap<String, Vec<u64>>,
 }
 
 impl Store {
@@ -331,8 +181,12 @@ impl Store {
         let mut store = Store {
             connection,
             path: path.to_path_buf(),
-            pending: 0,
+            pending_rows: 0,
+            pending_bytes: 0,
             scan_id: None,
+            next_ordinal: 0,
+            findings: PendingFindings::default(),
+            unchanged: HashMap::new(),
         };
         store.migrate()?;
         Ok(store)
@@ -403,25 +257,33 @@ impl Store {
     }
 
     fn begin_if_needed(&mut self) -> Result<(), rusqlite::Error> {
-        if self.pending == 0 && self.connection.is_autocommit() {
+        if self.connection.is_autocommit() {
             self.connection.execute_batch("BEGIN")?;
         }
         Ok(())
     }
 
-    fn commit_if_full(&mut self) -> Result<(), rusqlite::Error> {
-        self.pending += 1;
-        if self.pending >= BATCH {
+    /// Counts a written row and its bytes; commits a full transaction.
+    fn commit_if_full(&mut self, bytes: usize) -> Result<(), rusqlite::Error> {
+        self.pending_rows += 1;
+        self.pending_bytes += bytes;
+        if self.pending_rows >= BATCH_ROWS || self.pending_bytes >= BATCH_BYTES {
             self.commit()?;
         }
         Ok(())
     }
 
+    /// Writes the unchanged items listed so far, then commits.
     fn commit(&mut self) -> Result<(), rusqlite::Error> {
+        if !self.unchanged.is_empty() {
+            self.begin_if_needed()?;
+            self.write_unchanged()?;
+        }
         if !self.connection.is_autocommit() {
             self.connection.execute_batch("COMMIT")?;
         }
-        self.pending = 0;
+        self.pending_rows = 0;
+        self.pending_bytes = 0;
         Ok(())
     }
 
@@ -440,18 +302,24 @@ impl Store {
             ],
         )?;
         self.scan_id = Some(scan.id.clone());
+        self.next_ordinal = 0;
         Ok(())
     }
 
+    /// Writes an item row after the last block and the people of its findings.
     fn insert_item(&mut self, item: &ItemRecord) -> Result<(), rusqlite::Error> {
+        let (block, people) = self.findings.close(&item.location);
+        self.insert_findings_of_item(block, people)?;
         self.begin_if_needed()?;
         let categories = serde_json::to_string(&item.categories).unwrap_or_default();
         let meta = &item.meta;
+        let ordinal = self.next_ordinal;
+        self.next_ordinal += 1;
         self.connection
             .prepare_cached(
                 "INSERT OR REPLACE INTO items (scan_id, location, path, parent, format, size, modified, class, coverage, reason, findings, categories, individuals_low, individuals_high, content_id,
-                     mode, uid, gid, file_id, modified_ns, exposure, places, reused)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+                     mode, uid, gid, file_id, modified_ns, exposure, places, reused, ordinal)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
             )?
             .execute(params![
                 self.scan_id,
@@ -477,35 +345,52 @@ impl Store {
                 serde_json::to_string(&meta.exposure).unwrap_or_default(),
                 serde_json::to_string(&meta.places).unwrap_or_default(),
                 meta.reused,
+                ordinal as i64,
             ])?;
-        self.commit_if_full()
+        self.commit_if_full(0)
     }
 
+    /// Adds a finding to its item's block; writes the block once it is full.
     fn insert_finding(&mut self, finding: &FindingRecord) -> Result<(), rusqlite::Error> {
+        match self.findings.add(finding) {
+            Some(block) => self.insert_block(&block),
+            None => Ok(()),
+        }
+    }
+
+    fn insert_findings_of_item(
+        &mut self,
+        block: Option<Block>,
+        people: Vec<PeopleRow>,
+    ) -> Result<(), rusqlite::Error> {
+        if let Some(block) = block {
+            self.insert_block(&block)?;
+        }
+        for row in people {
+            self.begin_if_needed()?;
+            self.connection
+                .prepare_cached(
+                    "INSERT INTO people (scan_id, location, category, fingerprints) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![
+                    self.scan_id,
+                    row.location,
+                    row.category.as_str(),
+                    row.fingerprints
+                ])?;
+            self.commit_if_full(row.fingerprints.len())?;
+        }
+        Ok(())
+    }
+
+    fn insert_block(&mut self, block: &Block) -> Result<(), rusqlite::Error> {
         self.begin_if_needed()?;
-        // `finding.value` is deliberately not stored.
-        let locator = serde_json::to_string(&finding.locator).unwrap_or_default();
         self.connection
             .prepare_cached(
-                "INSERT INTO findings (scan_id, location, rule, category, confidence, start, \"end\", line, \"column\", locator, preview, fingerprint, person)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                "INSERT INTO finding_blocks (scan_id, location, findings) VALUES (?1, ?2, ?3)",
             )?
-            .execute(params![
-                self.scan_id,
-                finding.location,
-                finding.rule,
-                finding.category.as_str(),
-                finding.confidence,
-                finding.start as i64,
-                finding.end as i64,
-                finding.line as i64,
-                finding.column as i64,
-                locator,
-                finding.preview,
-                finding.fingerprint,
-                finding.person,
-            ])?;
-        self.commit_if_full()
+            .execute(params![self.scan_id, block.location, block.findings])?;
+        self.commit_if_full(block.findings.len())
     }
 
     fn insert_flow(&mut self, flow: &FlowRecord) -> Result<(), rusqlite::Error> {
@@ -531,16 +416,28 @@ impl Store {
                 flow.class.as_str(),
                 categories,
             ])?;
-        self.commit_if_full()
+        self.commit_if_full(0)
     }
 
-    /// Records a reused item as a reference to the rows it was first
-    /// stored as, with its current location and file facts.
+    /// Records a reused item. An item at its origin's location whose file
+    /// facts are those of its origin row is listed by the row's number; any
+    /// other gets a reference row with its current location and facts.
     fn insert_reused(
         &mut self,
         item: &ItemRecord,
         origin: &ItemOrigin,
     ) -> Result<(), rusqlite::Error> {
+        if let Some(ordinal) = origin.ordinal
+            && origin.location == item.location
+        {
+            match self.unchanged.get_mut(origin.scan_id.as_str()) {
+                Some(ordinals) => ordinals.push(ordinal),
+                None => {
+                    self.unchanged.insert(origin.scan_id.clone(), vec![ordinal]);
+                }
+            }
+            return self.commit_if_full(0);
+        }
         self.begin_if_needed()?;
         let meta = &item.meta;
         self.connection
@@ -563,11 +460,77 @@ impl Store {
                 serde_json::to_string(&meta.exposure).unwrap_or_default(),
                 serde_json::to_string(&meta.places).unwrap_or_default(),
             ])?;
-        self.commit_if_full()
+        self.commit_if_full(0)
+    }
+
+    /// Writes the listed unchanged items as one row of ranges per origin
+    /// scan, inside the open transaction.
+    fn write_unchanged(&mut self) -> Result<(), rusqlite::Error> {
+        for (origin_scan, ordinals) in std::mem::take(&mut self.unchanged) {
+            let ranges = RangeSet::from_ordinals(ordinals);
+            self.connection
+                .prepare_cached(
+                    "INSERT INTO unchanged_items (scan_id, origin_scan, ranges) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![self.scan_id, origin_scan, ranges.to_json()])?;
+        }
+        Ok(())
+    }
+
+    /// Joins the scan's rows of unchanged items into one per origin scan.
+    /// Each commit wrote its own rows; a finished scan needs only one.
+    fn merge_unchanged(&mut self) -> Result<(), rusqlite::Error> {
+        let mut merged: HashMap<String, RangeSet> = HashMap::new();
+        let mut rows = 0;
+        {
+            let mut statement = self
+                .connection
+                .prepare("SELECT origin_scan, ranges FROM unchanged_items WHERE scan_id = ?1")?;
+            let mut query = statement.query([&self.scan_id])?;
+            while let Some(row) = query.next()? {
+                let origin_scan: String = row.get(0)?;
+                let ranges: String = row.get(1)?;
+                let ranges = RangeSet::from_json(&ranges).map_err(|err| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        1,
+                        rusqlite::types::Type::Text,
+                        Box::new(err),
+                    )
+                })?;
+                let entry = merged.entry(origin_scan).or_default();
+                *entry = entry.union(&ranges);
+                rows += 1;
+            }
+        }
+        if rows <= merged.len() {
+            return Ok(());
+        }
+        self.connection.execute(
+            "DELETE FROM unchanged_items WHERE scan_id = ?1",
+            [&self.scan_id],
+        )?;
+        for (origin_scan, ranges) in merged {
+            self.connection.execute(
+                "INSERT INTO unchanged_items (scan_id, origin_scan, ranges) VALUES (?1, ?2, ?3)",
+                params![self.scan_id, origin_scan, ranges.to_json()],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is still buffered: blocks of items whose item record
+    /// never came (a scan that stopped early) and unchanged items.
+    fn flush(&mut self) -> Result<(), rusqlite::Error> {
+        for (block, people) in self.findings.close_all() {
+            self.insert_findings_of_item(block, people)?;
+        }
+        self.commit()
     }
 
     fn finish_scan(&mut self, summary: &SummaryRecord) -> Result<(), rusqlite::Error> {
-        self.commit()?;
+        self.flush()?;
+        self.begin_if_needed()?;
+        self.merge_unchanged()?;
         self.connection.execute(
             "UPDATE scans SET finished = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), complete = ?2, summary = ?3 WHERE id = ?1",
             params![
@@ -576,7 +539,7 @@ impl Store {
                 serde_json::to_string(summary).unwrap_or_default(),
             ],
         )?;
-        Ok(())
+        self.commit()
     }
 
     /// Direct access to the connection, for queries.
@@ -627,7 +590,7 @@ impl RecordSink for Store {
     }
 
     fn finish(&mut self) -> Result<(), SinkError> {
-        self.commit().map_err(|err| self.write_error(err))
+        self.flush().map_err(|err| self.write_error(err))
     }
 }
 
@@ -635,7 +598,7 @@ impl Drop for Store {
     fn drop(&mut self) {
         // An interrupted scan keeps what was written: its scan row stays
         // without a summary and with complete = 0.
-        if let Err(err) = self.commit() {
+        if let Err(err) = self.flush() {
             tracing::warn!(error = %err, "final store commit failed");
         }
     }

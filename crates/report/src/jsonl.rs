@@ -1,5 +1,6 @@
 //! JSON Lines output.
 
+use phiscan_core::json::{push_number, push_string};
 use phiscan_core::records::{FindingRecord, Record, RecordSink, SinkError};
 use std::io::Write;
 
@@ -48,67 +49,36 @@ impl<W: Write + Send> RecordSink for JsonLines<W> {
 /// serde form.
 fn write_finding(out: &mut Vec<u8>, finding: &FindingRecord) -> serde_json::Result<()> {
     out.extend_from_slice(b"{\"type\":\"finding\",\"location\":");
-    write_string(out, &finding.location);
+    push_string(out, &finding.location);
     out.extend_from_slice(b",\"rule\":");
-    write_string(out, &finding.rule);
+    push_string(out, &finding.rule);
     out.extend_from_slice(b",\"category\":\"");
     out.extend_from_slice(finding.category.as_str().as_bytes());
     out.extend_from_slice(b"\",\"confidence\":");
-    write_number(out, u64::from(finding.confidence));
+    push_number(out, u64::from(finding.confidence));
     out.extend_from_slice(b",\"start\":");
-    write_number(out, finding.start);
+    push_number(out, finding.start);
     out.extend_from_slice(b",\"end\":");
-    write_number(out, finding.end);
+    push_number(out, finding.end);
     out.extend_from_slice(b",\"line\":");
-    write_number(out, finding.line);
+    push_number(out, finding.line);
     out.extend_from_slice(b",\"column\":");
-    write_number(out, finding.column);
+    push_number(out, finding.column);
     out.extend_from_slice(b",\"locator\":");
     serde_json::to_writer(&mut *out, &finding.locator)?;
     out.extend_from_slice(b",\"preview\":");
-    write_string(out, &finding.preview);
+    push_string(out, &finding.preview);
     out.extend_from_slice(b",\"fingerprint\":");
-    write_string(out, &finding.fingerprint);
+    push_string(out, &finding.fingerprint);
     if finding.person {
         out.extend_from_slice(b",\"person\":true");
     }
     if let Some(value) = &finding.value {
         out.extend_from_slice(b",\"value\":");
-        write_string(out, value);
+        push_string(out, value);
     }
     out.push(b'}');
     Ok(())
-}
-
-fn write_number(out: &mut Vec<u8>, number: u64) {
-    let _ = write!(out, "{number}");
-}
-
-/// Writes a JSON string, escaping quotes, backslashes and control characters.
-fn write_string(out: &mut Vec<u8>, text: &str) {
-    out.push(b'"');
-    let bytes = text.as_bytes();
-    let mut clean_from = 0;
-    for (index, &byte) in bytes.iter().enumerate() {
-        let escape: &[u8] = match byte {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x00..=0x1f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[clean_from..index]);
-        if escape.is_empty() {
-            let _ = write!(out, "\\u{byte:04x}");
-        } else {
-            out.extend_from_slice(escape);
-        }
-        clean_from = index + 1;
-    }
-    out.extend_from_slice(&bytes[clean_from..]);
-    out.push(b'"');
 }
 
 #[cfg(test)]
