@@ -99,7 +99,7 @@ pub(crate) fn exposure_from_mode(mode: Option<u32>) -> Vec<String> {
 
 /// Returns the risky places a path lies in, judged from its folder names.
 pub(crate) fn places_of(path: &Path) -> Vec<String> {
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let absolute = phiscan_core::location::absolute_path(path);
     let folders: Vec<String> = absolute
         .parent()
         .map(|parent| {
@@ -143,7 +143,7 @@ pub(crate) fn places_of(path: &Path) -> Vec<String> {
 /// Returns true when the block device holding a file is removable (USB
 /// sticks, SD cards) or mounted where desktops mount removable media.
 fn device_is_removable(device: u64, path: &Path) -> bool {
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let absolute = phiscan_core::location::absolute_path(path);
     if absolute.starts_with("/media") || absolute.starts_with("/run/media") {
         return true;
     }

@@ -158,7 +158,7 @@ impl Walker {
         let own_paths = options
             .own_files
             .iter()
-            .map(|path| std::path::absolute(path).unwrap_or_else(|_| path.clone()))
+            .map(|path| phiscan_core::location::absolute_path(path))
             .collect();
         Ok(Walker {
             roots,
@@ -236,10 +236,10 @@ impl Walker {
 
     fn exclusion(&self, root: &Path, path: &Path, meta: &FileMeta, depth: usize) -> Option<String> {
         if meta.file_id.is_some_and(|id| self.own_ids.contains(&id))
-            || self
-                .own_paths
-                .iter()
-                .any(|own| std::path::absolute(path).is_ok_and(|p| p == *own))
+            || (!self.own_paths.is_empty() && {
+                let absolute = phiscan_core::location::absolute_path(path);
+                self.own_paths.contains(&absolute)
+            })
         {
             return Some("phiscan's own store, key or output file".into());
         }
