@@ -26,12 +26,70 @@ pub enum Stored {
     Reference,
 }
 
+/// What the index keeps of an earlier item.
+pub enum Kept {
+    /// The whole record.
+    Whole(Box<ItemRecord>),
+    /// Only what a lookup compares; the whole row is read back by its
+    /// origin's number when a file matches. Keeps the index of a share of
+    /// 100,000 files at a few tens of megabytes.
+    Lean {
+        size: u64,
+        modified_ns: Option<i64>,
+        file_id: Option<Box<str>>,
+        findings: u64,
+    },
+}
+
+impl Kept {
+    fn size(&self) -> u64 {
+        match self {
+            Kept::Whole(record) => record.size,
+            Kept::Lean { size, .. } => *size,
+        }
+    }
+
+    fn modified_ns(&self) -> Option<i64> {
+        match self {
+            Kept::Whole(record) => record.meta.modified_ns,
+            Kept::Lean { modified_ns, .. } => *modified_ns,
+        }
+    }
+
+    fn file_id(&self) -> Option<&str> {
+        match self {
+            Kept::Whole(record) => record.meta.file_id.as_deref(),
+            Kept::Lean { file_id, .. } => file_id.as_deref(),
+        }
+    }
+}
+
 /// One earlier top-level item, as a source scan recorded it.
 pub struct LoadedItem {
-    pub record: ItemRecord,
+    pub location: String,
+    pub coverage: Coverage,
+    /// The item is a container member or a folder, never reused by itself.
+    pub not_a_file: bool,
+    pub content_id: Option<String>,
+    pub kept: Kept,
     /// The rows it was first stored as, when the store keeps references.
     pub origin: Option<ItemOrigin>,
     pub stored: Stored,
+}
+
+impl LoadedItem {
+    /// An item kept whole.
+    pub fn whole(record: ItemRecord, origin: Option<ItemOrigin>, stored: Stored) -> LoadedItem {
+        LoadedItem {
+            location: record.location.clone(),
+            coverage: record.coverage,
+            not_a_file: record.parent.is_some() || record.format == "folder",
+            content_id: record.content_id.clone(),
+            kept: Kept::Whole(Box::new(record)),
+            origin,
+            stored,
+        }
+    }
 }
 
 /// The top-level items of one earlier scan, and the locations of the files
@@ -43,7 +101,7 @@ pub type SourceItems<'a> = (&'a ScanInfo, Vec<LoadedItem>, HashSet<String>);
 struct Earlier {
     /// Index into `EarlierResults::scan_ids`.
     scan: usize,
-    record: ItemRecord,
+    kept: Kept,
     origin: Option<ItemOrigin>,
     stored: Stored,
     /// The file is a container with member records.
@@ -54,7 +112,12 @@ struct Earlier {
 pub struct Found<'a> {
     /// The scan that recorded it.
     pub scan_id: &'a str,
-    pub record: &'a ItemRecord,
+    pub location: &'a str,
+    /// The whole record, or `None` when the index kept it lean and the
+    /// store must read it back by `origin`.
+    pub record: Option<&'a ItemRecord>,
+    /// Findings in the item itself.
+    pub findings: u64,
     /// The rows it was first stored as.
     pub origin: Option<&'a ItemOrigin>,
     pub stored: Stored,
@@ -101,40 +164,41 @@ impl EarlierResults {
     /// because a `partial` item there may have been cut short by the
     /// interruption.
     pub fn build(sources: Vec<SourceItems<'_>>) -> EarlierResults {
+        // Sized up front: growing maps of 100,000 entries step by step
+        // rehashed them a dozen times and faulted in fresh pages each time.
+        let count = sources.iter().map(|(_, items, _)| items.len()).sum();
         let mut results = EarlierResults {
             scan_ids: Vec::new(),
-            by_location: HashMap::new(),
-            by_content: HashMap::new(),
-            sizes_and_names: HashSet::new(),
+            by_location: HashMap::with_capacity(count),
+            by_content: HashMap::with_capacity(count),
+            sizes_and_names: HashSet::with_capacity(count),
         };
         for (scan, items, containers) in sources.into_iter().rev() {
             let scan_index = results.scan_ids.len();
             results.scan_ids.push(scan.id.clone());
             for item in items {
-                let record = item.record;
-                let reusable = match record.coverage {
+                let reusable = match item.coverage {
                     Coverage::Complete | Coverage::Encrypted | Coverage::Unsupported => true,
                     Coverage::Partial => scan.complete,
                     Coverage::Error | Coverage::Skipped => false,
                 };
-                if !reusable || record.parent.is_some() || record.format == "folder" {
-                    results.by_location.remove(&record.location);
+                if !reusable || item.not_a_file {
+                    results.by_location.remove(&item.location);
                     continue;
                 }
-                if let Some(content_id) = &record.content_id {
-                    results
-                        .by_content
-                        .insert(content_id.clone(), record.location.clone());
+                if let Some(content_id) = item.content_id {
+                    results.by_content.insert(content_id, item.location.clone());
                     results
                         .sizes_and_names
-                        .insert((record.size, file_name(&record.location).to_string()));
+                        .insert((item.kept.size(), file_name(&item.location).to_string()));
                 }
+                let has_members = containers.contains(&item.location);
                 results.by_location.insert(
-                    record.location.clone(),
+                    item.location,
                     Earlier {
                         scan: scan_index,
-                        has_members: containers.contains(&record.location),
-                        record,
+                        has_members,
+                        kept: item.kept,
                         origin: item.origin,
                         stored: item.stored,
                     },
@@ -157,13 +221,13 @@ impl EarlierResults {
     /// Finds the earlier item of an unchanged file: its scan id, record,
     /// and whether it has member records.
     pub fn unchanged(&self, key: &FileKey<'_>) -> Option<Found<'_>> {
-        let earlier = self.by_location.get(key.location)?;
-        let meta = &earlier.record.meta;
-        let same = earlier.record.size == key.size
-            && meta.modified_ns.is_some()
-            && meta.modified_ns == key.modified_ns
-            && meta.file_id.as_deref() == key.file_id;
-        same.then(|| self.found(earlier))
+        let (location, earlier) = self.by_location.get_key_value(key.location)?;
+        let kept = &earlier.kept;
+        let same = kept.size() == key.size
+            && kept.modified_ns().is_some()
+            && kept.modified_ns() == key.modified_ns
+            && kept.file_id() == key.file_id;
+        same.then(|| self.found(location, earlier))
     }
 
     /// Returns true when an earlier file has this size and name.
@@ -174,17 +238,23 @@ impl EarlierResults {
     /// Finds the earlier item with this content, size and file name.
     pub fn by_content(&self, content_id: &str, size: u64, name: &str) -> Option<Found<'_>> {
         let location = self.by_content.get(content_id)?;
-        let earlier = self.by_location.get(location)?;
-        if earlier.record.size != size || file_name(location) != name {
+        let (location, earlier) = self.by_location.get_key_value(location)?;
+        if earlier.kept.size() != size || file_name(location) != name {
             return None;
         }
-        Some(self.found(earlier))
+        Some(self.found(location, earlier))
     }
 
-    fn found<'a>(&'a self, earlier: &'a Earlier) -> Found<'a> {
+    fn found<'a>(&'a self, location: &'a str, earlier: &'a Earlier) -> Found<'a> {
+        let (record, findings) = match &earlier.kept {
+            Kept::Whole(record) => (Some(&**record), record.findings),
+            Kept::Lean { findings, .. } => (None, *findings),
+        };
         Found {
             scan_id: self.scan_ids[earlier.scan].as_str(),
-            record: &earlier.record,
+            location,
+            record,
+            findings,
             origin: earlier.origin.as_ref(),
             stored: earlier.stored,
             has_members: earlier.has_members,
@@ -210,6 +280,10 @@ impl ReadPool {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         connection.busy_timeout(std::time::Duration::from_secs(30))?;
+        // One read transaction for the connection's life: the earlier scans
+        // it reads do not change during a sweep, and a transaction per
+        // lookup took a shared-memory lock for each of 100,000 files.
+        connection.execute_batch("BEGIN")?;
         Ok(connection)
     }
 
@@ -279,8 +353,12 @@ impl SqliteCache {
     }
 
     fn records_of(&self, found: &Found<'_>) -> rusqlite::Result<CachedFile> {
-        let own = (found.record.clone(), found.origin.cloned());
-        if !found.has_members && found.record.findings == 0 {
+        let own = match (found.record, found.origin) {
+            (Some(record), _) => (record.clone(), found.origin.cloned()),
+            (None, Some(origin)) => self.pool.with(|connection| whole_row(connection, origin))?,
+            (None, None) => return Err(rusqlite::Error::QueryReturnedNoRows),
+        };
+        if !found.has_members && found.findings == 0 {
             return Ok(CachedFile {
                 items: vec![CachedItem {
                     record: own.0,
@@ -341,13 +419,13 @@ fn rows_of(
 ) -> rusqlite::Result<()> {
     let every_row = RangeSet::everything();
     let ranges = ranges.unwrap_or(&every_row);
-    let mut statement = connection.prepare_cached(&format!(
-        "SELECT {ITEM_COLUMNS}, ordinal FROM items
-         WHERE scan_id = ?1 AND ordinal BETWEEN ?2 AND ?3 AND parent IS NULL"
-    ))?;
+    let mut statement = connection.prepare_cached(
+        "SELECT location, format, size, coverage, findings, content_id, file_id, modified_ns, ordinal
+         FROM items WHERE scan_id = ?1 AND ordinal BETWEEN ?2 AND ?3 AND parent IS NULL",
+    )?;
     for &(first, last) in ranges.ranges() {
         let rows = statement.query_map(params![scan_id, first as i64, last as i64], |row| {
-            row_with_ordinal(row, scan_id)
+            lean_row(row, scan_id)
         })?;
         for row in rows {
             items.push(row?);
@@ -356,8 +434,51 @@ fn rows_of(
     Ok(())
 }
 
+/// Reads the compared fields of an item row as `rows_of` selects them.
+fn lean_row(row: &rusqlite::Row<'_>, scan_id: &str) -> rusqlite::Result<LoadedItem> {
+    let location: String = row.get(0)?;
+    let format: String = row.get(1)?;
+    let coverage: String = row.get(3)?;
+    let ordinal: i64 = row.get(8)?;
+    let file_id: Option<String> = row.get(6)?;
+    Ok(LoadedItem {
+        coverage: Coverage::parse(&coverage).unwrap_or(Coverage::Error),
+        not_a_file: format == "folder",
+        content_id: row.get(5)?,
+        kept: Kept::Lean {
+            size: row.get::<_, i64>(2)? as u64,
+            modified_ns: row.get(7)?,
+            file_id: file_id.map(String::into_boxed_str),
+            findings: row.get::<_, i64>(4)? as u64,
+        },
+        origin: Some(ItemOrigin {
+            scan_id: scan_id.to_string(),
+            location: location.clone(),
+            ordinal: u64::try_from(ordinal).ok(),
+        }),
+        location,
+        stored: Stored::Row,
+    })
+}
+
+/// Reads the whole row of a lean record back by its scan and number.
+fn whole_row(connection: &Connection, origin: &ItemOrigin) -> rusqlite::Result<RecordAndOrigin> {
+    let Some(ordinal) = origin.ordinal else {
+        return Err(rusqlite::Error::QueryReturnedNoRows);
+    };
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {ITEM_COLUMNS}, ordinal FROM items WHERE scan_id = ?1 AND ordinal = ?2"
+    ))?;
+    statement.query_row(params![origin.scan_id, ordinal as i64], |row| {
+        row_with_ordinal(row, &origin.scan_id)
+    })
+}
+
+/// One earlier record and the rows it was first stored as.
+type RecordAndOrigin = (ItemRecord, Option<ItemOrigin>);
+
 /// Reads an item row followed by its number, as its own origin.
-fn row_with_ordinal(row: &rusqlite::Row<'_>, scan_id: &str) -> rusqlite::Result<LoadedItem> {
+fn row_with_ordinal(row: &rusqlite::Row<'_>, scan_id: &str) -> rusqlite::Result<RecordAndOrigin> {
     let record = item_from_row(row)?;
     let ordinal: i64 = row.get(22)?;
     let origin = ItemOrigin {
@@ -365,11 +486,7 @@ fn row_with_ordinal(row: &rusqlite::Row<'_>, scan_id: &str) -> rusqlite::Result<
         location: record.location.clone(),
         ordinal: u64::try_from(ordinal).ok(),
     };
-    Ok(LoadedItem {
-        record,
-        origin: Some(origin),
-        stored: Stored::Row,
-    })
+    Ok((record, Some(origin)))
 }
 
 /// Appends the top-level reference rows of `scan_id`, and adds the
@@ -386,7 +503,8 @@ fn references_of(
          WHERE r.scan_id = ?1 AND r.parent IS NULL"
     ))?;
     for row in statement.query_map([scan_id], reference_from_row)? {
-        items.push(row?);
+        let (record, origin) = row?;
+        items.push(LoadedItem::whole(record, origin, Stored::Reference));
     }
     let mut statement = connection.prepare_cached(
         "SELECT DISTINCT path FROM reused_items WHERE scan_id = ?1 AND parent IS NOT NULL",
@@ -398,18 +516,14 @@ fn references_of(
 }
 
 /// Reads a reference row as [`REFERENCE_COLUMNS`] selects it.
-fn reference_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LoadedItem> {
+fn reference_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RecordAndOrigin> {
     let record = item_from_row(row)?;
     let origin = ItemOrigin {
         scan_id: row.get(22)?,
         location: row.get(23)?,
         ordinal: None,
     };
-    Ok(LoadedItem {
-        record,
-        origin: Some(origin),
-        stored: Stored::Reference,
-    })
+    Ok((record, Some(origin)))
 }
 
 /// Returns the paths of the files that have member rows in `scan_id`.
@@ -428,7 +542,7 @@ fn members_of(
     connection: &Connection,
     found: &Found<'_>,
 ) -> rusqlite::Result<Vec<(ItemRecord, Option<ItemOrigin>)>> {
-    let members: Vec<LoadedItem> = match (found.stored, found.origin) {
+    match (found.stored, found.origin) {
         (Stored::Row, Some(origin)) => {
             let mut statement = connection.prepare_cached(&format!(
                 "SELECT {ITEM_COLUMNS}, ordinal FROM items
@@ -438,7 +552,7 @@ fn members_of(
                 .query_map(params![origin.scan_id, origin.location], |row| {
                     row_with_ordinal(row, &origin.scan_id)
                 })?
-                .collect::<rusqlite::Result<_>>()?
+                .collect()
         }
         _ => {
             let mut statement = connection.prepare_cached(&format!(
@@ -447,17 +561,10 @@ fn members_of(
                  WHERE r.scan_id = ?1 AND r.path = ?2 AND r.parent IS NOT NULL ORDER BY r.rowid"
             ))?;
             statement
-                .query_map(
-                    params![found.scan_id, found.record.location],
-                    reference_from_row,
-                )?
-                .collect::<rusqlite::Result<_>>()?
+                .query_map(params![found.scan_id, found.location], reference_from_row)?
+                .collect()
         }
-    };
-    Ok(members
-        .into_iter()
-        .map(|member| (member.record, member.origin))
-        .collect())
+    }
 }
 
 impl ItemCache for SqliteCache {

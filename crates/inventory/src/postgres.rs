@@ -565,11 +565,7 @@ impl PgStore {
                 .map_err(query_error)?;
             let items: Vec<LoadedItem> = rows
                 .iter()
-                .map(|row| LoadedItem {
-                    record: item_from_row(row),
-                    origin: None,
-                    stored: Stored::Row,
-                })
+                .map(|row| LoadedItem::whole(item_from_row(row), None, Stored::Row))
                 .collect();
             let rows = client
                 .query(
@@ -990,7 +986,8 @@ impl PgCache {
     /// reused rows, so no origin is passed on.
     fn cached(&self, found: Option<crate::cache::Found<'_>>) -> Option<CachedFile> {
         let found = found?;
-        let (scan_id, record, has_members) = (found.scan_id, found.record, found.has_members);
+        // This store's index keeps every record whole.
+        let (scan_id, record, has_members) = (found.scan_id, found.record?, found.has_members);
         if !has_members && record.findings == 0 {
             return Some(CachedFile {
                 items: vec![CachedItem {
