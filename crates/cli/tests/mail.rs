@@ -289,3 +289,143 @@ fn damaged_pst_is_never_complete() {
         .expect("intact message");
     assert_eq!(contact["coverage"], "complete");
 }
+
+/// Writes a zip archive at `path` with the named members, deflated.
+fn write_zip(path: &Path, members: &[(&str, &[u8])]) {
+    use std::io::Write;
+    let mut archive = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, data) in members {
+        archive.start_file(*name, options).unwrap();
+        archive.write_all(data).unwrap();
+    }
+    archive.finish().unwrap();
+}
+
+/// A message with one base64 attachment, wrapped at 76 columns.
+fn message_with_attachment(name: &str, content_type: &str, data: &[u8]) -> Vec<u8> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut encoded = Vec::new();
+    for chunk in data.chunks(3) {
+        let bytes = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let group = u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]]);
+        for index in 0..4 {
+            if index <= chunk.len() {
+                encoded.push(ALPHABET[(group >> (18 - 6 * index) & 63) as usize]);
+            } else {
+                encoded.push(b'=');
+            }
+        }
+    }
+    let mut message = format!(
+        "From: Front Desk <frontdesk@{PRACTICE}>\r\n\
+         To: billing@example-billing.net\r\n\
+         Subject: January claims\r\n\
+         Date: Tue, 06 Feb 2024 09:12:00 -0500\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"part\"\r\n\r\n\
+         --part\r\nContent-Type: text/plain\r\n\r\nThe claims sheet is attached.\r\n\
+         --part\r\nContent-Type: {content_type}; name=\"{name}\"\r\n\
+         Content-Disposition: attachment; filename=\"{name}\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n"
+    )
+    .into_bytes();
+    for line in encoded.chunks(76) {
+        message.extend_from_slice(line);
+        message.extend_from_slice(b"\r\n");
+    }
+    message.extend_from_slice(b"--part--\r\n");
+    message
+}
+
+#[test]
+fn spreadsheet_in_message_in_zip_is_found() {
+    let home = tempfile::tempdir().unwrap();
+    let sheet = std::fs::read(fixtures().join("share/Billing/claims-2024.xlsx")).unwrap();
+    let message = message_with_attachment(
+        "claims-2024.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        &sheet,
+    );
+    let root = home.path().join("handover");
+    std::fs::create_dir(&root).unwrap();
+    write_zip(
+        &root.join("mail-export.zip"),
+        &[("2024/claims.eml", &message)],
+    );
+    let result = scan(
+        home.path(),
+        home.path(),
+        &["handover", "--no-db", "--quiet"],
+    );
+    assert_eq!(result.status, Some(1), "{}", result.stderr);
+    let message_location = "handover/mail-export.zip!/2024/claims.eml";
+    assert_eq!(result.item(message_location).unwrap()["format"], "eml");
+    let sheet_item = result
+        .items
+        .iter()
+        .find(|item| item["parent"] == message_location && item["format"] == "xlsx")
+        .unwrap_or_else(|| panic!("no xlsx member of the message: {:?}", result.items));
+    let sheet_location = sheet_item["location"].as_str().unwrap();
+    // The same cell as in the fixture's label, reached through the zip and
+    // the message.
+    let ssn = result
+        .findings_at(sheet_location)
+        .find(|finding| finding["category"] == "ssn")
+        .unwrap_or_else(|| panic!("no ssn in {sheet_location}"));
+    assert_eq!(ssn["locator"]["sheet"], "Patients");
+    assert_eq!(ssn["locator"]["cell"], "D2");
+    assert_eq!(sheet_item["class"], "phi");
+}
+
+#[test]
+fn messages_of_pst_in_zip_are_found() {
+    let Some(corpus) = corpus() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let pst = std::fs::read(corpus.join("email/pst/javalibpst_dist-list.pst")).unwrap();
+    let root = home.path().join("handover");
+    std::fs::create_dir_all(root.join("outlook")).unwrap();
+    std::fs::write(root.join("outlook/dist-list.pst"), &pst).unwrap();
+    write_zip(&root.join("backup.zip"), &[("outlook/dist-list.pst", &pst)]);
+    let result = scan(
+        home.path(),
+        home.path(),
+        &["handover", "--no-db", "--quiet"],
+    );
+    assert!(matches!(result.status, Some(0 | 1)), "{}", result.stderr);
+    let zipped = "handover/backup.zip!/outlook/dist-list.pst";
+    assert_eq!(result.item(zipped).unwrap()["format"], "pst");
+    // Every message reads the same from the zip as from the file on disk:
+    // same format, coverage, reason and findings.
+    let on_disk = "handover/outlook/dist-list.pst";
+    let messages: Vec<&Value> = result
+        .items
+        .iter()
+        .filter(|item| item["parent"] == on_disk)
+        .collect();
+    assert_eq!(messages.len(), 3, "Calendar/1, Contacts/1 and Contacts/2");
+    for message in messages {
+        let location = message["location"].as_str().unwrap();
+        let inner = location.strip_prefix(on_disk).unwrap();
+        let twin = result
+            .item(&format!("{zipped}{inner}"))
+            .unwrap_or_else(|| panic!("{zipped}{inner}: no item"));
+        for field in ["format", "coverage", "reason", "findings", "class"] {
+            assert_eq!(twin[field], message[field], "{inner}: {field}");
+        }
+    }
+    let contact = format!("{zipped}!/Contacts/1");
+    assert!(
+        result
+            .findings_at(&contact)
+            .any(|finding| finding["category"] == "email"),
+        "{contact}: no email address found"
+    );
+}
