@@ -26,8 +26,8 @@ pub enum Stored {
     Reference,
 }
 
-/// What the index keeps of an earlier item.
-pub enum Kept {
+/// The part of an earlier item that the index holds.
+pub enum IndexedRecord {
     /// The whole record.
     Whole(Box<ItemRecord>),
     /// Only what a lookup compares; the whole row is read back by its
@@ -41,25 +41,25 @@ pub enum Kept {
     },
 }
 
-impl Kept {
+impl IndexedRecord {
     fn size(&self) -> u64 {
         match self {
-            Kept::Whole(record) => record.size,
-            Kept::Lean { size, .. } => *size,
+            IndexedRecord::Whole(record) => record.size,
+            IndexedRecord::Lean { size, .. } => *size,
         }
     }
 
     fn modified_ns(&self) -> Option<i64> {
         match self {
-            Kept::Whole(record) => record.meta.modified_ns,
-            Kept::Lean { modified_ns, .. } => *modified_ns,
+            IndexedRecord::Whole(record) => record.meta.modified_ns,
+            IndexedRecord::Lean { modified_ns, .. } => *modified_ns,
         }
     }
 
     fn file_id(&self) -> Option<&str> {
         match self {
-            Kept::Whole(record) => record.meta.file_id.as_deref(),
-            Kept::Lean { file_id, .. } => file_id.as_deref(),
+            IndexedRecord::Whole(record) => record.meta.file_id.as_deref(),
+            IndexedRecord::Lean { file_id, .. } => file_id.as_deref(),
         }
     }
 }
@@ -71,21 +71,21 @@ pub struct LoadedItem {
     /// The item is a container member or a folder, never reused by itself.
     pub not_a_file: bool,
     pub content_id: Option<String>,
-    pub kept: Kept,
+    pub indexed: IndexedRecord,
     /// The rows it was first stored as, when the store keeps references.
     pub origin: Option<ItemOrigin>,
     pub stored: Stored,
 }
 
 impl LoadedItem {
-    /// An item kept whole.
+    /// Builds an item whose whole record the index holds.
     pub fn whole(record: ItemRecord, origin: Option<ItemOrigin>, stored: Stored) -> LoadedItem {
         LoadedItem {
             location: record.location.clone(),
             coverage: record.coverage,
             not_a_file: record.parent.is_some() || record.format == "folder",
             content_id: record.content_id.clone(),
-            kept: Kept::Whole(Box::new(record)),
+            indexed: IndexedRecord::Whole(Box::new(record)),
             origin,
             stored,
         }
@@ -101,7 +101,7 @@ pub type SourceItems<'a> = (&'a ScanInfo, Vec<LoadedItem>, HashSet<String>);
 struct Earlier {
     /// Index into `EarlierResults::scan_ids`.
     scan: usize,
-    kept: Kept,
+    indexed: IndexedRecord,
     origin: Option<ItemOrigin>,
     stored: Stored,
     /// The file is a container with member records.
@@ -190,7 +190,7 @@ impl EarlierResults {
                     results.by_content.insert(content_id, item.location.clone());
                     results
                         .sizes_and_names
-                        .insert((item.kept.size(), file_name(&item.location).to_string()));
+                        .insert((item.indexed.size(), file_name(&item.location).to_string()));
                 }
                 let has_members = containers.contains(&item.location);
                 results.by_location.insert(
@@ -198,7 +198,7 @@ impl EarlierResults {
                     Earlier {
                         scan: scan_index,
                         has_members,
-                        kept: item.kept,
+                        indexed: item.indexed,
                         origin: item.origin,
                         stored: item.stored,
                     },
@@ -222,11 +222,11 @@ impl EarlierResults {
     /// and whether it has member records.
     pub fn unchanged(&self, key: &FileKey<'_>) -> Option<Found<'_>> {
         let (location, earlier) = self.by_location.get_key_value(key.location)?;
-        let kept = &earlier.kept;
-        let same = kept.size() == key.size
-            && kept.modified_ns().is_some()
-            && kept.modified_ns() == key.modified_ns
-            && kept.file_id() == key.file_id;
+        let indexed = &earlier.indexed;
+        let same = indexed.size() == key.size
+            && indexed.modified_ns().is_some()
+            && indexed.modified_ns() == key.modified_ns
+            && indexed.file_id() == key.file_id;
         same.then(|| self.found(location, earlier))
     }
 
@@ -239,16 +239,16 @@ impl EarlierResults {
     pub fn by_content(&self, content_id: &str, size: u64, name: &str) -> Option<Found<'_>> {
         let location = self.by_content.get(content_id)?;
         let (location, earlier) = self.by_location.get_key_value(location)?;
-        if earlier.kept.size() != size || file_name(location) != name {
+        if earlier.indexed.size() != size || file_name(location) != name {
             return None;
         }
         Some(self.found(location, earlier))
     }
 
     fn found<'a>(&'a self, location: &'a str, earlier: &'a Earlier) -> Found<'a> {
-        let (record, findings) = match &earlier.kept {
-            Kept::Whole(record) => (Some(&**record), record.findings),
-            Kept::Lean { findings, .. } => (None, *findings),
+        let (record, findings) = match &earlier.indexed {
+            IndexedRecord::Whole(record) => (Some(&**record), record.findings),
+            IndexedRecord::Lean { findings, .. } => (None, *findings),
         };
         Found {
             scan_id: self.scan_ids[earlier.scan].as_str(),
@@ -445,7 +445,7 @@ fn lean_row(row: &rusqlite::Row<'_>, scan_id: &str) -> rusqlite::Result<LoadedIt
         coverage: Coverage::parse(&coverage).unwrap_or(Coverage::Error),
         not_a_file: format == "folder",
         content_id: row.get(5)?,
-        kept: Kept::Lean {
+        indexed: IndexedRecord::Lean {
             size: row.get::<_, i64>(2)? as u64,
             modified_ns: row.get(7)?,
             file_id: file_id.map(String::into_boxed_str),
