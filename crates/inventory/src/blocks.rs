@@ -29,6 +29,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// millions of findings takes in the writer.
 const MAX_BLOCK_BYTES: usize = 1 << 20;
 
+/// Fingerprints of one category after which an unfinished item's people row
+/// is written: bounds the writer's memory for a file that names hundreds of
+/// thousands of people.
+const MAX_PEOPLE_PER_ROW: usize = 50_000;
+
 /// One finding as a block stores it.
 type StoredFinding = (
     String,
@@ -173,8 +178,11 @@ pub struct PendingFindings {
 }
 
 impl PendingFindings {
-    /// Adds a finding to its item's block. Returns the block when it is full.
-    pub fn add(&mut self, finding: &FindingRecord) -> Option<Block> {
+    /// Adds a finding to its item's block. Returns the block when it is
+    /// full, and the people rows so far when a category holds
+    /// [`MAX_PEOPLE_PER_ROW`] fingerprints. Readers take distinct values, so
+    /// a fingerprint repeated in a later row of the same item counts once.
+    pub fn add(&mut self, finding: &FindingRecord) -> Option<(Option<Block>, Vec<PeopleRow>)> {
         let item = match self.items.get_mut(finding.location.as_str()) {
             Some(item) => item,
             None => self.items.entry(finding.location.clone()).or_default(),
@@ -182,16 +190,30 @@ impl PendingFindings {
         item.block
             .push(if item.block.is_empty() { b'[' } else { b',' });
         encode_finding(&mut item.block, finding);
+        let mut people_full = false;
         if finding.person {
             let fingerprints = item.people.entry(finding.category).or_default();
             if !fingerprints.contains(finding.fingerprint.as_str()) {
                 fingerprints.insert(finding.fingerprint.clone());
             }
+            people_full = fingerprints.len() >= MAX_PEOPLE_PER_ROW;
         }
-        if item.block.len() >= MAX_BLOCK_BYTES {
-            return item.take_block(&finding.location);
+        let block_full = item.block.len() >= MAX_BLOCK_BYTES;
+        if !block_full && !people_full {
+            return None;
         }
-        None
+        let location = &finding.location;
+        let block = if block_full {
+            item.take_block(location)
+        } else {
+            None
+        };
+        let people = if people_full {
+            item.take_people(location)
+        } else {
+            Vec::new()
+        };
+        Some((block, people))
     }
 
     /// Ends an item: returns its last block and its person fingerprints.
@@ -304,8 +326,9 @@ mod tests {
         let mut blocks = Vec::new();
         let count = 30_000;
         for index in 0..count {
-            if let Some(block) = pending.add(&finding("big.log", &format!("f{index}"), false)) {
-                blocks.push(block);
+            if let Some((block, _)) = pending.add(&finding("big.log", &format!("f{index}"), false))
+            {
+                blocks.extend(block);
             }
         }
         assert!(
@@ -324,5 +347,28 @@ mod tests {
                 .iter()
                 .all(|block| block.findings.len() <= MAX_BLOCK_BYTES + 1024)
         );
+    }
+
+    #[test]
+    fn people_rows_are_written_in_parts() {
+        let mut pending = PendingFindings::default();
+        let mut rows = Vec::new();
+        let count = MAX_PEOPLE_PER_ROW + 10;
+        for index in 0..count {
+            if let Some((_, people)) =
+                pending.add(&finding("roster.csv", &format!("{index:032x}"), true))
+            {
+                rows.extend(people);
+            }
+        }
+        assert_eq!(rows.len(), 1, "one row when the first part is full");
+        let (_, last) = pending.close("roster.csv");
+        rows.extend(last);
+        let mut fingerprints = BTreeSet::new();
+        for row in &rows {
+            let part: Vec<String> = serde_json::from_str(&row.fingerprints).unwrap();
+            fingerprints.extend(part);
+        }
+        assert_eq!(fingerprints.len(), count);
     }
 }

@@ -707,7 +707,7 @@ impl PgStore {
     /// Adds a finding to its item's block; writes the block once it is full.
     fn insert_finding(&mut self, finding: &FindingRecord) -> Result<(), postgres::Error> {
         match self.findings.add(finding) {
-            Some(block) => self.insert_block(&block),
+            Some((block, people)) => self.insert_findings_of_item(block, people),
             None => Ok(()),
         }
     }
