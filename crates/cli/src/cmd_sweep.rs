@@ -129,6 +129,20 @@ impl SweepConfig {
                 path.display()
             );
         }
+        // NOTE: sweeps read folders only. A mail server is scanned with
+        // `phiscan scan imaps://...`, which keeps its own resume state.
+        if let Some(url) = config
+            .targets
+            .iter()
+            .filter_map(|target| target.to_str())
+            .find(|target| target.contains("://"))
+        {
+            bail!(
+                "invalid sweep configuration {}: target {url} is a URL, but sweep targets are folders; \
+                 scan a mailbox on a mail server with `phiscan scan {url}` instead",
+                path.display()
+            );
+        }
         if let Some(group_by) = &config.outputs.group_by
             && let Err(err) = group_by.parse::<GroupBy>()
         {

@@ -259,42 +259,42 @@ fn moved_file_is_recognized_by_content() {
     );
 }
 
-#[test]
-fn unknown_key_names_key_and_line() {
+/// Runs a sweep with the configuration `text`, expects the fatal status 2,
+/// and returns its standard error.
+fn rejected_config(text: &str) -> String {
     let dir = tempdir();
     let home = tempdir();
     let config = dir.path().join("sweep.toml");
-    std::fs::write(
-        &config,
-        "targets = [\"/srv/share\"]\nexclude = []\nthreds = 4\n",
-    )
-    .unwrap();
+    std::fs::write(&config, text).unwrap();
     let output = run(
         home.path(),
         &["sweep", "--config", config.to_str().unwrap()],
     );
     assert_eq!(output.status.code(), Some(2));
-    let (_, stderr) = texts(&output);
+    texts(&output).1
+}
+
+#[test]
+fn unknown_key_names_key_and_line() {
+    let stderr = rejected_config("targets = [\"/srv/share\"]\nexclude = []\nthreds = 4\n");
     assert!(stderr.contains("unknown field `threds`"), "{stderr}");
     assert!(stderr.contains("line 3"), "{stderr}");
 }
 
 #[test]
-fn wrong_type_names_key_and_line() {
-    let dir = tempdir();
-    let home = tempdir();
-    let config = dir.path().join("sweep.toml");
-    std::fs::write(
-        &config,
-        "targets = [\"/srv/share\"]\n\n[outputs]\nmask_paths = \"yes\"\n",
-    )
-    .unwrap();
-    let output = run(
-        home.path(),
-        &["sweep", "--config", config.to_str().unwrap()],
+fn mail_server_target_is_rejected_clearly() {
+    let stderr =
+        rejected_config("targets = [\"/srv/share\", \"imaps://frontdesk@127.0.0.1/INBOX\"]\n");
+    assert!(
+        stderr.contains("imaps://frontdesk@127.0.0.1/INBOX"),
+        "{stderr}"
     );
-    assert_eq!(output.status.code(), Some(2));
-    let (_, stderr) = texts(&output);
+    assert!(stderr.contains("phiscan scan imaps://"), "{stderr}");
+}
+
+#[test]
+fn wrong_type_names_key_and_line() {
+    let stderr = rejected_config("targets = [\"/srv/share\"]\n\n[outputs]\nmask_paths = \"yes\"\n");
     assert!(stderr.contains("line 4"), "{stderr}");
     assert!(stderr.contains("mask_paths"), "{stderr}");
     assert!(stderr.contains("expected a boolean"), "{stderr}");
