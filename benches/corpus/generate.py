@@ -140,7 +140,7 @@ def paragraph(r, low, high):
 
 
 def referral_letter(fake):
-    """A letter to a specialist: mostly prose, one patient, one diagnosis."""
+    """Write a letter to a specialist: mostly prose, one patient, one diagnosis."""
     r = fake.rng
     code, description = r.choice(DIAGNOSES)
     return "\n\n".join([

@@ -303,7 +303,7 @@ fn write_zip(path: &Path, members: &[(&str, &[u8])]) {
     archive.finish().unwrap();
 }
 
-/// A message with one base64 attachment, wrapped at 76 columns.
+/// Builds a message with one base64 attachment, wrapped at 76 columns.
 fn message_with_attachment(name: &str, content_type: &str, data: &[u8]) -> Vec<u8> {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut encoded = Vec::new();
@@ -358,6 +358,7 @@ fn spreadsheet_in_message_in_zip_is_found() {
         &root.join("mail-export.zip"),
         &[("2024/claims.eml", &message)],
     );
+
     let result = scan(
         home.path(),
         home.path(),
@@ -366,6 +367,7 @@ fn spreadsheet_in_message_in_zip_is_found() {
     assert_eq!(result.status, Some(1), "{}", result.stderr);
     let message_location = "handover/mail-export.zip!/2024/claims.eml";
     assert_eq!(result.item(message_location).unwrap()["format"], "eml");
+
     let sheet_item = result
         .items
         .iter()
@@ -394,6 +396,7 @@ fn messages_of_pst_in_zip_are_found() {
     std::fs::create_dir_all(root.join("outlook")).unwrap();
     std::fs::write(root.join("outlook/dist-list.pst"), &pst).unwrap();
     write_zip(&root.join("backup.zip"), &[("outlook/dist-list.pst", &pst)]);
+
     let result = scan(
         home.path(),
         home.path(),
@@ -402,6 +405,7 @@ fn messages_of_pst_in_zip_are_found() {
     assert!(matches!(result.status, Some(0 | 1)), "{}", result.stderr);
     let zipped = "handover/backup.zip!/outlook/dist-list.pst";
     assert_eq!(result.item(zipped).unwrap()["format"], "pst");
+
     // Every message reads the same from the zip as from the file on disk:
     // same format, coverage, reason and findings.
     let on_disk = "handover/outlook/dist-list.pst";
@@ -421,6 +425,7 @@ fn messages_of_pst_in_zip_are_found() {
             assert_eq!(twin[field], message[field], "{inner}: {field}");
         }
     }
+
     let contact = format!("{zipped}!/Contacts/1");
     assert!(
         result

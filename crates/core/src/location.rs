@@ -89,10 +89,9 @@ fn is_unsafe_on_terminal(ch: char) -> bool {
 }
 
 /// Returns `path` made absolute against the working directory, which is
-/// read once per process: `std::path::absolute` asks the kernel for it on
-/// every call, and a walk of 100,000 files asked for it three times a file.
-/// The path is not resolved (no symlinks followed, `..` kept), like
-/// `std::path::absolute`.
+/// read once per process. `std::path::absolute` asks the kernel for it on
+/// every call, three times per file in a walk. The path is not resolved (no
+/// symlinks followed, `..` kept), like `std::path::absolute`.
 pub fn absolute_path(path: &Path) -> PathBuf {
     static WORKING_DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
     if path.is_absolute() {

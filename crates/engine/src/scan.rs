@@ -209,8 +209,8 @@ impl Scanner {
         // Fetched messages are held in memory: a short queue bounds it.
         let (mail_sender, mail_receiver) =
             crossbeam_channel::bounded::<(usize, MailEvent)>(threads);
-        // Workers send messages in batches of writer::OUTBOX_WEIGHT, so
-        // a few batches per worker keep the writer busy; more only hold
+        // Workers send messages in batches of writer::OUTBOX_WEIGHT. A few
+        // batches per worker keep the writer busy, and more would only hold
         // findings in memory while the writer catches up.
         let (message_sender, message_receiver) =
             crossbeam_channel::bounded::<Vec<Message>>(4 * threads.max(1));

@@ -15,13 +15,12 @@ use std::time::{Duration, Instant};
 
 /// Weight of the messages a worker collects before it hands them to the
 /// writer, where a message weighs one plus the findings it carries. One
-/// channel operation per item woke the writer thread for every small file,
-/// and those context switches cost a tenth of a scan's time; counting the
-/// findings keeps a batch, and the channel of batches, small in memory when
-/// items hold thousands of findings each.
+/// channel operation per item woke the writer for every small file, and
+/// those context switches cost a tenth of a scan's time. Counting findings
+/// keeps each batch small in memory when items hold thousands of findings.
 pub(crate) const OUTBOX_WEIGHT: usize = 2048;
 
-/// What a queued message weighs against [`OUTBOX_WEIGHT`].
+/// The weight of a queued message, counted against [`OUTBOX_WEIGHT`].
 pub(crate) trait Weight {
     fn weight(&self) -> usize;
 }

@@ -167,10 +167,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         FROM reused_items r
         JOIN findings f ON f.scan_id = r.origin_scan AND f.location = r.origin_location;
     "#,
-    // 6: findings in blocks (one row per item and batch, see blocks.rs)
-    // instead of one row per finding, the distinct person fingerprints of
-    // each item, numbered item rows, and unchanged items listed as ranges
-    // of those numbers (see ranges.rs) instead of one reference row each.
+    // 6: findings in blocks, one row per item and batch (see blocks.rs).
+    // The distinct person fingerprints of each item get their own table.
+    // Item rows are numbered, and unchanged items are listed as ranges of
+    // those numbers (see ranges.rs) instead of one reference row each.
     // The findings table becomes a view over the blocks.
     r#"
     CREATE TABLE finding_blocks (

@@ -419,8 +419,8 @@ impl Store {
         self.commit_if_full(0)
     }
 
-    /// Records a reused item. An item at its origin's location whose file
-    /// facts are those of its origin row is listed by the row's number; any
+    /// Records a reused item. An item at its origin's location, with the
+    /// file facts of its origin row, is listed by the row's number. Any
     /// other gets a reference row with its current location and facts.
     fn insert_reused(
         &mut self,

@@ -70,6 +70,8 @@ fn write_finding(out: &mut Vec<u8>, finding: &FindingRecord) -> serde_json::Resu
     push_string(out, &finding.preview);
     out.extend_from_slice(b",\"fingerprint\":");
     push_string(out, &finding.fingerprint);
+
+    // Optional fields, as serde skips them.
     if finding.person {
         out.extend_from_slice(b",\"person\":true");
     }
