@@ -9,9 +9,10 @@ use phiscan_core::Coverage;
 use phiscan_core::cache::{CachedFile, CachedItem, FileKey, ItemCache, ItemOrigin};
 use phiscan_core::records::ItemRecord;
 use rusqlite::{Connection, OpenFlags, params};
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 
 /// How a source scan stores an earlier item, which decides where its
 /// container members are.
@@ -128,9 +129,11 @@ pub struct Found<'a> {
 /// Earlier results, indexed for the lookups the pipeline makes.
 pub struct EarlierResults {
     scan_ids: Vec<String>,
-    by_location: HashMap<String, Earlier>,
-    by_content: HashMap<String, String>,
-    sizes_and_names: HashSet<(u64, String)>,
+    // Fx hashing: locations are long and the keys are not chosen by an
+    // attacker, so SipHash's protection buys nothing here.
+    by_location: FxHashMap<String, Earlier>,
+    by_content: FxHashMap<String, String>,
+    sizes_and_names: FxHashSet<(u64, String)>,
 }
 
 impl EarlierResults {
@@ -169,9 +172,9 @@ impl EarlierResults {
         let count = sources.iter().map(|(_, items, _)| items.len()).sum();
         let mut results = EarlierResults {
             scan_ids: Vec::new(),
-            by_location: HashMap::with_capacity(count),
-            by_content: HashMap::with_capacity(count),
-            sizes_and_names: HashSet::with_capacity(count),
+            by_location: FxHashMap::with_capacity_and_hasher(count, Default::default()),
+            by_content: FxHashMap::with_capacity_and_hasher(count, Default::default()),
+            sizes_and_names: FxHashSet::with_capacity_and_hasher(count, Default::default()),
         };
         for (scan, items, containers) in sources.into_iter().rev() {
             let scan_index = results.scan_ids.len();
@@ -466,9 +469,11 @@ fn whole_row(connection: &Connection, origin: &ItemOrigin) -> rusqlite::Result<R
     let Some(ordinal) = origin.ordinal else {
         return Err(rusqlite::Error::QueryReturnedNoRows);
     };
-    let mut statement = connection.prepare_cached(&format!(
-        "SELECT {ITEM_COLUMNS}, ordinal FROM items WHERE scan_id = ?1 AND ordinal = ?2"
-    ))?;
+    // Built once: prepare_cached looks statements up by their text.
+    static WHOLE_ROW: LazyLock<String> = LazyLock::new(|| {
+        format!("SELECT {ITEM_COLUMNS}, ordinal FROM items WHERE scan_id = ?1 AND ordinal = ?2")
+    });
+    let mut statement = connection.prepare_cached(&WHOLE_ROW)?;
     statement.query_row(params![origin.scan_id, ordinal as i64], |row| {
         row_with_ordinal(row, &origin.scan_id)
     })
