@@ -348,7 +348,7 @@ fn claimed_mismatch(claimed: Format, outcome: Outcome) -> Outcome {
         format: outcome.format,
         coverage: Coverage::Error,
         reason: Some(format!(
-            "the file name ends in .{0}, but the content is not valid {0} (truncated, damaged or replaced); {examined}",
+            "the file extension indicates {0}, but the content is not valid {0} (truncated, damaged or replaced); {examined}",
             claimed.name()
         )),
         stopped: outcome.stopped,
