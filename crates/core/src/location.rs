@@ -89,7 +89,7 @@ fn is_unsafe_on_terminal(ch: char) -> bool {
 }
 
 /// Returns `path` made absolute against the working directory, which is
-/// read once per process. `std::path::absolute` asks the kernel for it on
+/// read once per process. `std::path::absolute` reads it from the kernel on
 /// every call, three times per file in a walk. The path is not resolved (no
 /// symlinks followed, `..` kept), like `std::path::absolute`.
 pub fn absolute_path(path: &Path) -> PathBuf {
@@ -143,8 +143,11 @@ mod tests {
 
     #[test]
     fn absolute_path_joins_the_working_directory_once() {
-        let here = std::env::current_dir().unwrap();
-        assert_eq!(absolute_path(Path::new("a/b.txt")), here.join("a/b.txt"));
+        let working_dir = std::env::current_dir().unwrap();
+        assert_eq!(
+            absolute_path(Path::new("a/b.txt")),
+            working_dir.join("a/b.txt")
+        );
         assert_eq!(
             absolute_path(Path::new("/srv/share")),
             PathBuf::from("/srv/share")

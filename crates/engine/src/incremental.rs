@@ -145,7 +145,7 @@ impl Scanner {
             let own_item = index + 1 == count;
             let mut origin = cached.origin;
             // A store lists an unchanged item by its row's number only when
-            // the row holds the file's current facts. After a `chmod`, the
+            // the row contains the file's current facts. After a `chmod`, the
             // item needs a reference row with the new facts.
             if own_item
                 && let Some(origin) = &mut origin

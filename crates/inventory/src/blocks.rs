@@ -68,8 +68,8 @@ fn encode_finding(out: &mut Vec<u8>, finding: &FindingRecord) {
         push_number(out, number);
         out.push(b',');
     }
-    // Writing to a Vec cannot fail, and the locator's derived form has
-    // only strings and numbers, which serde_json always writes.
+    // Writing to a Vec cannot fail, and the locator serializes through its
+    // derived form of strings and numbers, for which serde_json has no error.
     let _ = serde_json::to_writer(&mut *out, &finding.locator);
     out.push(b',');
     push_string(out, &finding.preview);

@@ -207,8 +207,8 @@ mod tests {
 
     #[test]
     fn complement_of_everything() {
-        let taken = set(&[(0, 2), (10, 10)]);
-        let rest = RangeSet::everything().difference(&taken);
+        let listed = set(&[(0, 2), (10, 10)]);
+        let rest = RangeSet::everything().difference(&listed);
         assert_eq!(rest.ranges(), &[(3, 9), (11, MAX_ORDINAL)]);
         assert!(
             RangeSet::everything()

@@ -93,7 +93,7 @@ pub(super) fn ipv4(value: &str) -> Option<String> {
     // Documentation ranges (RFC 5737), loopback, unspecified and broadcast
     // addresses identify no one. Private (RFC 1918), shared (RFC 6598) and
     // link-local addresses are reused by every home and office network, so
-    // they are not unique to a person either; in a practice's logs they name
+    // they are not unique to a person either. In a practice's logs they name
     // its own workstations.
     let documentation = matches!(
         octets,
