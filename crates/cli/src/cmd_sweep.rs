@@ -217,7 +217,11 @@ pub fn run(command: SweepCommand) -> Result<u8> {
     let scans = database.scans()?;
     let resumed = interrupted_sweep(&scans, &name);
     let clock = std::time::Instant::now();
-    let (cache, reusable) = database.sweep_cache(&name, rules.version())?;
+    // Without a JSON Lines output, the other outputs (the store and the
+    // summary on the terminal) need only the class and coverage of an
+    // unchanged clean file.
+    let summaries_suffice = config.outputs.jsonl.is_none();
+    let (cache, reusable) = database.sweep_cache(&name, rules.version(), summaries_suffice)?;
     tracing::info!(
         files = reusable,
         seconds = clock.elapsed().as_secs_f64(),

@@ -143,6 +143,132 @@ fn second_sweep_reads_nothing_again() {
     assert_eq!(inventory(second_id), inventory(first_id));
 }
 
+/// Without a JSON Lines output, an unchanged clean file is served from the
+/// sweep's index without reading its stored row. The store must hold the
+/// same inventory all the same, and fresh facts after a `chmod`.
+#[test]
+fn sweep_without_record_stream_stores_the_same_inventory() {
+    let dir = tempdir();
+    let home = tempdir();
+    let share = dir.path().join("share");
+    copy_share_subset(&share);
+    let store = home.path().join("inventory.sqlite");
+    let config = dir.path().join("sweep.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "name = \"nightly\"\ntargets = [{:?}]\nstore = {:?}\n",
+            share.display().to_string(),
+            store.display().to_string()
+        ),
+    )
+    .unwrap();
+    let sweep = || {
+        let output = run(
+            home.path(),
+            &["sweep", "-q", "--config", config.to_str().unwrap()],
+        );
+        assert!(
+            matches!(output.status.code(), Some(0 | 1)),
+            "{:?}",
+            texts(&output)
+        );
+    };
+    let connection = || rusqlite::Connection::open(&store).unwrap();
+    let newest_scan = || -> (String, Value) {
+        connection()
+            .query_row(
+                "SELECT id, summary FROM scans ORDER BY rowid DESC LIMIT 1",
+                [],
+                |row| {
+                    let summary: String = row.get(1)?;
+                    Ok((row.get(0)?, serde_json::from_str(&summary).unwrap()))
+                },
+            )
+            .unwrap()
+    };
+    let inventory = |scan: &str| -> Value {
+        let output = run(
+            home.path(),
+            &[
+                "inventory",
+                "--db",
+                store.to_str().unwrap(),
+                "--json",
+                "--scan",
+                scan,
+            ],
+        );
+        assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
+        let mut inventory: Value = serde_json::from_slice(&output.stdout).unwrap();
+        inventory.as_object_mut().unwrap().remove("scan");
+        inventory.as_object_mut().unwrap().remove("generated");
+        inventory
+    };
+
+    sweep();
+    let (first_id, first) = newest_scan();
+    sweep();
+    let (second_id, second) = newest_scan();
+    assert_eq!(second["items_read"], 0, "{second}");
+    assert_eq!(second["items_reused"], 15, "{second}");
+    for field in [
+        "items",
+        "by_class",
+        "by_coverage",
+        "by_category",
+        "findings",
+        "individuals",
+    ] {
+        assert_eq!(second[field], first[field], "{field}");
+    }
+    assert_eq!(inventory(&second_id), inventory(&first_id));
+    let items_of = |scan: &str| -> Vec<(String, String, String, Option<String>, String, i64)> {
+        let connection = connection();
+        let mut statement = connection
+            .prepare(
+                "SELECT location, format, class, mode, exposure, findings FROM all_items
+                 WHERE scan_id = ?1 AND format != 'folder' ORDER BY location",
+            )
+            .unwrap();
+        statement
+            .query_map([scan], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                ))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(items_of(&second_id), items_of(&first_id));
+
+    // A clean file made private: its facts differ from the stored row, so
+    // the third sweep stores them, without reading the file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let clean = share.join("Admin/newsletter-spring.txt");
+        std::fs::set_permissions(&clean, std::fs::Permissions::from_mode(0o600)).unwrap();
+        sweep();
+        let (third_id, third) = newest_scan();
+        assert_eq!(third["items_read"], 0, "{third}");
+        let items = items_of(&third_id);
+        let newsletter = items
+            .iter()
+            .find(|item| item.0.ends_with("newsletter-spring.txt"))
+            .unwrap();
+        assert_eq!(newsletter.3.as_deref(), Some("0600"));
+        assert_eq!(newsletter.4, "[]", "no reader besides the owner");
+        assert_eq!(newsletter.2, "none");
+    }
+}
+
 #[test]
 fn changed_file_appears_in_diff() {
     let setup = Setup::new("");

@@ -5,7 +5,8 @@
 //! The inventory store implements it over the records of earlier scans, so
 //! the pipeline does not depend on the store.
 
-use crate::records::{FindingRecord, ItemRecord};
+use crate::records::{FindingRecord, ItemMeta, ItemRecord};
+use std::hash::{Hash, Hasher};
 
 /// What identifies an unchanged file between two scans.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,6 +19,32 @@ pub struct FileKey<'a> {
     pub modified_ns: Option<i64>,
     /// Device and inode as `DEV:INODE`, when the platform reports them.
     pub file_id: Option<&'a str>,
+    /// The file's current facts (permissions, owner, exposure, places).
+    pub meta: &'a ItemMeta,
+}
+
+/// Digest of the facts a stored item row keeps about its file besides size,
+/// modification time and file id: permission bits, owner, group, exposure
+/// and places, the last two as the JSON text the store writes. Equal facts
+/// give equal digests within one process; a cache compares the digest of a
+/// stored row with that of the file on disk without reading the whole row.
+pub fn facts_digest(
+    mode: Option<&str>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    exposure_json: &str,
+    places_json: &str,
+) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (mode, uid, gid, exposure_json, places_json).hash(&mut hasher);
+    hasher.finish()
+}
+
+/// [`facts_digest`] of an item's facts.
+pub fn meta_digest(meta: &ItemMeta) -> u64 {
+    let exposure = serde_json::to_string(&meta.exposure).unwrap_or_default();
+    let places = serde_json::to_string(&meta.places).unwrap_or_default();
+    facts_digest(meta.mode.as_deref(), meta.uid, meta.gid, &exposure, &places)
 }
 
 /// One earlier item record with its findings.

@@ -61,6 +61,7 @@ impl Scanner {
             size: entry.meta.size,
             modified_ns: meta.modified_ns,
             file_id: meta.file_id.as_deref(),
+            meta: &meta,
         };
         if let Some(earlier) = cache.unchanged(&key) {
             tracing::trace!(location = %location, "unchanged since the last sweep; reusing its results");

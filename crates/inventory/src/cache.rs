@@ -5,9 +5,11 @@
 use crate::model::ScanInfo;
 use crate::ranges::RangeSet;
 use crate::read::{ITEM_COLUMNS, REFERENCE_COLUMNS, findings_of, item_from_row, unchanged_ranges};
-use phiscan_core::Coverage;
-use phiscan_core::cache::{CachedFile, CachedItem, FileKey, ItemCache, ItemOrigin};
-use phiscan_core::records::ItemRecord;
+use phiscan_core::cache::{
+    CachedFile, CachedItem, FileKey, ItemCache, ItemOrigin, facts_digest, meta_digest,
+};
+use phiscan_core::records::{ItemMeta, ItemRecord};
+use phiscan_core::{Class, Coverage};
 use rusqlite::{Connection, OpenFlags, params};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{HashMap, HashSet};
@@ -39,6 +41,9 @@ pub enum IndexedRecord {
         modified_ns: Option<i64>,
         file_id: Option<Box<str>>,
         findings: u64,
+        class: Class,
+        /// [`facts_digest`] of the row's other file facts.
+        facts: u64,
     },
 }
 
@@ -102,6 +107,7 @@ pub type SourceItems<'a> = (&'a ScanInfo, Vec<LoadedItem>, HashSet<String>);
 struct Earlier {
     /// Index into `EarlierResults::scan_ids`.
     scan: usize,
+    coverage: Coverage,
     indexed: IndexedRecord,
     origin: Option<ItemOrigin>,
     stored: Stored,
@@ -111,6 +117,9 @@ struct Earlier {
 
 /// An earlier top-level item found for a file.
 pub struct Found<'a> {
+    /// The index's part of the record.
+    pub indexed: &'a IndexedRecord,
+    pub coverage: Coverage,
     /// The scan that recorded it.
     pub scan_id: &'a str,
     pub location: &'a str,
@@ -200,6 +209,7 @@ impl EarlierResults {
                     item.location,
                     Earlier {
                         scan: scan_index,
+                        coverage: item.coverage,
                         has_members,
                         indexed: item.indexed,
                         origin: item.origin,
@@ -254,6 +264,8 @@ impl EarlierResults {
             IndexedRecord::Lean { findings, .. } => (None, *findings),
         };
         Found {
+            indexed: &earlier.indexed,
+            coverage: earlier.coverage,
             scan_id: self.scan_ids[earlier.scan].as_str(),
             location,
             record,
@@ -317,6 +329,9 @@ impl ReadPool {
 pub struct SqliteCache {
     results: EarlierResults,
     pool: ReadPool,
+    /// The scan's other outputs need only counts and problems of an
+    /// unchanged clean file, see [`SqliteCache::summaries_suffice`].
+    summaries_suffice: bool,
 }
 
 impl SqliteCache {
@@ -347,6 +362,67 @@ impl SqliteCache {
                 path: path.to_path_buf(),
                 idle: Mutex::new(vec![connection]),
             },
+            summaries_suffice: false,
+        })
+    }
+
+    /// Says whether the scan's outputs besides this store need no more of
+    /// an unchanged file than its class, coverage and findings: a summary on
+    /// the terminal does, a stream of JSON records does not. An unchanged
+    /// file without members or problems, whose stored row describes it as
+    /// it is, is then served from the index and its findings without
+    /// reading its row: the store lists it by number.
+    pub fn summaries_suffice(mut self, suffice: bool) -> SqliteCache {
+        self.summaries_suffice = suffice;
+        self
+    }
+
+    /// Builds the record of an unchanged file from the index alone, when
+    /// [`SqliteCache::summaries_suffice`] allows it and nothing but its row's
+    /// number needs to be stored. Its findings are left to the caller.
+    fn summary_of(&self, found: &Found<'_>, current: &ItemMeta) -> Option<CachedItem> {
+        let IndexedRecord::Lean {
+            size,
+            findings,
+            class,
+            facts,
+            ..
+        } = found.indexed
+        else {
+            return None;
+        };
+        let origin = found.origin?;
+        let listed_by_number = found.stored == Stored::Row
+            && origin.ordinal.is_some()
+            && origin.location == found.location;
+        let eligible = self.summaries_suffice
+            && listed_by_number
+            && !found.has_members
+            && found.coverage == Coverage::Complete
+            && *facts == meta_digest(current);
+        if !eligible {
+            return None;
+        }
+        let record = ItemRecord {
+            location: found.location.to_string(),
+            path: found.location.to_string(),
+            format: String::new(),
+            size: *size,
+            modified: None,
+            class: *class,
+            coverage: found.coverage,
+            reason: None,
+            parent: None,
+            findings: *findings,
+            categories: Vec::new(),
+            individuals: Default::default(),
+            content_id: None,
+            meta: current.clone(),
+        };
+        Some(CachedItem {
+            record,
+            findings: Vec::new(),
+            origin: Some(origin.clone()),
         })
     }
 
@@ -355,7 +431,19 @@ impl SqliteCache {
         &self.results
     }
 
-    fn records_of(&self, found: &Found<'_>) -> rusqlite::Result<CachedFile> {
+    fn records_of(
+        &self,
+        found: &Found<'_>,
+        current: Option<&ItemMeta>,
+    ) -> rusqlite::Result<CachedFile> {
+        if let Some(mut item) = current.and_then(|current| self.summary_of(found, current)) {
+            if let Some(origin) = item.origin.as_ref().filter(|_| found.findings > 0) {
+                item.findings = self.pool.with(|connection| {
+                    findings_of(connection, &origin.scan_id, &origin.location)
+                })?;
+            }
+            return Ok(CachedFile { items: vec![item] });
+        }
         let own = match (found.record, found.origin) {
             (Some(record), _) => (record.clone(), found.origin.cloned()),
             (None, Some(origin)) => self.pool.with(|connection| whole_row(connection, origin))?,
@@ -401,8 +489,8 @@ impl SqliteCache {
         })
     }
 
-    fn cached(&self, found: Option<Found<'_>>) -> Option<CachedFile> {
-        match self.records_of(&found?) {
+    fn cached(&self, found: Option<Found<'_>>, current: Option<&ItemMeta>) -> Option<CachedFile> {
+        match self.records_of(&found?, current) {
             Ok(file) => Some(file),
             Err(err) => {
                 tracing::warn!(error = %err, "cannot read earlier results from the store; reading the file again");
@@ -423,7 +511,8 @@ fn rows_of(
     let every_row = RangeSet::everything();
     let ranges = ranges.unwrap_or(&every_row);
     let mut statement = connection.prepare_cached(
-        "SELECT location, format, size, coverage, findings, content_id, file_id, modified_ns, ordinal
+        "SELECT location, format, size, coverage, findings, content_id, file_id, modified_ns, ordinal,
+                class, mode, uid, gid, exposure, places
          FROM items WHERE scan_id = ?1 AND ordinal BETWEEN ?2 AND ?3 AND parent IS NULL",
     )?;
     for &(first, last) in ranges.ranges() {
@@ -444,6 +533,14 @@ fn lean_row(row: &rusqlite::Row<'_>, scan_id: &str) -> rusqlite::Result<LoadedIt
     let coverage: String = row.get(3)?;
     let ordinal: i64 = row.get(8)?;
     let file_id: Option<String> = row.get(6)?;
+    let class = Class::parse(row.get_ref(9)?.as_str()?).unwrap_or(Class::None);
+    let facts = facts_digest(
+        row.get_ref(10)?.as_str_or_null()?,
+        row.get(11)?,
+        row.get(12)?,
+        row.get_ref(13)?.as_str()?,
+        row.get_ref(14)?.as_str()?,
+    );
     Ok(LoadedItem {
         coverage: Coverage::parse(&coverage).unwrap_or(Coverage::Error),
         not_a_file: format == "folder",
@@ -453,6 +550,8 @@ fn lean_row(row: &rusqlite::Row<'_>, scan_id: &str) -> rusqlite::Result<LoadedIt
             modified_ns: row.get(7)?,
             file_id: file_id.map(String::into_boxed_str),
             findings: row.get::<_, i64>(4)? as u64,
+            class,
+            facts,
         },
         origin: Some(ItemOrigin {
             scan_id: scan_id.to_string(),
@@ -574,7 +673,7 @@ fn members_of(
 
 impl ItemCache for SqliteCache {
     fn unchanged(&self, key: &FileKey<'_>) -> Option<CachedFile> {
-        self.cached(self.results.unchanged(key))
+        self.cached(self.results.unchanged(key), Some(key.meta))
     }
 
     fn may_be_copy(&self, size: u64, name: &str) -> bool {
@@ -582,6 +681,6 @@ impl ItemCache for SqliteCache {
     }
 
     fn by_content(&self, content_id: &str, size: u64, name: &str) -> Option<CachedFile> {
-        self.cached(self.results.by_content(content_id, size, name))
+        self.cached(self.results.by_content(content_id, size, name), None)
     }
 }

@@ -182,10 +182,14 @@ impl Database {
 
     /// Builds the incremental cache of a sweep from its earlier scans under
     /// the same rules; returns it with the number of files it may reuse.
+    /// `summaries_suffice` says that the scan's outputs besides the store
+    /// need only the class and coverage of an unchanged clean file (see
+    /// [`SqliteCache::summaries_suffice`]).
     pub fn sweep_cache(
         &mut self,
         sweep: &str,
         rules_version: &str,
+        summaries_suffice: bool,
     ) -> Result<(Arc<dyn ItemCache>, usize), StoreError> {
         let scans = self.scans()?;
         let sources = EarlierResults::sources(&scans, sweep, rules_version);
@@ -193,6 +197,7 @@ impl Database {
             Backend::Sqlite(store) => {
                 let cache = SqliteCache::open(store.path(), &sources);
                 let cache = cache.map_err(|err| self.read_error(err))?;
+                let cache = cache.summaries_suffice(summaries_suffice);
                 let reusable = cache.results().len();
                 Ok((Arc::new(cache), reusable))
             }
