@@ -216,24 +216,16 @@ pub fn run(command: SweepCommand) -> Result<u8> {
     // Resume: an interrupted sweep newer than the last complete one.
     let scans = database.scans()?;
     let resumed = interrupted_sweep(&scans, &name);
-    let clock = std::time::Instant::now();
     // Without a JSON Lines output, the other outputs (the store and the
-    // summary on the terminal) need only the class and coverage of an
-    // unchanged clean file.
+    // summary on the terminal) need only the class, coverage and findings
+    // of an unchanged file.
     let summaries_suffice = config.outputs.jsonl.is_none();
-    let (cache, reusable) = database.sweep_cache(&name, rules.version(), summaries_suffice)?;
-    tracing::info!(
-        files = reusable,
-        seconds = clock.elapsed().as_secs_f64(),
-        "loaded the earlier results of the sweep"
-    );
+    let cache = database.sweep_cache(&name, rules.version(), summaries_suffice)?;
     if let Some(scan) = &resumed {
         eprintln!(
-            "phiscan: resuming the interrupted sweep {} started {}; {} files recorded by it or by the last complete sweep are reused when unchanged",
-            scan.id, scan.started, reusable
+            "phiscan: resuming the interrupted sweep {} started {}; the files it or the last complete sweep recorded are reused when unchanged",
+            scan.id, scan.started
         );
-    } else if reusable > 0 && !command.quiet {
-        eprintln!("phiscan: {reusable} files from the last sweep are reused when unchanged");
     }
 
     let mut own_files = vec![paths::key_path(&data)];

@@ -18,6 +18,12 @@ use std::time::{Duration, Instant, SystemTime};
 /// one stage is slower than the next.
 const CHANNEL_CAPACITY: usize = 1024;
 
+/// Walk entries that may wait for the workers in a sweep. A sweep's cache of
+/// earlier results loads while the walk starts, and the workers wait for it;
+/// a deeper queue lets the walker list and examine files meanwhile. The
+/// peak memory of a second sweep over 100,000 files rose by about 20 MB.
+const SWEEP_CHANNEL_CAPACITY: usize = 65_536;
+
 /// Walk entries sent to the workers at a time.
 const ENTRY_BATCH: usize = 16;
 
@@ -204,8 +210,12 @@ impl Scanner {
         // The walker hands entries over in small batches: one channel
         // operation per file costs a context switch, and a batch small enough
         // still spreads a folder of large files over the workers.
+        let entry_capacity = match self.sweep.cache {
+            Some(_) => SWEEP_CHANNEL_CAPACITY,
+            None => CHANNEL_CAPACITY,
+        };
         let (entry_sender, entry_receiver) =
-            crossbeam_channel::bounded::<Vec<WalkEvent>>(CHANNEL_CAPACITY / ENTRY_BATCH);
+            crossbeam_channel::bounded::<Vec<WalkEvent>>(entry_capacity / ENTRY_BATCH);
         // Fetched messages are held in memory: a short queue bounds it.
         let (mail_sender, mail_receiver) =
             crossbeam_channel::bounded::<(usize, MailEvent)>(threads);

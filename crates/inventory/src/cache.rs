@@ -14,7 +14,8 @@ use rusqlite::{Connection, OpenFlags, params};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{LazyLock, Mutex, OnceLock};
+use std::thread::JoinHandle;
 
 /// How a source scan stores an earlier item, which decides where its
 /// container members are.
@@ -682,5 +683,136 @@ impl ItemCache for SqliteCache {
 
     fn by_content(&self, content_id: &str, size: u64, name: &str) -> Option<CachedFile> {
         self.cached(self.results.by_content(content_id, size, name), None)
+    }
+}
+
+/// A [`SqliteCache`] loaded on a thread of its own, so that the walk can
+/// list and examine files while the index of 100,000 earlier files is read.
+/// Lookups wait until the load is done. When the load fails, the cache
+/// stays empty and every file is read again, as [`ItemCache`] promises.
+pub struct LoadingCache {
+    loading: Mutex<Option<JoinHandle<rusqlite::Result<SqliteCache>>>>,
+    loaded: OnceLock<Option<SqliteCache>>,
+}
+
+impl LoadingCache {
+    /// Starts loading the earlier results of `sources` from the store at
+    /// `path`; loads them here when no thread can be started.
+    pub fn start(path: PathBuf, sources: Vec<ScanInfo>, summaries_suffice: bool) -> LoadingCache {
+        let load = move || -> rusqlite::Result<SqliteCache> {
+            let clock = std::time::Instant::now();
+            let sources: Vec<&ScanInfo> = sources.iter().collect();
+            let cache = SqliteCache::open(&path, &sources)?;
+            tracing::info!(
+                files = cache.results().len(),
+                seconds = clock.elapsed().as_secs_f64(),
+                "loaded the earlier results of the sweep"
+            );
+            Ok(cache.summaries_suffice(summaries_suffice))
+        };
+        let loading = std::thread::Builder::new()
+            .name("phiscan-sweep-index".into())
+            .spawn(load.clone());
+        let cache = LoadingCache {
+            loading: Mutex::new(None),
+            loaded: OnceLock::new(),
+        };
+        match loading {
+            Ok(handle) => {
+                *cache
+                    .loading
+                    .lock()
+                    .unwrap_or_else(|poison| poison.into_inner()) = Some(handle);
+            }
+            Err(err) => {
+                tracing::debug!(error = %err, "cannot start a thread; loading the earlier results first");
+                let _ = cache.loaded.set(loaded_or_warn(load()));
+            }
+        }
+        cache
+    }
+
+    /// Returns the loaded cache, waiting for the load to end.
+    fn cache(&self) -> Option<&SqliteCache> {
+        self.loaded
+            .get_or_init(|| {
+                let loading = self
+                    .loading
+                    .lock()
+                    .unwrap_or_else(|poison| poison.into_inner())
+                    .take()?;
+                match loading.join() {
+                    Ok(result) => loaded_or_warn(result),
+                    Err(_) => {
+                        tracing::warn!(
+                            "loading the earlier results of the sweep failed; reading every file"
+                        );
+                        None
+                    }
+                }
+            })
+            .as_ref()
+    }
+}
+
+fn loaded_or_warn(result: rusqlite::Result<SqliteCache>) -> Option<SqliteCache> {
+    match result {
+        Ok(cache) => Some(cache),
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read the earlier results of the sweep; reading every file");
+            None
+        }
+    }
+}
+
+impl ItemCache for LoadingCache {
+    fn unchanged(&self, key: &FileKey<'_>) -> Option<CachedFile> {
+        self.cache()?.unchanged(key)
+    }
+
+    fn may_be_copy(&self, size: u64, name: &str) -> bool {
+        self.cache()
+            .is_some_and(|cache| cache.may_be_copy(size, name))
+    }
+
+    fn by_content(&self, content_id: &str, size: u64, name: &str) -> Option<CachedFile> {
+        self.cache()?.by_content(content_id, size, name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use phiscan_core::records::ItemMeta;
+
+    #[test]
+    fn failed_load_leaves_every_file_to_be_read() {
+        let folder = tempfile::tempdir().unwrap();
+        let missing = folder.path().join("no-such-store.sqlite");
+        let scan = ScanInfo {
+            id: "scan-1".into(),
+            started: "2026-01-01T00:00:00Z".into(),
+            finished: None,
+            roots: Vec::new(),
+            version: "0.1.0".into(),
+            rules_version: "rules-1".into(),
+            host: None,
+            complete: true,
+            sweep: Some("nightly".into()),
+            resumed_from: None,
+            summary: None,
+        };
+        let cache = LoadingCache::start(missing, vec![scan], true);
+        let meta = ItemMeta::default();
+        let key = FileKey {
+            location: "/share/notes.txt",
+            size: 10,
+            modified_ns: Some(1),
+            file_id: None,
+            meta: &meta,
+        };
+        assert!(cache.unchanged(&key).is_none());
+        assert!(!cache.may_be_copy(10, "notes.txt"));
+        assert!(cache.by_content("0123", 10, "notes.txt").is_none());
     }
 }

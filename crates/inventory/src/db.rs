@@ -2,7 +2,7 @@
 //! inventory, report, sweep and diff commands. A store is a SQLite file or a
 //! `postgres://` URL. Both contain the same tables and support the same queries.
 
-use crate::cache::{EarlierResults, SqliteCache};
+use crate::cache::{EarlierResults, LoadingCache};
 use crate::lock::SweepLock;
 use crate::model::{ScanData, ScanInfo};
 use crate::postgres::{PgStore, is_postgres_url, redact};
@@ -181,31 +181,29 @@ impl Database {
     }
 
     /// Builds the incremental cache of a sweep from its earlier scans under
-    /// the same rules; returns it with the number of files it may reuse.
-    /// `summaries_suffice` says that the scan's outputs besides the store
-    /// need only the class and coverage of an unchanged clean file (see
-    /// [`SqliteCache::summaries_suffice`]).
+    /// the same rules. `summaries_suffice` says that the scan's outputs
+    /// besides the store need only the class, coverage and findings of an
+    /// unchanged file (see [`crate::cache::SqliteCache::summaries_suffice`]). A SQLite
+    /// store's cache loads on a thread of its own while the scan starts.
     pub fn sweep_cache(
         &mut self,
         sweep: &str,
         rules_version: &str,
         summaries_suffice: bool,
-    ) -> Result<(Arc<dyn ItemCache>, usize), StoreError> {
+    ) -> Result<Arc<dyn ItemCache>, StoreError> {
         let scans = self.scans()?;
         let sources = EarlierResults::sources(&scans, sweep, rules_version);
         match &mut self.backend {
             Backend::Sqlite(store) => {
-                let cache = SqliteCache::open(store.path(), &sources);
-                let cache = cache.map_err(|err| self.read_error(err))?;
-                let cache = cache.summaries_suffice(summaries_suffice);
-                let reusable = cache.results().len();
-                Ok((Arc::new(cache), reusable))
+                let sources = sources.into_iter().cloned().collect();
+                let path = store.path().to_path_buf();
+                Ok(Arc::new(LoadingCache::start(
+                    path,
+                    sources,
+                    summaries_suffice,
+                )))
             }
-            Backend::Postgres(store) => {
-                let cache = store.cache(&sources)?;
-                let reusable = cache.results().len();
-                Ok((Arc::new(cache), reusable))
-            }
+            Backend::Postgres(store) => Ok(Arc::new(store.cache(&sources)?)),
         }
     }
 
