@@ -3,7 +3,7 @@
 
 use crate::normalize::Normalized;
 use crate::rule::{Anchor, MAX_MATCH_LEN};
-use crate::ruleset::{KeywordUse, RuleSet, label_contains, normalize_label};
+use crate::ruleset::{KeywordUse, RuleSet, label_contains, normalize_label, word_hash};
 use aho_corasick::Anchored as AcAnchored;
 use aho_corasick::automaton::Automaton;
 use phiscan_core::Category;
@@ -178,26 +178,24 @@ impl Matcher {
         let bytes = text.as_bytes();
         let mut position = 0;
         while position < bytes.len() {
-            // Skip to the next word start, then past the word.
+            // Skip to the next word start, then past the word, hashing it.
             position += bytes[position..]
                 .iter()
                 .position(|&byte| WORD_BYTES[usize::from(byte)])
                 .unwrap_or(bytes.len() - position);
             let start = position;
-            position += bytes[position..]
-                .iter()
-                .position(|&byte| !WORD_BYTES[usize::from(byte)])
-                .unwrap_or(bytes.len() - position);
+            let mut hash = 0;
+            while let Some(&byte) = bytes.get(position)
+                && WORD_BYTES[usize::from(byte)]
+            {
+                hash = word_hash(hash, byte);
+                position += 1;
+            }
             if start == bytes.len() {
                 break;
             }
-            // Most words cannot start a keyword: two bytes tell for nearly all.
-            let second = if start + 1 < bytes.len() {
-                bytes[start + 1]
-            } else {
-                b' '
-            };
-            if !rules.keyword_pair_starts(bytes[start], second) {
+            // Most words begin no keyword: the filter tells for nearly all.
+            if !rules.may_begin_keyword(hash) {
                 continue;
             }
             let mut state = start_state;
@@ -921,5 +919,47 @@ mod tests {
         let rules = rules();
         // "assn" contains "ssn" but is not the keyword.
         assert!(find(&rules, &SegmentInput::plain("assn 234567890")).is_empty());
+    }
+
+    /// The word filter must never hide a keyword: every rule keyword is found
+    /// at a word start in lower, upper and title case, with punctuation
+    /// around it, and a word only beginning with a keyword is not.
+    #[test]
+    fn word_filter_keeps_every_keyword() {
+        let rules = rules();
+        let mut matcher = Matcher::new(&rules);
+        let mut checked = 0;
+        for compiled in &rules.rules {
+            let spec = &compiled.rule.spec;
+            let words = spec
+                .keywords
+                .iter()
+                .chain(&spec.exclude_keywords)
+                .chain(spec.anchor_words());
+            for keyword in words {
+                if !keyword.as_bytes()[0].is_ascii_alphanumeric() {
+                    continue;
+                }
+                let title = keyword[..1].to_ascii_uppercase() + &keyword[1..];
+                for form in [
+                    keyword.to_ascii_lowercase(),
+                    keyword.to_ascii_uppercase(),
+                    title,
+                ] {
+                    let text = format!("(x) {form}; y");
+                    matcher.collect_keyword_hits(&rules, &text);
+                    let span = (4, 4 + form.len());
+                    assert!(
+                        matcher.hits.iter().any(|hit| (hit.start, hit.end) == span),
+                        "keyword {form:?} of rule {} not found",
+                        spec.id
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 300, "only {checked} keywords checked");
+        matcher.collect_keyword_hits(&rules, "ssnx patientsx");
+        assert!(matcher.hits.is_empty(), "partial words are not keywords");
     }
 }
