@@ -601,7 +601,11 @@ pub fn extract_xls(bytes: &[u8], limits: &Limits, sink: &mut dyn crate::Sink) ->
             ),
         );
     }
-    let mut workbook: calamine::Xls<_> = match calamine::Xls::new(Cursor::new(bytes)) {
+    let extras = biff::read_extras(bytes, limits);
+    let mut options = calamine::XlsOptions::default();
+    options.force_codepage = extras.assumed_codepage;
+    let opened = calamine::Xls::new_with_options(Cursor::new(bytes), options);
+    let mut workbook: calamine::Xls<_> = match opened {
         Ok(workbook) => workbook,
         Err(calamine::XlsError::Password) => {
             return Outcome::with(
@@ -618,7 +622,6 @@ pub fn extract_xls(bytes: &[u8], limits: &Limits, sink: &mut dyn crate::Sink) ->
             );
         }
     };
-    let extras = biff::read_extras(bytes, limits);
     let mut out = Emitter::new(sink);
     if let Ok(properties) = workbook.workbook_properties() {
         let list = workbook_property_list(&properties);
@@ -647,6 +650,13 @@ pub fn extract_xls(bytes: &[u8], limits: &Limits, sink: &mut dyn crate::Sink) ->
                 let rendered = match value {
                     calamine::Data::Float(number) => Some(render_number(*number, format_code)),
                     calamine::Data::Int(number) => Some(render_number(*number as f64, format_code)),
+                    // calamine 0.38 reads only format ids 164 and up as custom
+                    // formats, so a BIFF5 custom format numbered 50 to 58 (as
+                    // Gnumeric numbers them) passes for a built-in date format.
+                    // A digit format has no date part.
+                    calamine::Data::DateTime(date) if format_code.is_some() => {
+                        Some(render_number(date.as_f64(), format_code))
+                    }
                     other => render_data(other),
                 };
                 if let Some(text) = rendered {
