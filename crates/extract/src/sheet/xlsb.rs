@@ -1,12 +1,13 @@
 //! Parts of xlsb workbooks that calamine 0.38 does not expose: the number
 //! format of each cell, the cells stored in short records, and cell comments.
 //!
-//! An xlsb part is a sequence of BIFF12 records ([MS-XLSB] 2.1.4). Each has
-//! a record type of one or two bytes, a size of one to four bytes, then the
-//! data. Type and size take 7 bits per byte, and a set high bit marks that
-//! another byte follows. Parts are
-//! found through the package relationships (`xl/_rels/workbook.bin.rels`, then
-//! each sheet's `_rels/sheetN.bin.rels`), never by their usual names.
+//! An xlsb part is a sequence of BIFF12 records, named here as Microsoft's
+//! [MS-XLSB] specification names them and their fields. Each record has a
+//! type of one or two bytes, a size of one to four bytes, then the data. Type
+//! and size take 7 bits per byte, and a set high bit marks that another byte
+//! follows. Parts are found through the package relationships
+//! (`xl/_rels/workbook.bin.rels`, then each sheet's `_rels/sheetN.bin.rels`),
+//! never by their usual names.
 //!
 //! - Number formats: `xl/styles.bin` lists the custom formats (BrtFmt) and the
 //!   cell formats (BrtXF inside BrtBeginCellXfs); a cell record's 24-bit
@@ -29,7 +30,7 @@ use crate::package::{self, Package};
 use std::collections::HashMap;
 use std::io::{BufReader, Cursor, Read};
 
-// Record types ([MS-XLSB] 2.3.2).
+// Record types.
 const BRT_ROW_HDR: u16 = 0x0000;
 const BRT_CELL_BLANK: u16 = 0x0001;
 const BRT_CELL_RK: u16 = 0x0002;
@@ -65,6 +66,7 @@ const MAX_ROW: u32 = 0x000F_FFFF;
 
 /// One record: its type and data.
 pub struct Record<'r> {
+    /// Record type, such as 0x002C for BrtFmt.
     pub kind: u16,
     pub data: &'r [u8],
 }
@@ -181,9 +183,8 @@ fn rich_string(data: &[u8], at: usize) -> Option<String> {
     wide_string(data, at + 1).map(|(text, _)| text)
 }
 
-/// Decodes an RkNumber ([MS-XLSB] 2.5.122): bit 0 divides by 100, bit 1
-/// marks a 30-bit signed integer, else the 30 bits are the high bits of a
-/// double.
+/// Decodes an RkNumber: bit 0 divides by 100, bit 1 marks a 30-bit signed
+/// integer, else the 30 bits are the high bits of a double.
 fn rk_number(raw: u32) -> f64 {
     let value = if raw & 0x02 != 0 {
         f64::from((raw as i32) >> 2)
@@ -200,6 +201,7 @@ fn rk_number(raw: u32) -> f64 {
 /// The number format of a cell format: its id and, when known, its code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NumberFormat<'s> {
+    /// Number format id: below 164 built in, from 164 custom.
     pub id: u16,
     /// The BrtFmt code, or the built-in code for ids 0–49. `None` for a
     /// locale-dependent built-in id or a custom id without a BrtFmt record.
@@ -369,6 +371,7 @@ pub enum CellValue {
 /// One cell record of a sheet.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CellRecord {
+    /// Zero-based row and column.
     pub row: u32,
     pub column: u32,
     /// Index into the cell format list (`iStyleRef`, 24 bits).
