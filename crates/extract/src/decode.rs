@@ -270,6 +270,33 @@ pub fn decode_all(bytes: &[u8], encoding: TextEncoding) -> String {
     out
 }
 
+/// Returns the encoding of a Windows code page number, as MAPI properties,
+/// RTF `\ansicpg` and BIFF CODEPAGE records give it. Returns Windows-1252 for
+/// a code page encoding_rs does not have.
+pub(crate) fn codepage_encoding(codepage: i64) -> &'static Encoding {
+    match codepage {
+        65001 => encoding_rs::UTF_8,
+        932 => encoding_rs::SHIFT_JIS,
+        936 | 54936 => encoding_rs::GB18030,
+        949 => encoding_rs::EUC_KR,
+        950 => encoding_rs::BIG5,
+        20932 | 51932 => encoding_rs::EUC_JP,
+        866 => encoding_rs::IBM866,
+        874 => encoding_rs::WINDOWS_874,
+        1200 => encoding_rs::UTF_16LE,
+        1250 => encoding_rs::WINDOWS_1250,
+        1251 => encoding_rs::WINDOWS_1251,
+        1253 => encoding_rs::WINDOWS_1253,
+        1254 => encoding_rs::WINDOWS_1254,
+        1255 => encoding_rs::WINDOWS_1255,
+        1256 => encoding_rs::WINDOWS_1256,
+        1257 => encoding_rs::WINDOWS_1257,
+        1258 => encoding_rs::WINDOWS_1258,
+        10000 => encoding_rs::MACINTOSH,
+        _ => encoding_rs::WINDOWS_1252,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,7 @@
-//! Spreadsheets: xlsx, xlsm and xlsb (calamine's streaming cell readers), xls
-//! (calamine), and ods (read here from `content.xml`, see [`ods`]).
+//! Spreadsheets: xlsx, xlsm and xlsb (calamine's streaming cell readers, with
+//! the xlsb styles, short cell records and comments read in [`xlsb`]), xls
+//! (calamine, with formats and notes read in [`biff`]), and ods (read here from
+//! `content.xml`, see [`ods`]).
 //!
 //! Every sheet is read, hidden and very hidden ones included. Each row is one
 //! segment and one record; each cell is a field under its column header when
@@ -11,6 +13,7 @@
 
 pub mod biff;
 pub mod ods;
+pub mod xlsb;
 
 use crate::package::{self, Package};
 use crate::{Emitter, Flow, Format, Limits, Outcome, PROPERTIES_RECORD, xml};
@@ -370,14 +373,23 @@ pub fn extract_ooxml_workbook(
     };
     let binary = package.has("xl/workbook.bin");
     let properties = package::ooxml_properties(&mut package);
-    let comments = xlsx_comments(&mut package);
+    let mut binary_book = if binary {
+        xlsb::Workbook::read(&mut package)
+    } else {
+        xlsb::Workbook::default()
+    };
+    let comments = if binary {
+        binary_book.comments(&mut package, limits)
+    } else {
+        xlsx_comments(&mut package)
+    };
 
     let mut out = Emitter::new(sink);
     if out.properties(&properties, PROPERTIES_RECORD) == Flow::Stop {
         return Outcome::stopped(format);
     }
     let result = if binary {
-        read_xlsb(bytes, &mut out, limits)
+        read_xlsb(bytes, &mut out, limits, &mut binary_book)
     } else {
         read_xlsx(bytes, &mut out, limits)
     };
@@ -509,53 +521,201 @@ fn read_xlsx(bytes: &[u8], out: &mut Emitter<'_>, limits: &Limits) -> Result<Out
     Ok(workbook_outcome(Format::Xlsx, &writer, limit_sheet))
 }
 
-fn read_xlsb(bytes: &[u8], out: &mut Emitter<'_>, limits: &Limits) -> Result<Outcome, SheetError> {
+/// Reads an xlsb workbook: calamine decodes the full cell records, and the
+/// sheet's own record walk ([`xlsb::SheetCells`]) supplies each cell's number
+/// format and the short and rich-string cells calamine skips, in file order.
+fn read_xlsb(
+    bytes: &[u8],
+    out: &mut Emitter<'_>,
+    limits: &Limits,
+    book: &mut xlsb::Workbook,
+) -> Result<Outcome, SheetError> {
     let mut workbook: calamine::Xlsb<_> = match calamine::Xlsb::new(Cursor::new(bytes)) {
         Ok(workbook) => workbook,
         Err(calamine::XlsbError::Password) => return Err(SheetError::Encrypted),
         Err(err) => return Err(SheetError::Parse(err.to_string())),
     };
+    let context = XlsbContext {
+        bytes,
+        limits,
+        is_1904: workbook.has_1904_epoch(),
+    };
     let names = workbook.sheet_names();
     let defined = workbook.defined_names().to_vec();
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).ok();
     let mut writer = SheetWriter::new(out, limits.max_cells);
     let mut limit_sheet = None;
-    'sheets: for name in names {
+    for name in names {
         writer.start_sheet(&name);
         let mut reader = match workbook.worksheet_cells_reader(&name) {
             Ok(reader) => reader,
             Err(_) => continue,
         };
-        let mut row = RowCells::default();
-        loop {
-            let cell = match reader.next_cell() {
-                Ok(Some(cell)) => cell,
-                Ok(None) => break,
-                Err(err) => return Err(SheetError::Parse(err.to_string())),
-            };
-            let (row_index, column) = cell.get_position();
-            if row_index != row.row && !row.cells.is_empty() {
-                if writer.row(&row) == Flow::Stop {
-                    return Ok(Outcome::stopped(Format::Xlsx));
-                }
-                row.cells.clear();
+        let records = match (archive.as_mut(), book.sheet_part(&name)) {
+            (Some(archive), Some(part)) => xlsb::open_sheet(archive, part, limits),
+            _ => None,
+        };
+        let next_cell = || reader.next_cell();
+        match read_xlsb_sheet(next_cell, records, &mut writer, book, &context)? {
+            CellFlow::Continue => {}
+            CellFlow::Stop => return Ok(Outcome::stopped(Format::Xlsx)),
+            CellFlow::Limit => {
+                limit_sheet = Some(name.clone());
+                break;
             }
-            row.row = row_index;
-            if let Some(text) = render(cell.get_value(), None) {
-                if !writer.admit_cell() {
-                    limit_sheet = Some(name.clone());
-                    break 'sheets;
-                }
-                row.cells.push((column, text));
-            }
-        }
-        if writer.row(&row) == Flow::Stop {
-            return Ok(Outcome::stopped(Format::Xlsx));
         }
     }
     if limit_sheet.is_none() && defined_names(&mut writer, &defined) == Flow::Stop {
         return Ok(Outcome::stopped(Format::Xlsx));
     }
     Ok(workbook_outcome(Format::Xlsx, &writer, limit_sheet))
+}
+
+/// The workbook bytes and settings that rendering an xlsb record needs.
+struct XlsbContext<'b> {
+    bytes: &'b [u8],
+    limits: &'b Limits,
+    is_1904: bool,
+}
+
+/// Reads one xlsb sheet, merging calamine's cells (`next_cell`) with the
+/// sheet's record walk. Without a walk, every number shows plain.
+fn read_xlsb_sheet<'v>(
+    mut next_cell: impl FnMut() -> Result<Option<calamine::Cell<DataRef<'v>>>, calamine::XlsbError>,
+    mut records: Option<xlsb::SheetCells<impl std::io::Read>>,
+    writer: &mut SheetWriter<'_, '_>,
+    book: &mut xlsb::Workbook,
+    context: &XlsbContext<'_>,
+) -> Result<CellFlow, SheetError> {
+    let mut row = RowCells::default();
+    loop {
+        let cell = match next_cell() {
+            Ok(Some(cell)) => cell,
+            Ok(None) => break,
+            Err(err) => return Err(SheetError::Parse(err.to_string())),
+        };
+        let position = cell.get_position();
+
+        // Walk the records up to this cell's own: the cells calamine skipped
+        // on the way come first, in file order.
+        let mut style = None;
+        if let Some(walk) = records.as_mut() {
+            let mut matched = false;
+            for record in walk.by_ref() {
+                if record.read_by_calamine() {
+                    matched = (record.row, record.column) == position;
+                    style = Some(record.style);
+                    break;
+                }
+                let text = render_xlsb_record(&record, book, context);
+                let flow = add_cell(writer, &mut row, (record.row, record.column), text);
+                if !matches!(flow, CellFlow::Continue) {
+                    return Ok(flow);
+                }
+            }
+            if !matched {
+                // The walk lost step with calamine (a damaged record), so the
+                // rest of the sheet shows plain numbers.
+                tracing::trace!(
+                    "xlsb cell records out of step with calamine; the rest of the sheet shows plain numbers"
+                );
+                records = None;
+                style = None;
+            }
+        }
+
+        let format_code = style.and_then(|style| book.styles.format_code(style));
+        let text = render(cell.get_value(), format_code);
+        let flow = add_cell(writer, &mut row, position, text);
+        if !matches!(flow, CellFlow::Continue) {
+            return Ok(flow);
+        }
+    }
+
+    // Cells skipped by calamine after its last cell.
+    for record in records.into_iter().flatten() {
+        if record.read_by_calamine() {
+            continue;
+        }
+        let text = render_xlsb_record(&record, book, context);
+        let flow = add_cell(writer, &mut row, (record.row, record.column), text);
+        if !matches!(flow, CellFlow::Continue) {
+            return Ok(flow);
+        }
+    }
+    if writer.row(&row) == Flow::Stop {
+        return Ok(CellFlow::Stop);
+    }
+    Ok(CellFlow::Continue)
+}
+
+/// Result of adding a cell to a row.
+enum CellFlow {
+    Continue,
+    Stop,
+    /// The workbook's cell limit was reached, so the cell was not added.
+    Limit,
+}
+
+/// Adds a rendered cell to the row being built, emitting the row before it
+/// when the cell starts a new one. `None` (an empty cell) adds nothing.
+fn add_cell(
+    writer: &mut SheetWriter<'_, '_>,
+    row: &mut RowCells,
+    (row_index, column): (u32, u32),
+    text: Option<String>,
+) -> CellFlow {
+    if row_index != row.row && !row.cells.is_empty() {
+        if writer.row(row) == Flow::Stop {
+            return CellFlow::Stop;
+        }
+        row.cells.clear();
+    }
+    row.row = row_index;
+    let Some(text) = text else {
+        return CellFlow::Continue;
+    };
+    if !writer.admit_cell() {
+        return CellFlow::Limit;
+    }
+    row.cells.push((column, text));
+    CellFlow::Continue
+}
+
+/// Renders a cell decoded from its xlsb record, as [`render`] renders
+/// calamine's values: dates by their number format, numbers as displayed.
+fn render_xlsb_record(
+    record: &xlsb::CellRecord,
+    book: &mut xlsb::Workbook,
+    context: &XlsbContext<'_>,
+) -> Option<String> {
+    use calamine::{ExcelDateTime, ExcelDateTimeType};
+    let format = book.styles.number_format(record.style);
+    match &record.value {
+        xlsb::CellValue::Empty => None,
+        xlsb::CellValue::Number(number) => {
+            let kind = format.map_or(xlsb::NumberKind::Number, xlsb::number_kind);
+            let value = match kind {
+                xlsb::NumberKind::Number => DataRef::Float(*number),
+                xlsb::NumberKind::DateTime => DataRef::DateTime(ExcelDateTime::new(
+                    *number,
+                    ExcelDateTimeType::DateTime,
+                    context.is_1904,
+                )),
+                xlsb::NumberKind::Duration => DataRef::DateTime(ExcelDateTime::new(
+                    *number,
+                    ExcelDateTimeType::TimeDelta,
+                    context.is_1904,
+                )),
+            };
+            render(&value, format.and_then(|format| format.code))
+        }
+        xlsb::CellValue::String(text) => Some(text.clone()),
+        xlsb::CellValue::SharedString(index) => book
+            .shared_string(context.bytes, *index, context.limits)
+            .map(str::to_string),
+        xlsb::CellValue::Bool(value) => Some(if *value { "TRUE" } else { "FALSE" }.into()),
+    }
 }
 
 /// Emits defined names (`PatientList` → `Sheet1!$A$1:$C$9`) as properties.
@@ -601,7 +761,11 @@ pub fn extract_xls(bytes: &[u8], limits: &Limits, sink: &mut dyn crate::Sink) ->
             ),
         );
     }
-    let mut workbook: calamine::Xls<_> = match calamine::Xls::new(Cursor::new(bytes)) {
+    let extras = biff::read_extras(bytes, limits);
+    let mut options = calamine::XlsOptions::default();
+    options.force_codepage = extras.assumed_codepage;
+    let opened = calamine::Xls::new_with_options(Cursor::new(bytes), options);
+    let mut workbook: calamine::Xls<_> = match opened {
         Ok(workbook) => workbook,
         Err(calamine::XlsError::Password) => {
             return Outcome::with(
@@ -618,7 +782,6 @@ pub fn extract_xls(bytes: &[u8], limits: &Limits, sink: &mut dyn crate::Sink) ->
             );
         }
     };
-    let extras = biff::read_extras(bytes, limits);
     let mut out = Emitter::new(sink);
     if let Ok(properties) = workbook.workbook_properties() {
         let list = workbook_property_list(&properties);
@@ -647,6 +810,13 @@ pub fn extract_xls(bytes: &[u8], limits: &Limits, sink: &mut dyn crate::Sink) ->
                 let rendered = match value {
                     calamine::Data::Float(number) => Some(render_number(*number, format_code)),
                     calamine::Data::Int(number) => Some(render_number(*number as f64, format_code)),
+                    // calamine 0.38 reads only format ids 164 and up as custom
+                    // formats, so a BIFF5 custom format numbered 50 to 58 (as
+                    // Gnumeric numbers them) passes for a built-in date format.
+                    // A digit format has no date part.
+                    calamine::Data::DateTime(date) if format_code.is_some() => {
+                        Some(render_number(date.as_f64(), format_code))
+                    }
                     other => render_data(other),
                 };
                 if let Some(text) = rendered {

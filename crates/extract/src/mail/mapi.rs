@@ -527,26 +527,7 @@ pub(crate) fn filetime_to_unix(ticks: i64) -> i64 {
 
 /// Decodes bytes in a Windows code page.
 pub(crate) fn decode_codepage(bytes: &[u8], codepage: i64) -> String {
-    let encoding = match codepage {
-        65001 => encoding_rs::UTF_8,
-        932 => encoding_rs::SHIFT_JIS,
-        936 | 54936 => encoding_rs::GB18030,
-        949 => encoding_rs::EUC_KR,
-        950 => encoding_rs::BIG5,
-        20932 | 51932 => encoding_rs::EUC_JP,
-        866 => encoding_rs::IBM866,
-        874 => encoding_rs::WINDOWS_874,
-        1200 => encoding_rs::UTF_16LE,
-        1250 => encoding_rs::WINDOWS_1250,
-        1251 => encoding_rs::WINDOWS_1251,
-        1253 => encoding_rs::WINDOWS_1253,
-        1254 => encoding_rs::WINDOWS_1254,
-        1255 => encoding_rs::WINDOWS_1255,
-        1256 => encoding_rs::WINDOWS_1256,
-        1257 => encoding_rs::WINDOWS_1257,
-        1258 => encoding_rs::WINDOWS_1258,
-        _ => encoding_rs::WINDOWS_1252,
-    };
+    let encoding = crate::decode::codepage_encoding(codepage);
     let trimmed = match bytes.iter().rposition(|&b| b != 0) {
         Some(end) => &bytes[..=end],
         None => &[],

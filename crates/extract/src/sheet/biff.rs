@@ -1,9 +1,14 @@
-//! Parts of BIFF8 (.xls) workbooks that calamine does not expose: the number
-//! format of each cell, to show zero-padded numbers as displayed, and cell
-//! notes (comments). Read from the `Workbook` stream's records.
+//! Parts of BIFF8 (Excel 97–2003) and BIFF5 (Excel 5.0 and 95) .xls workbooks
+//! that calamine does not expose: the number format of each cell, to show
+//! zero-padded numbers as displayed, and cell notes (comments). Read from the
+//! `Workbook` stream (BIFF8) or `Book` stream (BIFF5).
 //!
-//! BIFF5 workbooks (Excel 95) are not read here: their cells show plain
-//! numbers and their notes are not examined.
+//! The two versions differ in their strings and notes. BIFF8 strings are
+//! Unicode (one byte or two per character, by a flags byte), and a note's
+//! text sits in the TXO record of the drawing object the NOTE record names.
+//! BIFF5 strings are bytes in the workbook's code page (CODEPAGE record,
+//! Windows-1252 when absent), and a NOTE record carries its text itself, with
+//! more NOTE records (row 0xFFFF) continuing a text longer than one record.
 
 use crate::Limits;
 use std::collections::HashMap;
@@ -22,6 +27,13 @@ const NOTE: u16 = 0x001C;
 const OBJ: u16 = 0x005D;
 const TXO: u16 = 0x01B6;
 const CONTINUE: u16 = 0x003C;
+const CODEPAGE: u16 = 0x0042;
+
+/// BOF versions of the globals substream.
+const BIFF5: u16 = 0x0500;
+const BIFF8: u16 = 0x0600;
+/// Row of a NOTE record that continues the previous note's text (BIFF5).
+const NOTE_CONTINUED: u16 = 0xFFFF;
 
 /// Number formats of zero-padded cells and notes of one workbook.
 #[derive(Default)]
@@ -31,6 +43,10 @@ pub struct Extras {
     formats: HashMap<(String, u32, u32), String>,
     /// (sheet, cell, text) of each note.
     pub notes: Vec<(String, String, String)>,
+    /// Code page for calamine to decode the workbook's strings with, when the
+    /// workbook does not name one: Windows-1252 for BIFF5, whose strings
+    /// calamine 0.38 otherwise decodes as Latin-1.
+    pub assumed_codepage: Option<u16>,
 }
 
 impl Extras {
@@ -214,40 +230,81 @@ fn unicode_string(data: &[u8], at: usize) -> Option<String> {
     Some(decode_chars(chars, high_byte))
 }
 
+/// Reads a BIFF5 byte string with an 8-bit length at `at`.
+fn byte_string(data: &[u8], at: usize, encoding: &'static encoding_rs::Encoding) -> Option<String> {
+    let count = usize::from(*data.get(at)?);
+    let bytes = data.get(at + 1..at + 1 + count)?;
+    Some(encoding.decode_without_bom_handling(bytes).0.into_owned())
+}
+
+/// Returns the encoding of a BIFF5 CODEPAGE value, where 0x8000 is Apple Roman.
+fn biff5_encoding(codepage: u16) -> &'static encoding_rs::Encoding {
+    match codepage {
+        0x8000 => encoding_rs::MACINTOSH,
+        other => crate::decode::codepage_encoding(i64::from(other)),
+    }
+}
+
 fn parse(stream: &[u8], max_cells: u64) -> Extras {
     let mut extras = Extras::default();
-    // The globals substream opens with a BIFF8 BOF (version 0x0600).
-    match record_at(stream, 0) {
-        Some(record) if record.kind == BOF && u16_at(record.data, 0) == Some(0x0600) => {}
+    let version = match record_at(stream, 0) {
+        Some(record) if record.kind == BOF => u16_at(record.data, 0),
+        _ => None,
+    };
+    let biff5 = match version {
+        Some(BIFF8) => false,
+        Some(BIFF5) => true,
         _ => return extras,
-    }
+    };
+    let mut encoding = encoding_rs::WINDOWS_1252;
+    let mut has_codepage = false;
     let mut custom_formats: HashMap<u16, String> = HashMap::new();
     let mut xf_formats: Vec<u16> = Vec::new();
     let mut sheets: Vec<(String, usize)> = Vec::new();
     let mut position = 0;
     while let Some(record) = record_at(stream, position) {
         match record.kind {
+            CODEPAGE if biff5 => {
+                if let Some(codepage) = u16_at(record.data, 0) {
+                    encoding = biff5_encoding(codepage);
+                    has_codepage = true;
+                }
+            }
             FORMAT => {
-                if let (Some(index), Some(code)) =
-                    (u16_at(record.data, 0), unicode_string(record.data, 2))
-                {
+                let code = if biff5 {
+                    byte_string(record.data, 2, encoding)
+                } else {
+                    unicode_string(record.data, 2)
+                };
+                if let (Some(index), Some(code)) = (u16_at(record.data, 0), code) {
                     custom_formats.insert(index, code);
                 }
             }
             XF => xf_formats.push(u16_at(record.data, 2).unwrap_or(0)),
             BOUNDSHEET => {
                 let offset = u32_at(record.data, 0).unwrap_or(0) as usize;
-                let count = usize::from(*record.data.get(6).unwrap_or(&0));
-                let high_byte = record.data.get(7).is_some_and(|flags| flags & 1 == 1);
-                let width = if high_byte { 2 } else { 1 };
-                if let Some(chars) = record.data.get(8..8 + count * width) {
-                    sheets.push((decode_chars(chars, high_byte), offset));
+                let name = if biff5 {
+                    byte_string(record.data, 6, encoding)
+                } else {
+                    let count = usize::from(*record.data.get(6).unwrap_or(&0));
+                    let high_byte = record.data.get(7).is_some_and(|flags| flags & 1 == 1);
+                    let width = if high_byte { 2 } else { 1 };
+                    record
+                        .data
+                        .get(8..8 + count * width)
+                        .map(|chars| decode_chars(chars, high_byte))
+                };
+                if let Some(name) = name {
+                    sheets.push((name, offset));
                 }
             }
             EOF => break,
             _ => {}
         }
         position = record.next;
+    }
+    if biff5 && !has_codepage {
+        extras.assumed_codepage = Some(1252);
     }
     // Only formats that show digits differently from the plain number matter.
     let digit_format = |xf: u16| -> Option<&String> {
@@ -261,6 +318,8 @@ fn parse(stream: &[u8], max_cells: u64) -> Extras {
     for (sheet, offset) in sheets {
         let mut objects: HashMap<u16, String> = HashMap::new();
         let mut last_object: Option<u16> = None;
+        // The BIFF5 note being read, which NOTE records may continue.
+        let mut open_note: Option<(String, String)> = None;
         let mut position = offset;
         while let Some(record) = record_at(stream, position) {
             let mut next = record.next;
@@ -296,15 +355,21 @@ fn parse(stream: &[u8], max_cells: u64) -> Extras {
                     }
                 }
                 // The first subrecord of an OBJ is ftCmo: type, size, object type, id.
-                OBJ if u16_at(record.data, 0) == Some(0x15) => {
+                OBJ if !biff5 && u16_at(record.data, 0) == Some(0x15) => {
                     last_object = u16_at(record.data, 6);
                 }
-                TXO => {
+                TXO if !biff5 => {
                     let length = usize::from(u16_at(record.data, 10).unwrap_or(0));
                     let (text, after) = txo_text(stream, record.next, length);
                     next = after;
                     if let Some(id) = last_object.take() {
                         objects.insert(id, text);
+                    }
+                }
+                NOTE if biff5 => {
+                    cells += 1;
+                    if let Some(note) = biff5_note(record.data, encoding, &mut open_note) {
+                        push_note(&mut extras, &sheet, note);
                     }
                 }
                 NOTE => {
@@ -323,12 +388,49 @@ fn parse(stream: &[u8], max_cells: u64) -> Extras {
                 _ => {}
             }
             if cells > max_cells {
-                return extras;
+                break;
             }
             position = next;
         }
+        if let Some(note) = open_note.take() {
+            push_note(&mut extras, &sheet, note);
+        }
+        if cells > max_cells {
+            return extras;
+        }
     }
     extras
+}
+
+/// Reads a BIFF5 NOTE record: row, column, text length, then text bytes. A
+/// record with row 0xFFFF continues `open`, the note being read. Any other
+/// starts a new note and returns the finished one, as (cell, text).
+fn biff5_note(
+    data: &[u8],
+    encoding: &'static encoding_rs::Encoding,
+    open: &mut Option<(String, String)>,
+) -> Option<(String, String)> {
+    let (Some(row), Some(column)) = (u16_at(data, 0), u16_at(data, 2)) else {
+        return None;
+    };
+    let text = data
+        .get(6..)
+        .map(|bytes| encoding.decode_without_bom_handling(bytes).0.into_owned())
+        .unwrap_or_default();
+    if row == NOTE_CONTINUED {
+        if let Some((_, note)) = open.as_mut() {
+            note.push_str(&text);
+        }
+        return None;
+    }
+    let cell = crate::sheet::cell_name(u32::from(row), u32::from(column));
+    open.replace((cell, text))
+}
+
+fn push_note(extras: &mut Extras, sheet: &str, (cell, text): (String, String)) {
+    if !text.trim().is_empty() {
+        extras.notes.push((sheet.to_string(), cell, text));
+    }
 }
 
 /// Reads the text of a TXO record from the CONTINUE records after it: each
@@ -353,4 +455,158 @@ fn txo_text(stream: &[u8], mut position: usize, length: usize) -> (String, usize
         position = record.next;
     }
     (text, position)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(kind: u16, data: &[u8]) -> Vec<u8> {
+        let mut out = kind.to_le_bytes().to_vec();
+        out.extend_from_slice(&(data.len() as u16).to_le_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    fn bof(version: u16) -> Vec<u8> {
+        let mut data = version.to_le_bytes().to_vec();
+        data.extend_from_slice(&[0x05, 0x00, 0, 0, 0, 0]);
+        record(BOF, &data)
+    }
+
+    /// Encodes a BIFF5 byte string: an 8-bit length, then the bytes.
+    fn byte_string(bytes: &[u8]) -> Vec<u8> {
+        let mut out = vec![bytes.len() as u8];
+        out.extend_from_slice(bytes);
+        out
+    }
+
+    fn xf(format: u16) -> Vec<u8> {
+        let mut data = vec![0, 0];
+        data.extend_from_slice(&format.to_le_bytes());
+        data.extend_from_slice(&[0; 12]);
+        record(XF, &data)
+    }
+
+    fn cell(kind: u16, row: u16, column: u16, xf: u16, value: &[u8]) -> Vec<u8> {
+        let mut data = row.to_le_bytes().to_vec();
+        data.extend_from_slice(&column.to_le_bytes());
+        data.extend_from_slice(&xf.to_le_bytes());
+        data.extend_from_slice(value);
+        record(kind, &data)
+    }
+
+    fn biff5_note(row: u16, column: u16, length: u16, text: &[u8]) -> Vec<u8> {
+        let mut data = row.to_le_bytes().to_vec();
+        data.extend_from_slice(&column.to_le_bytes());
+        data.extend_from_slice(&length.to_le_bytes());
+        data.extend_from_slice(text);
+        record(NOTE, &data)
+    }
+
+    /// Builds a BIFF5 workbook stream in `codepage`: formats 164 (`00000`)
+    /// and 165 (`0.00`), a sheet named `name`, a ZIP cell under each format
+    /// and a note split over two NOTE records.
+    fn biff5_stream(codepage: u16, name: &[u8]) -> Vec<u8> {
+        let mut globals = bof(BIFF5);
+        globals.extend(record(CODEPAGE, &codepage.to_le_bytes()));
+        let mut format = 164u16.to_le_bytes().to_vec();
+        format.extend(byte_string(b"00000"));
+        globals.extend(record(FORMAT, &format));
+        let mut format = 165u16.to_le_bytes().to_vec();
+        format.extend(byte_string(b"0.00"));
+        globals.extend(record(FORMAT, &format));
+        for id in [0, 164, 165] {
+            globals.extend(xf(id));
+        }
+        let mut boundsheet_data = 0u32.to_le_bytes().to_vec();
+        boundsheet_data.extend_from_slice(&[0, 0]);
+        boundsheet_data.extend(byte_string(name));
+        let boundsheet = record(BOUNDSHEET, &boundsheet_data);
+        let sheet_offset = globals.len() + boundsheet.len() + 4;
+        boundsheet_data[..4].copy_from_slice(&(sheet_offset as u32).to_le_bytes());
+        globals.extend(record(BOUNDSHEET, &boundsheet_data));
+        globals.extend(record(EOF, &[]));
+        assert_eq!(globals.len(), sheet_offset);
+
+        let mut stream = globals;
+        stream.extend(bof(BIFF5));
+        stream.extend(cell(NUMBER, 1, 5, 1, &1608.0f64.to_le_bytes()));
+        stream.extend(cell(NUMBER, 1, 6, 2, &2.5f64.to_le_bytes()));
+        stream.extend(biff5_note(1, 1, 31, b"Call back about the referral, "));
+        stream.extend(biff5_note(NOTE_CONTINUED, 0, 8, b"MRN 4417"));
+        stream.extend(biff5_note(3, 0, 0, b""));
+        stream.extend(record(EOF, &[]));
+        stream
+    }
+
+    #[test]
+    fn biff5_formats_and_notes() {
+        let extras = parse(&biff5_stream(1252, b"Intake \x96 1996"), u64::MAX);
+        let sheet = "Intake \u{2013} 1996";
+        assert_eq!(extras.format_code(sheet, (1, 5)), Some("00000"));
+        // Formats that do not pad digits are not kept.
+        assert_eq!(extras.format_code(sheet, (1, 6)), None);
+        assert_eq!(
+            extras.notes,
+            vec![(
+                sheet.to_string(),
+                "B2".to_string(),
+                "Call back about the referral, MRN 4417".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn biff5_strings_follow_the_code_page() {
+        let extras = parse(&biff5_stream(0x8000, b"Caf\x8e"), u64::MAX);
+        assert_eq!(extras.format_code("Caf\u{e9}", (1, 5)), Some("00000"));
+
+        let extras = parse(&biff5_stream(1251, b"\xc0\xed\xea\xe5\xf2\xe0"), u64::MAX);
+        assert_eq!(
+            extras.format_code("\u{410}\u{43d}\u{43a}\u{435}\u{442}\u{430}", (1, 5)),
+            Some("00000")
+        );
+    }
+
+    #[test]
+    fn truncated_biff5_streams_keep_what_was_read() {
+        let stream = biff5_stream(1252, b"Intake");
+        for cut in 0..stream.len() {
+            let extras = parse(&stream[..cut], u64::MAX);
+            assert!(extras.notes.len() <= 1, "cut at {cut}");
+        }
+        // Cut inside the continuing NOTE record: the first part is kept.
+        let continued = biff5_note(NOTE_CONTINUED, 0, 8, b"MRN 4417");
+        let start = stream
+            .windows(continued.len())
+            .position(|window| window == continued)
+            .unwrap();
+        let extras = parse(&stream[..start + 6], u64::MAX);
+        assert_eq!(extras.format_code("Intake", (1, 5)), Some("00000"));
+        assert_eq!(extras.notes.len(), 1);
+        assert_eq!(extras.notes[0].2, "Call back about the referral, ");
+    }
+
+    #[test]
+    fn continuation_without_a_note_is_ignored() {
+        let mut stream = biff5_stream(1252, b"Intake");
+        let first = biff5_note(1, 1, 31, b"Call back about the referral, ");
+        let start = stream
+            .windows(first.len())
+            .position(|window| window == first)
+            .unwrap();
+        stream.drain(start..start + first.len());
+        let extras = parse(&stream, u64::MAX);
+        assert!(extras.notes.is_empty());
+    }
+
+    #[test]
+    fn other_bof_versions_are_not_read() {
+        let mut stream = biff5_stream(1252, b"Intake");
+        stream[4..6].copy_from_slice(&0x0400u16.to_le_bytes());
+        let extras = parse(&stream, u64::MAX);
+        assert!(extras.notes.is_empty());
+        assert_eq!(extras.format_code("Intake", (1, 5)), None);
+    }
 }
