@@ -677,6 +677,15 @@ fn next_char_boundary(text: &str, offset: usize) -> usize {
 }
 
 fn chars_back(text: &str, offset: usize, count: usize) -> usize {
+    // In ASCII text a character is a byte.
+    let low = offset.saturating_sub(count);
+    if text
+        .as_bytes()
+        .get(low..offset)
+        .is_some_and(<[u8]>::is_ascii)
+    {
+        return low;
+    }
     let mut position = offset;
     for _ in 0..count {
         if position == 0 {
@@ -691,6 +700,15 @@ fn chars_back(text: &str, offset: usize, count: usize) -> usize {
 }
 
 fn chars_forward(text: &str, offset: usize, count: usize) -> usize {
+    // In ASCII text a character is a byte.
+    let high = offset.saturating_add(count).min(text.len());
+    if text
+        .as_bytes()
+        .get(offset..high)
+        .is_some_and(<[u8]>::is_ascii)
+    {
+        return high;
+    }
     let mut position = offset;
     for _ in 0..count {
         if position >= text.len() {
@@ -919,6 +937,47 @@ mod tests {
         let rules = rules();
         // "assn" contains "ssn" but is not the keyword.
         assert!(find(&rules, &SegmentInput::plain("assn 234567890")).is_empty());
+    }
+
+    /// The ASCII shortcut of the context window gives the same offsets as
+    /// counting characters one by one.
+    #[test]
+    fn context_window_counts_characters() {
+        let by_chars_back = |text: &str, offset: usize, count: usize| {
+            text[..offset]
+                .char_indices()
+                .rev()
+                .take(count)
+                .last()
+                .map_or(offset, |(at, _)| at)
+        };
+        let by_chars_forward = |text: &str, offset: usize, count: usize| {
+            text[offset..]
+                .char_indices()
+                .nth(count)
+                .map_or(text.len(), |(at, _)| offset + at)
+        };
+        for text in [
+            "MRN 1234 Patient: Ana",
+            "Dx — Müller, José 1°",
+            "",
+            "ééé abc",
+        ] {
+            for offset in (0..=text.len()).filter(|&at| text.is_char_boundary(at)) {
+                for count in [0, 1, 2, 5, 40] {
+                    assert_eq!(
+                        chars_back(text, offset, count),
+                        by_chars_back(text, offset, count),
+                        "back {count} from {offset} in {text:?}"
+                    );
+                    assert_eq!(
+                        chars_forward(text, offset, count),
+                        by_chars_forward(text, offset, count),
+                        "forward {count} from {offset} in {text:?}"
+                    );
+                }
+            }
+        }
     }
 
     /// The word filter must never hide a keyword: every rule keyword is found
