@@ -110,8 +110,9 @@ pub struct ItemMeta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified_ns: Option<i64>,
     /// Who besides the owner and root may read the file: `world` and `group`
-    /// from POSIX permission bits; on Windows, `Everyone`, `Authenticated
-    /// Users` or `Users` from the file's access control list.
+    /// from POSIX permission bits, or `everyone`, `anonymous`,
+    /// `authenticated-users`, `users`, `domain-users` and `guests` from a
+    /// Windows access control list (on Windows, and on Linux cifs mounts).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exposure: Vec<String>,
     /// Risky places the file is in: `desktop`, `downloads`, `temp`,

@@ -1,6 +1,11 @@
 //! Facts about where and how a file is kept: permission bits, owner, file
 //! id, readers besides the owner, and risky places (desktop, downloads, temp
 //! folders, recycle bins, sync folders, removable media).
+//!
+//! Readers come from the POSIX permission bits, except where the file has a
+//! Windows access control list: on Windows itself, and on Windows shares
+//! mounted on Linux with the cifs client, whose permission bits are made up
+//! from mount options.
 
 use phiscan_core::records::ItemMeta;
 use phiscan_sources::{Entry, EntryKind};
@@ -28,11 +33,20 @@ const PLACE_FOLDERS: &[(&str, &str)] = &[
     ("iclouddrive", "sync-icloud"),
 ];
 
-/// Reads file facts for walk entries; remembers per device whether it is
-/// removable, so `/sys` is read once per device.
+/// Reads file facts for walk entries. Remembers the facts of each device,
+/// so `/sys` and `statfs` are read once per device.
 #[derive(Default)]
 pub(crate) struct FactReader {
-    removable: Mutex<HashMap<u64, bool>>,
+    devices: Mutex<HashMap<u64, DeviceFacts>>,
+}
+
+/// Facts about a device, read from the first file seen on it.
+#[derive(Clone, Copy)]
+struct DeviceFacts {
+    removable: bool,
+    /// The device is a Windows share mounted with the Linux cifs client,
+    /// which serves each file's security descriptor.
+    cifs: bool,
 }
 
 impl FactReader {
@@ -49,23 +63,81 @@ impl FactReader {
             places: places_of(&entry.path),
             reused: false,
         };
-        let device = meta.file_id.map(|(dev, _)| dev);
-        if entry.kind == EntryKind::File
-            && device.is_some_and(|dev| self.is_removable(dev, &entry.path))
-        {
-            facts.places.push("removable".into());
+        if entry.kind != EntryKind::File {
+            return facts;
+        }
+        if let Some((device, _)) = meta.file_id {
+            let device_facts = self.device_facts(device, &entry.path);
+            if device_facts.removable {
+                facts.places.push("removable".into());
+            }
+            // Only Linux detects cifs mounts, so elsewhere `cifs` is false.
+            if device_facts.cifs {
+                #[cfg(target_os = "linux")]
+                if let Some(readers) = acl_exposure(&entry.path, crate::acl::cifs::read_descriptor)
+                {
+                    facts.exposure = readers;
+                }
+            }
+        }
+        #[cfg(windows)]
+        if let Some(readers) = acl_exposure(&entry.path, crate::acl::windows::read_descriptor) {
+            facts.exposure = readers;
         }
         facts
     }
 
-    fn is_removable(&self, device: u64, path: &Path) -> bool {
+    fn device_facts(&self, device: u64, path: &Path) -> DeviceFacts {
         let mut known = self
-            .removable
+            .devices
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        *known
-            .entry(device)
-            .or_insert_with(|| device_is_removable(device, path))
+        *known.entry(device).or_insert_with(|| DeviceFacts {
+            removable: device_is_removable(device, path),
+            cifs: device_is_cifs(path),
+        })
+    }
+}
+
+/// Returns the readers granted by a file's access control list, or `None`
+/// when the descriptor cannot be read or parsed, so that the caller keeps
+/// the exposure it has.
+#[cfg(any(target_os = "linux", windows))]
+fn acl_exposure(
+    path: &Path,
+    read_descriptor: fn(&Path) -> std::io::Result<Vec<u8>>,
+) -> Option<Vec<String>> {
+    let location = || {
+        let location = phiscan_core::location::path_to_location(path);
+        phiscan_core::location::sanitize_for_terminal(&location).into_owned()
+    };
+    let descriptor = match read_descriptor(path) {
+        Ok(descriptor) => descriptor,
+        Err(error) => {
+            tracing::debug!(location = %location(), %error, "cannot read the access control list; exposure comes from the permission bits");
+            return None;
+        }
+    };
+    match crate::acl::readers(&descriptor) {
+        Ok(readers) => Some(crate::acl::exposure(&readers)),
+        Err(error) => {
+            tracing::debug!(location = %location(), %error, "invalid security descriptor; exposure comes from the permission bits");
+            None
+        }
+    }
+}
+
+/// Returns true when the file system holding `path` is a Windows share
+/// mounted with the cifs client.
+fn device_is_cifs(path: &Path) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        crate::acl::cifs::is_cifs_mount(path)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = path;
+        false
     }
 }
 
@@ -83,8 +155,6 @@ fn nanos_since_epoch(at: std::time::SystemTime) -> Option<i64> {
 /// POSIX ACLs (`getfacl`) are not read.
 pub(crate) fn exposure_from_mode(mode: Option<u32>) -> Vec<String> {
     let Some(mode) = mode else {
-        // TODO: read the Windows access control list (Everyone, Authenticated
-        // Users, Users entries) where the platform has no POSIX bits.
         return Vec::new();
     };
     let mut readers = Vec::new();
@@ -210,6 +280,36 @@ mod tests {
         for (path, expected) in cases {
             assert_eq!(places_of(Path::new(path)), *expected, "{path}");
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn local_file_keeps_mode_exposure() {
+        use std::os::unix::fs::PermissionsExt;
+
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("roster.csv");
+        std::fs::write(&path, "id\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let entry = Entry {
+            meta: phiscan_sources::FileMeta::from_metadata(&std::fs::metadata(&path).unwrap()),
+            path,
+            root: 0,
+            depth: 1,
+            kind: EntryKind::File,
+            excluded: None,
+        };
+        let reader = FactReader::default();
+        assert_eq!(reader.facts(&entry).exposure, vec!["world", "group"]);
+        assert_eq!(reader.devices.lock().unwrap().len(), 1);
+        assert!(
+            !reader
+                .devices
+                .lock()
+                .unwrap()
+                .values()
+                .any(|facts| facts.cifs)
+        );
     }
 
     #[test]

@@ -25,6 +25,7 @@
 //!
 //! [`Matcher`]: phiscan_detect::Matcher
 
+mod acl;
 mod file_facts;
 mod flow;
 mod incremental;

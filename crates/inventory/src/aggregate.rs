@@ -123,9 +123,12 @@ pub struct Protection {
 /// Sensitive items readable by others than their owner.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Exposure {
-    /// Readable by every account on the system.
+    /// Readable by every account: the other-read bit, or Everyone, Anonymous
+    /// Logon or Authenticated Users in the access control list.
     pub world: u64,
-    /// Readable by the file's group.
+    /// Readable by a group of accounts, and not by every account: the
+    /// group-read bit, or Users, Domain Users or Guests in the access control
+    /// list.
     pub group: u64,
 }
 
@@ -533,11 +536,7 @@ impl RowBuilder {
             return;
         }
         row.protection.unprotected += 1;
-        if file.meta.exposure.iter().any(|reader| is_world(reader)) {
-            row.exposure.world += 1;
-        } else if file.meta.exposure.iter().any(|reader| reader == "group") {
-            row.exposure.group += 1;
-        }
+        count_exposure(&mut row.exposure, &file.meta.exposure);
         for place in &file.meta.places {
             *row.places.entry(place.clone()).or_insert(0) += 1;
         }
@@ -603,12 +602,25 @@ impl RowBuilder {
     }
 }
 
-/// Windows names for everyone are kept as the scan recorded them.
-fn is_world(reader: &str) -> bool {
-    matches!(
-        reader,
-        "world" | "Everyone" | "Authenticated Users" | "Users"
-    )
+/// Exposure values that let every account read a file: the other-read bit,
+/// and the Everyone, Anonymous Logon and Authenticated Users entries of a
+/// Windows access control list.
+const EVERY_ACCOUNT_READERS: &[&str] = &["world", "everyone", "anonymous", "authenticated-users"];
+
+/// Exposure values that let a group of accounts read a file: the group-read
+/// bit, and the Users, Domain Users and Guests entries of a Windows access
+/// control list.
+const GROUP_READERS: &[&str] = &["group", "users", "domain-users", "guests"];
+
+/// Counts one sensitive item in the widest exposure tier its file's readers
+/// reach.
+fn count_exposure(exposure: &mut Exposure, readers: &[String]) {
+    let any_of = |tier: &[&str]| readers.iter().any(|reader| tier.contains(&reader.as_str()));
+    if any_of(EVERY_ACCOUNT_READERS) {
+        exposure.world += 1;
+    } else if any_of(GROUP_READERS) {
+        exposure.group += 1;
+    }
 }
 
 /// Finds contents present at more than one item location, among items with
@@ -734,6 +746,30 @@ mod tests {
             individuals: Individuals::default(),
             content_id: None,
             meta: Default::default(),
+        }
+    }
+
+    #[test]
+    fn exposure_values_count_in_tiers() {
+        let cases: &[(&[&str], (u64, u64))] = &[
+            (&["world", "group"], (1, 0)),
+            (&["group"], (0, 1)),
+            (&["everyone"], (1, 0)),
+            (&["anonymous"], (1, 0)),
+            (&["authenticated-users"], (1, 0)),
+            (&["users"], (0, 1)),
+            (&["domain-users"], (0, 1)),
+            (&["guests"], (0, 1)),
+            (&["users", "everyone"], (1, 0)),
+            (&[], (0, 0)),
+            (&["unknown-group"], (0, 0)),
+        ];
+        for (readers, (world, group)) in cases {
+            let readers: Vec<String> = readers.iter().map(|reader| reader.to_string()).collect();
+            let mut exposure = Exposure::default();
+            count_exposure(&mut exposure, &readers);
+            assert_eq!(exposure.world, *world, "{readers:?}");
+            assert_eq!(exposure.group, *group, "{readers:?}");
         }
     }
 

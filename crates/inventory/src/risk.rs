@@ -29,7 +29,7 @@ pub fn assess(row: &LocationRow) -> Vec<RiskReason> {
                 items(row.exposure.world),
                 be(row.exposure.world)
             ),
-            "Remove read access for others (chmod o-r, or remove Everyone, Authenticated Users and Users from the access control list) and keep the files in a folder only the staff who need them can open.",
+            "Remove read access for others (chmod o-r, or remove Everyone, Anonymous Logon and Authenticated Users from the access control list) and keep the files in a folder only the staff who need them can open.",
         );
     }
     for (place, count) in &row.places {
@@ -99,11 +99,11 @@ pub fn assess(row: &LocationRow) -> Vec<RiskReason> {
             &mut reasons,
             RiskLevel::Medium,
             format!(
-                "{} with identifiers {} readable by the file's group",
+                "{} with identifiers {} readable by a group of accounts",
                 items(row.exposure.group),
                 be(row.exposure.group)
             ),
-            "Check that every member of the owning group needs these files; otherwise remove group read access (chmod g-r).",
+            "Check that every member of the group needs these files (the file's group, or Users, Domain Users or Guests in the access control list); otherwise remove its read access (chmod g-r, or remove the entry from the access control list).",
         );
     }
     if row.copies > 0 && sensitive > 0 {
@@ -310,6 +310,20 @@ mod tests {
                 RiskLevel::High,
                 "3 items with identifiers are in a cloud sync folder (dropbox)".to_string()
             )
+        );
+    }
+
+    #[test]
+    fn group_readable_is_medium() {
+        let mut row = row(0, 1);
+        row.exposure.group = 1;
+        let reasons = levels(&row);
+        assert_eq!(
+            reasons,
+            vec![(
+                RiskLevel::Medium,
+                "1 item with identifiers is readable by a group of accounts".to_string()
+            )]
         );
     }
 

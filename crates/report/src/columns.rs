@@ -83,13 +83,13 @@ pub fn protection(row: &LocationRow) -> String {
     )
 }
 
-/// `N world-readable, M group-readable`, or `owner only`.
+/// `N readable by all accounts, M by a group`, or `owner only`.
 pub fn exposure(row: &LocationRow) -> String {
     if row.exposure.world == 0 && row.exposure.group == 0 {
         return "owner only".into();
     }
     format!(
-        "{} world-readable, {} group-readable",
+        "{} readable by all accounts, {} by a group",
         row.exposure.world, row.exposure.group
     )
 }
