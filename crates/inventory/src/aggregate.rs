@@ -603,14 +603,23 @@ impl RowBuilder {
 }
 
 /// Exposure values that let every account read a file: the other-read bit,
-/// and the Everyone, Anonymous Logon and Authenticated Users entries of a
-/// Windows access control list.
-const EVERY_ACCOUNT_READERS: &[&str] = &["world", "everyone", "anonymous", "authenticated-users"];
+/// and the Everyone, Anonymous Logon, Authenticated Users, Users and Domain
+/// Users entries of a Windows access control list. Windows puts
+/// Authenticated Users in Users by default and a domain member adds Domain
+/// Users, and in a practice's domain every staff account is a Domain User,
+/// so both reach every account that can sign in.
+const EVERY_ACCOUNT_READERS: &[&str] = &[
+    "world",
+    "everyone",
+    "anonymous",
+    "authenticated-users",
+    "users",
+    "domain-users",
+];
 
 /// Exposure values that let a group of accounts read a file: the group-read
-/// bit, and the Users, Domain Users and Guests entries of a Windows access
-/// control list.
-const GROUP_READERS: &[&str] = &["group", "users", "domain-users", "guests"];
+/// bit, and the Guests entry of a Windows access control list.
+const GROUP_READERS: &[&str] = &["group", "guests"];
 
 /// Counts one sensitive item in the widest exposure tier its file's readers
 /// reach.
@@ -757,8 +766,8 @@ mod tests {
             (&["everyone"], (1, 0)),
             (&["anonymous"], (1, 0)),
             (&["authenticated-users"], (1, 0)),
-            (&["users"], (0, 1)),
-            (&["domain-users"], (0, 1)),
+            (&["users"], (1, 0)),
+            (&["domain-users"], (1, 0)),
             (&["guests"], (0, 1)),
             (&["users", "everyone"], (1, 0)),
             (&[], (0, 0)),

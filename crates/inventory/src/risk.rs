@@ -29,7 +29,7 @@ pub fn assess(row: &LocationRow) -> Vec<RiskReason> {
                 items(row.exposure.world),
                 be(row.exposure.world)
             ),
-            "Remove read access for others (chmod o-r, or remove Everyone, Anonymous Logon and Authenticated Users from the access control list) and keep the files in a folder only the staff who need them can open.",
+            "Remove read access for others (chmod o-r, or remove Everyone, Anonymous Logon, Authenticated Users, Users and Domain Users from the access control list) and keep the files in a folder only the staff who need them can open.",
         );
     }
     for (place, count) in &row.places {
@@ -103,7 +103,7 @@ pub fn assess(row: &LocationRow) -> Vec<RiskReason> {
                 items(row.exposure.group),
                 be(row.exposure.group)
             ),
-            "Check that every member of the group needs these files (the file's group, or Users, Domain Users or Guests in the access control list); otherwise remove its read access (chmod g-r, or remove the entry from the access control list).",
+            "Check that every member of the group needs these files (the file's group, or Guests in the access control list); otherwise remove its read access (chmod g-r, or remove the entry from the access control list).",
         );
     }
     if row.copies > 0 && sensitive > 0 {
