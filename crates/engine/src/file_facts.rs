@@ -9,7 +9,9 @@
 
 use phiscan_core::records::ItemMeta;
 use phiscan_sources::{Entry, EntryKind};
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::path::{Component, Path};
 use std::sync::Mutex;
 use std::time::UNIX_EPOCH;
@@ -60,7 +62,7 @@ impl FactReader {
             file_id: meta.file_id.map(|(dev, inode)| format!("{dev}:{inode}")),
             modified_ns: meta.modified.and_then(nanos_since_epoch),
             exposure: exposure_from_mode(meta.mode),
-            places: places_of(&entry.path),
+            places: places_in_folder_of(&entry.path),
             reused: false,
         };
         if entry.kind != EntryKind::File {
@@ -165,6 +167,26 @@ pub(crate) fn exposure_from_mode(mode: Option<u32>) -> Vec<String> {
         readers.push("group".to_string());
     }
     readers
+}
+
+/// Returns [`places_of`] a path, remembering the answer for the last folder
+/// on each thread: the walk hands files over folder by folder, and the
+/// places depend on the folder alone.
+fn places_in_folder_of(path: &Path) -> Vec<String> {
+    thread_local! {
+        static LAST_FOLDER: RefCell<Option<(OsString, Vec<String>)>> = const { RefCell::new(None) };
+    }
+    let folder = path.parent().map(Path::as_os_str).unwrap_or_default();
+    LAST_FOLDER.with_borrow_mut(|last| {
+        if let Some((known, places)) = last
+            && known.as_os_str() == folder
+        {
+            return places.clone();
+        }
+        let places = places_of(path);
+        *last = Some((folder.to_os_string(), places.clone()));
+        places
+    })
 }
 
 /// Returns the risky places a path lies in, judged from its folder names.

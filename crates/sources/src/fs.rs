@@ -2,6 +2,7 @@
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -132,6 +133,9 @@ pub struct Walker {
     patterns: Vec<String>,
     own_ids: HashSet<(u64, u64)>,
     own_paths: Vec<PathBuf>,
+    /// File names of `own_paths`, compared first: cheaper than making each
+    /// walked path absolute.
+    own_names: HashSet<OsString>,
 }
 
 impl Walker {
@@ -155,10 +159,15 @@ impl Walker {
             .filter_map(|path| std::fs::metadata(path).ok())
             .filter_map(|metadata| FileMeta::from_metadata(&metadata).file_id)
             .collect();
-        let own_paths = options
+        let own_paths: Vec<PathBuf> = options
             .own_files
             .iter()
             .map(|path| phiscan_core::location::absolute_path(path))
+            .collect();
+        let own_names = own_paths
+            .iter()
+            .filter_map(|path| path.file_name())
+            .map(OsStr::to_os_string)
             .collect();
         Ok(Walker {
             roots,
@@ -167,6 +176,7 @@ impl Walker {
             patterns: options.excludes.clone(),
             own_ids,
             own_paths,
+            own_names,
         })
     }
 
@@ -236,10 +246,13 @@ impl Walker {
 
     fn exclusion(&self, root: &Path, path: &Path, meta: &FileMeta, depth: usize) -> Option<String> {
         if meta.file_id.is_some_and(|id| self.own_ids.contains(&id))
-            || (!self.own_paths.is_empty() && {
-                let absolute = phiscan_core::location::absolute_path(path);
-                self.own_paths.contains(&absolute)
-            })
+            || (path
+                .file_name()
+                .is_some_and(|name| self.own_names.contains(name))
+                && {
+                    let absolute = phiscan_core::location::absolute_path(path);
+                    self.own_paths.contains(&absolute)
+                })
         {
             return Some("phiscan's own store, key or output file".into());
         }
