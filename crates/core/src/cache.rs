@@ -26,8 +26,8 @@ pub struct FileKey<'a> {
 /// Digest of the facts a stored item row keeps about its file besides size,
 /// modification time and file id: permission bits, owner, group, exposure
 /// and places, the last two as the JSON text the store writes. Equal facts
-/// give equal digests within one process; a cache compares the digest of a
-/// stored row with that of the file on disk without reading the whole row.
+/// give equal digests within one process, so a cache can compare a stored
+/// row with the file on disk without reading the whole row.
 pub fn facts_digest(
     mode: Option<&str>,
     uid: Option<u32>,
@@ -40,7 +40,7 @@ pub fn facts_digest(
     hasher.finish()
 }
 
-/// [`facts_digest`] of an item's facts.
+/// Computes the [`facts_digest`] of an item's facts.
 pub fn meta_digest(meta: &ItemMeta) -> u64 {
     let exposure = serde_json::to_string(&meta.exposure).unwrap_or_default();
     let places = serde_json::to_string(&meta.places).unwrap_or_default();

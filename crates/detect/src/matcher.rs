@@ -194,7 +194,7 @@ impl Matcher {
             if start == bytes.len() {
                 break;
             }
-            // Most words begin no keyword: the filter tells for nearly all.
+            // Most words begin no keyword, and the filter rejects nearly all of them.
             if !rules.may_begin_keyword(hash) {
                 continue;
             }

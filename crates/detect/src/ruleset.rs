@@ -170,7 +170,7 @@ impl RuleSet {
     /// A keyword found at a word start covers the whole word: either the
     /// keyword ends where the word ends, or its next byte is a space or
     /// punctuation, which ends the word. So the word, lowercased, equals the
-    /// keyword's leading run of letters and digits. The filter holds those
+    /// keyword's leading run of letters and digits. The filter contains those
     /// runs, two bits each; about one word in 300 that begins no keyword
     /// passes it.
     pub(crate) fn may_begin_keyword(&self, hash: u64) -> bool {
@@ -517,7 +517,7 @@ pub(crate) fn word_hash(hash: u64, byte: u8) -> u64 {
     hash.rotate_left(5) ^ u64::from(byte | 0x20)
 }
 
-/// The two filter bits of a word hash.
+/// Returns the two filter bits of a word hash.
 #[inline]
 fn filter_bits(hash: u64) -> [usize; 2] {
     let mixed = hash.wrapping_mul(0x517c_c1b7_2722_0a95);

@@ -169,7 +169,7 @@ pub(crate) fn exposure_from_mode(mode: Option<u32>) -> Vec<String> {
     readers
 }
 
-/// Returns [`places_of`] a path, remembering the answer for the last folder
+/// Returns [`places_of`] a path, remembering the result for the last folder
 /// on each thread: the walk hands files over folder by folder, and the
 /// places depend on the folder alone.
 fn places_in_folder_of(path: &Path) -> Vec<String> {

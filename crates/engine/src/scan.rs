@@ -18,10 +18,10 @@ use std::time::{Duration, Instant, SystemTime};
 /// one stage is slower than the next.
 const CHANNEL_CAPACITY: usize = 1024;
 
-/// Walk entries that may wait for the workers in a sweep. A sweep's cache of
-/// earlier results loads while the walk starts, and the workers wait for it;
-/// a deeper queue lets the walker list and examine files meanwhile. The
-/// peak memory of a second sweep over 100,000 files rose by about 20 MB.
+/// Walk entries that may wait for the workers in a sweep. The workers wait
+/// for the cache of earlier results, which loads while the walk starts, so a
+/// deeper queue lets the walker list and examine files meanwhile. It raised
+/// the peak memory of a second sweep over 100,000 files by about 20 MB.
 const SWEEP_CHANNEL_CAPACITY: usize = 65_536;
 
 /// Walk entries sent to the workers at a time.

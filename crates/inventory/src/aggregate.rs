@@ -124,11 +124,11 @@ pub struct Protection {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Exposure {
     /// Readable by every account: the other-read bit, or Everyone, Anonymous
-    /// Logon or Authenticated Users in the access control list.
+    /// Logon, Authenticated Users, Users or Domain Users in the access
+    /// control list.
     pub world: u64,
     /// Readable by a group of accounts, and not by every account: the
-    /// group-read bit, or Users, Domain Users or Guests in the access control
-    /// list.
+    /// group-read bit, or Guests in the access control list.
     pub group: u64,
 }
 

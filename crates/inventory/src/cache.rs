@@ -330,8 +330,8 @@ impl ReadPool {
 pub struct SqliteCache {
     results: EarlierResults,
     pool: ReadPool,
-    /// The scan's other outputs need only counts and problems of an
-    /// unchanged clean file, see [`SqliteCache::summaries_suffice`].
+    /// True when the scan's other outputs need only the class, coverage and
+    /// findings of an unchanged file (see [`SqliteCache::summaries_suffice`]).
     summaries_suffice: bool,
 }
 
@@ -367,12 +367,12 @@ impl SqliteCache {
         })
     }
 
-    /// Says whether the scan's outputs besides this store need no more of
-    /// an unchanged file than its class, coverage and findings: a summary on
-    /// the terminal does, a stream of JSON records does not. An unchanged
-    /// file without members or problems, whose stored row describes it as
-    /// it is, is then served from the index and its findings without
-    /// reading its row: the store lists it by number.
+    /// Sets whether the scan's outputs besides this store need only the
+    /// class, coverage and findings of an unchanged file. A summary on the
+    /// terminal needs no more, and a JSON Lines stream needs whole records.
+    /// When set, an unchanged file without members or problems whose stored
+    /// row still describes it is served from the index and its findings,
+    /// without reading its row, and the store lists it by number.
     pub fn summaries_suffice(mut self, suffice: bool) -> SqliteCache {
         self.summaries_suffice = suffice;
         self
@@ -697,7 +697,8 @@ pub struct LoadingCache {
 
 impl LoadingCache {
     /// Starts loading the earlier results of `sources` from the store at
-    /// `path`; loads them here when no thread can be started.
+    /// `path` on a thread of its own, or loads them here when no thread can
+    /// be started.
     pub fn start(path: PathBuf, sources: Vec<ScanInfo>, summaries_suffice: bool) -> LoadingCache {
         let load = move || -> rusqlite::Result<SqliteCache> {
             let clock = std::time::Instant::now();
@@ -725,7 +726,7 @@ impl LoadingCache {
                     .unwrap_or_else(|poison| poison.into_inner()) = Some(handle);
             }
             Err(err) => {
-                tracing::debug!(error = %err, "cannot start a thread; loading the earlier results first");
+                tracing::debug!(error = %err, "failed to start the index thread, so the earlier results load before the walk");
                 let _ = cache.loaded.set(loaded_or_warn(load()));
             }
         }
@@ -745,7 +746,7 @@ impl LoadingCache {
                     Ok(result) => loaded_or_warn(result),
                     Err(_) => {
                         tracing::warn!(
-                            "loading the earlier results of the sweep failed; reading every file"
+                            "loading the earlier results of the sweep failed, so every file is read again"
                         );
                         None
                     }
@@ -759,7 +760,7 @@ fn loaded_or_warn(result: rusqlite::Result<SqliteCache>) -> Option<SqliteCache> 
     match result {
         Ok(cache) => Some(cache),
         Err(err) => {
-            tracing::warn!(error = %err, "cannot read the earlier results of the sweep; reading every file");
+            tracing::warn!(error = %err, "failed to read the earlier results of the sweep, so every file is read again");
             None
         }
     }
@@ -786,7 +787,7 @@ mod tests {
     use phiscan_core::records::ItemMeta;
 
     #[test]
-    fn failed_load_leaves_every_file_to_be_read() {
+    fn failed_load_reads_every_file() {
         let folder = tempfile::tempdir().unwrap();
         let missing = folder.path().join("no-such-store.sqlite");
         let scan = ScanInfo {

@@ -181,7 +181,7 @@ impl Database {
     }
 
     /// Builds the incremental cache of a sweep from its earlier scans under
-    /// the same rules. `summaries_suffice` says that the scan's outputs
+    /// the same rules. `summaries_suffice` is true when the scan's outputs
     /// besides the store need only the class, coverage and findings of an
     /// unchanged file (see [`crate::cache::SqliteCache::summaries_suffice`]). A SQLite
     /// store's cache loads on a thread of its own while the scan starts.
