@@ -384,6 +384,7 @@ fn main() {
     measure("gzip (csv)", &[encoder.finish().unwrap()]);
     for (name, extension) in [
         ("xls (fixtures)", "xls"),
+        ("xlsb (fixtures)", "xlsb"),
         ("doc (fixtures)", "doc"),
         ("odt (fixtures)", "odt"),
         ("pptx (fixtures)", "pptx"),
