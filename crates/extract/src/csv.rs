@@ -21,28 +21,35 @@ const MAX_HEADER_LEN: usize = 64;
 /// with one comma per line would pass otherwise.
 pub fn sniff_delimiter(text: &str) -> Option<u8> {
     let mut best: Option<(u8, usize)> = None;
+    let mut fields = Vec::new();
     for delimiter in DELIMITERS {
-        let mut counts = Vec::new();
+        // Up to 50 records must all have the first record's field count, at
+        // least 2; parsing stops at the first record that rules it out.
+        let mut first = None;
+        let mut records = 0;
+        let mut consistent = true;
         let mut start = 0;
-        let mut fields = Vec::new();
-        while start < text.len() && counts.len() < 50 {
-            match next_record(text, start, delimiter, false, &mut fields) {
-                Some(end) => {
-                    counts.push(fields.len());
-                    start = end;
-                }
-                None => break,
+        while start < text.len() && records < 50 {
+            let Some(end) = next_record(text, start, delimiter, false, &mut fields) else {
+                break;
+            };
+            match first {
+                None if fields.len() < 2 => consistent = false,
+                None => first = Some(fields.len()),
+                Some(count) if count != fields.len() => consistent = false,
+                Some(_) => {}
             }
+            if !consistent {
+                break;
+            }
+            records += 1;
+            start = end;
         }
-        let Some(&first) = counts.first() else {
+        let Some(first) = first.filter(|_| consistent) else {
             continue;
         };
         let needed = if first == 2 { 5 } else { 2 };
-        if first >= 2
-            && counts.len() >= needed
-            && counts.iter().all(|&count| count == first)
-            && best.is_none_or(|(_, fields)| first > fields)
-        {
+        if records >= needed && best.is_none_or(|(_, fields)| first > fields) {
             best = Some((delimiter, first));
         }
     }
