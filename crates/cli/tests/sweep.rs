@@ -7,8 +7,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use sweep_common::{
-    CLEAN_TEXT, copy_share_subset, records, run, summary, tempdir, texts, visit_note, write_config,
-    write_file,
+    CLEAN_TEXT, copy_share_folder, copy_share_subset, records, run, summary, tempdir, texts,
+    visit_note, write_config, write_file,
 };
 
 /// A copy of the sample share with a sweep configuration and a private data folder.
@@ -266,6 +266,84 @@ fn sweep_without_record_stream_stores_the_same_inventory() {
         assert_eq!(newsletter.3.as_deref(), Some("0600"));
         assert_eq!(newsletter.4, "[]", "no reader besides the owner");
         assert_eq!(newsletter.2, "none");
+    }
+}
+
+/// Reused mailboxes and messages keep their email flows: a second sweep
+/// over unchanged mail stores the same flows as the first, with and
+/// without a JSON Lines output.
+#[test]
+fn reused_mail_keeps_its_flows() {
+    for jsonl in [false, true] {
+        let dir = tempdir();
+        let home = tempdir();
+        let mail = dir.path().join("Mail");
+        copy_share_folder("Mail", &mail);
+        let store = home.path().join("inventory.sqlite");
+        let outputs = if jsonl {
+            format!(
+                "[outputs]\njsonl = {:?}\n",
+                home.path().join("last.jsonl").display().to_string()
+            )
+        } else {
+            String::new()
+        };
+        let config = dir.path().join("sweep.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "name = \"nightly\"\ntargets = [{:?}]\nstore = {:?}\ninternal_domains = [\"riverbend-clinic.org\"]\n{outputs}",
+                mail.display().to_string(),
+                store.display().to_string()
+            ),
+        )
+        .unwrap();
+        let sweep = || {
+            let output = run(
+                home.path(),
+                &["sweep", "-q", "--config", config.to_str().unwrap()],
+            );
+            assert!(
+                matches!(output.status.code(), Some(0 | 1)),
+                "{:?}",
+                texts(&output)
+            );
+        };
+        sweep();
+        sweep();
+        let connection = rusqlite::Connection::open(&store).unwrap();
+        let mut statement = connection
+            .prepare("SELECT id, summary FROM scans ORDER BY rowid")
+            .unwrap();
+        let scans: Vec<(String, Value)> = statement
+            .query_map([], |row| {
+                let summary: String = row.get(1)?;
+                Ok((row.get(0)?, serde_json::from_str(&summary).unwrap()))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(scans.len(), 2);
+        let flows_of = |scan: &str| -> Vec<(String, String, bool)> {
+            let mut statement = connection
+                .prepare("SELECT location, to_domain, external FROM flows WHERE scan_id = ?1 ORDER BY location, to_domain")
+                .unwrap();
+            statement
+                .query_map([scan], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let (first, second) = (&scans[0], &scans[1]);
+        assert_eq!(second.1["items_read"], 0, "jsonl {jsonl}: {}", second.1);
+        let first_flows = flows_of(&first.0);
+        assert!(
+            first_flows.len() >= 10,
+            "the sample mail has flows: {}",
+            first_flows.len()
+        );
+        assert_eq!(flows_of(&second.0), first_flows, "jsonl {jsonl}");
+        assert_eq!(second.1["flows"], first.1["flows"], "jsonl {jsonl}");
     }
 }
 

@@ -10,7 +10,9 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use sweep_common::{copy_share_subset, run, summary, tempdir, texts, write_config};
+use sweep_common::{
+    copy_share_folder, copy_share_subset, run, summary, tempdir, texts, write_config,
+};
 
 /// A PostgreSQL server on a free loopback port, stopped on drop.
 struct Server {
@@ -122,6 +124,8 @@ fn postgres_store() {
     schema_and_no_values(&server);
     server.reset();
     sweeps_are_incremental_and_locked(&server);
+    server.reset();
+    reused_mail_keeps_its_flows(&server);
 }
 
 fn same_inventory_as_sqlite(server: &Server) {
@@ -267,4 +271,42 @@ fn sweeps_are_incremental_and_locked(server: &Server) {
 
     let diff = run(home.path(), &["diff", "--db", &server.url]);
     assert_eq!(diff.status.code(), Some(0), "{:?}", texts(&diff));
+}
+
+/// A second sweep over unchanged mail copies the rows of the first, and
+/// with them the email flows.
+fn reused_mail_keeps_its_flows(server: &Server) {
+    let home = tempdir();
+    let jsonl = home.path().join("last.jsonl");
+    let mail = home.path().join("copy/Mail");
+    copy_share_folder("Mail", &mail);
+    let config = write_config(
+        home.path(),
+        &[&mail],
+        Path::new(&server.url),
+        &jsonl,
+        "internal_domains = [\"riverbend-clinic.org\"]",
+    );
+    let config_arg = config.to_str().unwrap();
+    let first = run(home.path(), &["sweep", "-q", "--config", config_arg]);
+    assert_eq!(first.status.code(), Some(1), "{:?}", texts(&first));
+    let first = summary(&jsonl);
+    let second = run(home.path(), &["sweep", "-q", "--config", config_arg]);
+    assert_eq!(second.status.code(), Some(0), "{:?}", texts(&second));
+    let second = summary(&jsonl);
+    assert_eq!(second["items_read"], 0, "{second}");
+    assert!(first["flows"].as_u64().unwrap() >= 10, "{first}");
+    assert_eq!(second["flows"], first["flows"]);
+    let mut client = server.client();
+    let counts: Vec<i64> = client
+        .query(
+            "SELECT count(f.*) FROM scans s LEFT JOIN flows f ON f.scan_id = s.id GROUP BY s.id, s.started ORDER BY s.started",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(counts.len(), 2);
+    assert_eq!(counts[0], counts[1], "flows per scan: {counts:?}");
 }

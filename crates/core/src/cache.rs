@@ -5,7 +5,7 @@
 //! The inventory store implements it over the records of earlier scans, so
 //! the pipeline does not depend on the store.
 
-use crate::records::{FindingRecord, ItemMeta, ItemRecord};
+use crate::records::{FindingRecord, FlowRecord, ItemMeta, ItemRecord};
 use std::hash::{Hash, Hasher};
 
 /// What identifies an unchanged file between two scans.
@@ -69,10 +69,12 @@ pub struct ItemOrigin {
 }
 
 /// The earlier records of one top-level file: its container members first,
-/// in the order they were recorded, and the file's own item last.
+/// in the order they were recorded, and the file's own item last, with the
+/// email flows of the messages in it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CachedFile {
     pub items: Vec<CachedItem>,
+    pub flows: Vec<FlowRecord>,
 }
 
 /// A source of earlier results, keyed by the rule set's version: an

@@ -125,8 +125,9 @@ impl Scanner {
         bytes_read: u64,
         sender: &Sender<Message>,
     ) {
-        let count = earlier.items.len();
-        for (index, cached) in earlier.items.into_iter().enumerate() {
+        let CachedFile { items, mut flows } = earlier;
+        let count = items.len();
+        for (index, cached) in items.into_iter().enumerate() {
             let mut record = cached.record;
             let mut people = PeopleCounter::default();
             let mut findings = cached.findings;
@@ -177,6 +178,14 @@ impl Scanner {
                 findings,
                 origin,
             })));
+        }
+        // Messages sent by email keep their flows, so a sweep's inventory
+        // and report still show where PHI went.
+        if !flows.is_empty() {
+            for flow in &mut flows {
+                flow.location = relocate(&flow.location, old, new);
+            }
+            let _ = sender.send(Message::Flows(flows));
         }
     }
 }

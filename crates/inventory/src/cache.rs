@@ -4,15 +4,18 @@
 
 use crate::model::ScanInfo;
 use crate::ranges::RangeSet;
-use crate::read::{ITEM_COLUMNS, REFERENCE_COLUMNS, findings_of, item_from_row, unchanged_ranges};
+use crate::read::{
+    ITEM_COLUMNS, REFERENCE_COLUMNS, findings_of, flows_of_file, item_from_row, unchanged_ranges,
+};
 use phiscan_core::cache::{
     CachedFile, CachedItem, FileKey, ItemCache, ItemOrigin, facts_digest, meta_digest,
 };
+use phiscan_core::location::MEMBER_SEPARATOR;
 use phiscan_core::records::{ItemMeta, ItemRecord};
 use phiscan_core::{Class, Coverage};
 use rusqlite::{Connection, OpenFlags, params};
 use rustc_hash::{FxHashMap, FxHashSet};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -333,6 +336,9 @@ pub struct SqliteCache {
     /// True when the scan's other outputs need only the class, coverage and
     /// findings of an unchanged file (see [`SqliteCache::summaries_suffice`]).
     summaries_suffice: bool,
+    /// Locations with email flows, by the scan that recorded them, so that
+    /// only files with messages are looked up in the flows table.
+    flow_locations: HashMap<String, BTreeSet<String>>,
 }
 
 impl SqliteCache {
@@ -357,7 +363,25 @@ impl SqliteCache {
             }
             loaded.push((*scan, items, containers));
         }
+        // The flows of a reused file are those of the scan that read it: its
+        // origin, or the source scan for an item without one.
+        let mut flow_scans: HashSet<&str> = sources.iter().map(|scan| scan.id.as_str()).collect();
+        for (_, items, _) in &loaded {
+            for item in items {
+                if let Some(origin) = &item.origin {
+                    flow_scans.insert(origin.scan_id.as_str());
+                }
+            }
+        }
+        let mut flow_locations = HashMap::new();
+        for scan_id in flow_scans {
+            let locations = flow_locations_of(&connection, scan_id)?;
+            if !locations.is_empty() {
+                flow_locations.insert(scan_id.to_string(), locations);
+            }
+        }
         Ok(SqliteCache {
+            flow_locations,
             results: EarlierResults::build(loaded),
             pool: ReadPool {
                 path: path.to_path_buf(),
@@ -437,13 +461,51 @@ impl SqliteCache {
         found: &Found<'_>,
         current: Option<&ItemMeta>,
     ) -> rusqlite::Result<CachedFile> {
+        let mut file = self.items_of(found, current)?;
+        let (scan_id, location) = match found.origin {
+            Some(origin) => (origin.scan_id.as_str(), origin.location.as_str()),
+            None => (found.scan_id, found.location),
+        };
+        if self.has_flows(scan_id, location) {
+            file.flows = self
+                .pool
+                .with(|connection| flows_of_file(connection, scan_id, location))?;
+        }
+        Ok(file)
+    }
+
+    /// Returns true when the scan recorded email flows for messages in the
+    /// file at `location` or its members.
+    fn has_flows(&self, scan_id: &str, location: &str) -> bool {
+        let Some(locations) = self.flow_locations.get(scan_id) else {
+            return false;
+        };
+        locations
+            .range::<str, _>((
+                std::ops::Bound::Included(location),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|flow| flow.starts_with(location))
+            .any(|flow| {
+                flow.len() == location.len() || flow[location.len()..].starts_with(MEMBER_SEPARATOR)
+            })
+    }
+
+    fn items_of(
+        &self,
+        found: &Found<'_>,
+        current: Option<&ItemMeta>,
+    ) -> rusqlite::Result<CachedFile> {
         if let Some(mut item) = current.and_then(|current| self.summary_of(found, current)) {
             if let Some(origin) = item.origin.as_ref().filter(|_| found.findings > 0) {
                 item.findings = self.pool.with(|connection| {
                     findings_of(connection, &origin.scan_id, &origin.location)
                 })?;
             }
-            return Ok(CachedFile { items: vec![item] });
+            return Ok(CachedFile {
+                items: vec![item],
+                ..CachedFile::default()
+            });
         }
         let own = match (found.record, found.origin) {
             (Some(record), _) => (record.clone(), found.origin.cloned()),
@@ -452,6 +514,7 @@ impl SqliteCache {
         };
         if !found.has_members && found.findings == 0 {
             return Ok(CachedFile {
+                flows: Vec::new(),
                 items: vec![CachedItem {
                     record: own.0,
                     findings: Vec::new(),
@@ -486,7 +549,10 @@ impl SqliteCache {
                     origin,
                 });
             }
-            Ok(CachedFile { items })
+            Ok(CachedFile {
+                items,
+                flows: Vec::new(),
+            })
         })
     }
 
@@ -629,6 +695,15 @@ fn reference_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RecordAndOrig
         ordinal: None,
     };
     Ok((record, Some(origin)))
+}
+
+/// Returns the locations of the messages a scan recorded email flows for.
+fn flow_locations_of(connection: &Connection, scan_id: &str) -> rusqlite::Result<BTreeSet<String>> {
+    let mut statement =
+        connection.prepare_cached("SELECT DISTINCT location FROM flows WHERE scan_id = ?1")?;
+    statement
+        .query_map([scan_id], |row| row.get::<_, String>(0))?
+        .collect()
 }
 
 /// Returns the paths of the files that have member rows in `scan_id`.

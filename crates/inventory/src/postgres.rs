@@ -11,6 +11,7 @@ use crate::cache::{EarlierResults, LoadedItem, Stored};
 use crate::model::{PERSON_CATEGORIES, PersonKey, ScanData, ScanInfo};
 use crate::read::{parse_categories, parse_category};
 use phiscan_core::cache::{CachedFile, CachedItem, FileKey, ItemCache};
+use phiscan_core::location::MEMBER_SEPARATOR;
 use phiscan_core::records::{
     FindingRecord, FlowRecord, Individuals, ItemMeta, ItemRecord, Record, RecordSink, ScanRecord,
     SinkError, SummaryRecord,
@@ -518,28 +519,11 @@ impl PgStore {
         let rows = self
             .client
             .query(
-                "SELECT location, sent, from_domain, to_domain, field, external, webmail, protection, auto_forwarded, attachments, class, categories
-                 FROM flows WHERE scan_id = $1 ORDER BY seq",
+                &format!("SELECT {FLOW_COLUMNS} FROM flows WHERE scan_id = $1 ORDER BY seq"),
                 &[&scan_id],
             )
             .map_err(|err| self.query_error(err))?;
-        let flows = rows
-            .iter()
-            .map(|row| FlowRecord {
-                location: row.get(0),
-                sent: row.get(1),
-                from_domain: row.get(2),
-                to_domain: row.get(3),
-                field: row.get(4),
-                external: row.get(5),
-                webmail: row.get(6),
-                protection: row.get(7),
-                auto_forwarded: row.get(8),
-                attachments: row.get::<_, i32>(9).max(0) as u32,
-                class: Class::parse(row.get(10)).unwrap_or(Class::None),
-                categories: parse_categories(row.get(11)),
-            })
-            .collect();
+        let flows = rows.iter().map(flow_from_row).collect();
         Ok(ScanData {
             items,
             people,
@@ -979,7 +963,22 @@ impl PgCache {
                 origin: None,
             });
         }
-        Ok(Some(CachedFile { items }))
+        // Messages with PHI have findings, so every file with flows comes
+        // through here.
+        let members = format!("{}{MEMBER_SEPARATOR}", record.location);
+        let flows = client
+            .query(
+                &format!(
+                    "SELECT {FLOW_COLUMNS} FROM flows
+                     WHERE scan_id = $1 AND (location = $2 OR left(location, char_length($3)) = $3)
+                     ORDER BY seq"
+                ),
+                &[&scan_id, &record.location, &members],
+            )?
+            .iter()
+            .map(flow_from_row)
+            .collect();
+        Ok(Some(CachedFile { items, flows }))
     }
 
     /// Returns the records of a found item. The PostgreSQL store copies
@@ -990,6 +989,7 @@ impl PgCache {
         let (scan_id, record, has_members) = (found.scan_id, found.record?, found.has_members);
         if !has_members && record.findings == 0 {
             return Some(CachedFile {
+                flows: Vec::new(),
                 items: vec![CachedItem {
                     record: record.clone(),
                     findings: Vec::new(),
@@ -1004,6 +1004,26 @@ impl PgCache {
                 None
             }
         }
+    }
+}
+
+const FLOW_COLUMNS: &str = "location, sent, from_domain, to_domain, field, external, webmail, protection, auto_forwarded, attachments, class, categories";
+
+/// Reads a flow row as [`FLOW_COLUMNS`] selects it.
+fn flow_from_row(row: &postgres::Row) -> FlowRecord {
+    FlowRecord {
+        location: row.get(0),
+        sent: row.get(1),
+        from_domain: row.get(2),
+        to_domain: row.get(3),
+        field: row.get(4),
+        external: row.get(5),
+        webmail: row.get(6),
+        protection: row.get(7),
+        auto_forwarded: row.get(8),
+        attachments: row.get::<_, i32>(9).max(0) as u32,
+        class: Class::parse(row.get(10)).unwrap_or(Class::None),
+        categories: parse_categories(row.get(11)),
     }
 }
 

@@ -3,6 +3,7 @@
 use crate::blocks::decode_block;
 use crate::model::{PERSON_CATEGORIES, PersonKey, ScanData, ScanInfo};
 use crate::ranges::RangeSet;
+use phiscan_core::location::MEMBER_SEPARATOR;
 use phiscan_core::records::{FindingRecord, FlowRecord, Individuals, ItemMeta, ItemRecord};
 use phiscan_core::{Category, Class, Coverage};
 use rusqlite::{Connection, Row, params};
@@ -54,27 +55,11 @@ pub fn scan_data(connection: &Connection, scan_id: &str) -> rusqlite::Result<Sca
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
 
-    let mut statement = connection.prepare(
-        "SELECT location, sent, from_domain, to_domain, field, external, webmail, protection, auto_forwarded, attachments, class, categories
-         FROM flows WHERE scan_id = ?1 ORDER BY rowid",
-    )?;
+    let mut statement = connection.prepare(&format!(
+        "SELECT {FLOW_COLUMNS} FROM flows WHERE scan_id = ?1 ORDER BY rowid"
+    ))?;
     let flows = statement
-        .query_map([scan_id], |row| {
-            Ok(FlowRecord {
-                location: row.get(0)?,
-                sent: row.get(1)?,
-                from_domain: row.get(2)?,
-                to_domain: row.get(3)?,
-                field: row.get(4)?,
-                external: row.get(5)?,
-                webmail: row.get(6)?,
-                protection: row.get(7)?,
-                auto_forwarded: row.get(8)?,
-                attachments: row.get(9)?,
-                class: Class::parse(&row.get::<_, String>(10)?).unwrap_or(Class::None),
-                categories: parse_categories(&row.get::<_, String>(11)?),
-            })
-        })?
+        .query_map([scan_id], flow_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(ScanData {
         items,
@@ -257,6 +242,44 @@ pub(crate) fn scan_from_row(row: &Row<'_>) -> rusqlite::Result<ScanInfo> {
         resumed_from: row.get(9)?,
         summary: summary.and_then(|text| serde_json::from_str(&text).ok()),
     })
+}
+
+const FLOW_COLUMNS: &str = "location, sent, from_domain, to_domain, field, external, webmail, protection, auto_forwarded, attachments, class, categories";
+
+/// Reads a flow row as [`FLOW_COLUMNS`] selects it.
+fn flow_from_row(row: &Row<'_>) -> rusqlite::Result<FlowRecord> {
+    Ok(FlowRecord {
+        location: row.get(0)?,
+        sent: row.get(1)?,
+        from_domain: row.get(2)?,
+        to_domain: row.get(3)?,
+        field: row.get(4)?,
+        external: row.get(5)?,
+        webmail: row.get(6)?,
+        protection: row.get(7)?,
+        auto_forwarded: row.get(8)?,
+        attachments: row.get(9)?,
+        class: Class::parse(&row.get::<_, String>(10)?).unwrap_or(Class::None),
+        categories: parse_categories(&row.get::<_, String>(11)?),
+    })
+}
+
+/// Returns the flows a scan recorded for the messages in one file: the file
+/// itself (an .eml) or its members (`FILE!...`, in an mbox, PST or zip).
+pub(crate) fn flows_of_file(
+    connection: &Connection,
+    scan_id: &str,
+    file: &str,
+) -> rusqlite::Result<Vec<FlowRecord>> {
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {FLOW_COLUMNS} FROM flows
+         WHERE scan_id = ?1 AND (location = ?2 OR substr(location, 1, length(?3)) = ?3)
+         ORDER BY rowid"
+    ))?;
+    let members = format!("{file}{MEMBER_SEPARATOR}");
+    statement
+        .query_map(params![scan_id, file, members], flow_from_row)?
+        .collect()
 }
 
 pub(crate) fn item_from_row(row: &Row<'_>) -> rusqlite::Result<ItemRecord> {

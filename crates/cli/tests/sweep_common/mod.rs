@@ -141,3 +141,23 @@ pub fn copy_share_subset(to: &Path) {
         std::fs::copy(from.join(relative), &target).unwrap();
     }
 }
+
+/// Copies a folder of the sample share, such as `Mail`, into `to`.
+pub fn copy_share_folder(folder: &str, to: &Path) {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), &target).unwrap();
+            }
+        }
+    }
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/share")
+        .join(folder);
+    copy(&from, to);
+}
