@@ -60,6 +60,8 @@ pub enum Validator {
     Email,
     /// IPv4 address in dotted-quad form, without documentation or unspecified addresses.
     Ipv4,
+    /// Private, shared or link-local IPv4 address in dotted-quad form.
+    Ipv4Local,
     /// IPv6 address in full or compressed form, not loopback or unspecified.
     Ipv6,
     /// `City, ST 12345`: the ZIP code exists and lies in the named state.
@@ -77,7 +79,7 @@ pub enum Validator {
 
 impl Validator {
     /// Every validator name accepted in rule files.
-    pub const NAMES: [&'static str; 27] = [
+    pub const NAMES: [&'static str; 28] = [
         "ssn",
         "itin",
         "mbi",
@@ -99,6 +101,7 @@ impl Validator {
         "gs1-udi",
         "email",
         "ipv4",
+        "ipv4-local",
         "ipv6",
         "city-state-zip",
         "zip",
@@ -131,6 +134,7 @@ impl Validator {
             "gs1-udi" => Validator::Gs1Udi,
             "email" => Validator::Email,
             "ipv4" => Validator::Ipv4,
+            "ipv4-local" => Validator::Ipv4Local,
             "ipv6" => Validator::Ipv6,
             "city-state-zip" => Validator::CityStateZip,
             "zip" => Validator::Zip,
@@ -168,6 +172,7 @@ impl Validator {
             Validator::Gs1Udi => ids::gs1_udi(value),
             Validator::Email => contact::email(value),
             Validator::Ipv4 => contact::ipv4(value),
+            Validator::Ipv4Local => contact::ipv4_local(value),
             Validator::Ipv6 => contact::ipv6(value),
             Validator::CityStateZip => contact::city_state_zip(value, data),
             Validator::Zip => contact::zip(value, data),

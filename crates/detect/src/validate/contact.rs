@@ -89,25 +89,51 @@ pub(super) fn ipv4(value: &str) -> Option<String> {
         return None;
     }
     let address: Ipv4Addr = value.parse().ok()?;
+    (ipv4_range(address) == Ipv4Range::Public).then(|| address.to_string())
+}
+
+/// Accepts private, shared and link-local IPv4 addresses only: the rule that
+/// uses it requires an IP label right before the address.
+pub(super) fn ipv4_local(value: &str) -> Option<String> {
+    if value
+        .split('.')
+        .any(|octet| octet.len() > 1 && octet.starts_with('0'))
+    {
+        return None;
+    }
+    let address: Ipv4Addr = value.parse().ok()?;
+    (ipv4_range(address) == Ipv4Range::Local).then(|| address.to_string())
+}
+
+/// What an IPv4 address can tell about a person.
+#[derive(Debug, PartialEq, Eq)]
+enum Ipv4Range {
+    /// Routed on the internet.
+    Public,
+    /// Private (RFC 1918), shared (RFC 6598) and link-local addresses, which
+    /// every home and office network reuses. In a practice's logs they name
+    /// its own workstations, so they count only after an IP label.
+    Local,
+    /// Documentation ranges (RFC 5737), loopback, unspecified and broadcast
+    /// addresses, which identify no one.
+    Reserved,
+}
+
+fn ipv4_range(address: Ipv4Addr) -> Ipv4Range {
     let octets = address.octets();
-    // Documentation ranges (RFC 5737), loopback, unspecified and broadcast
-    // addresses identify no one. Private (RFC 1918), shared (RFC 6598) and
-    // link-local addresses are reused by every home and office network, so
-    // they are not unique to a person either. In a practice's logs they name
-    // its own workstations.
     let documentation = matches!(
         octets,
         [192, 0, 2, _] | [198, 51, 100, _] | [203, 0, 113, _]
     );
     let shared = octets[0] == 100 && (64..128).contains(&octets[1]);
-    let rejected = documentation
-        || shared
-        || address.is_private()
-        || address.is_link_local()
-        || address.is_loopback()
-        || address.is_unspecified()
-        || address.is_broadcast();
-    (!rejected).then(|| address.to_string())
+    if documentation || address.is_loopback() || address.is_unspecified() || address.is_broadcast()
+    {
+        Ipv4Range::Reserved
+    } else if shared || address.is_private() || address.is_link_local() {
+        Ipv4Range::Local
+    } else {
+        Ipv4Range::Public
+    }
 }
 
 pub(super) fn ipv6(value: &str) -> Option<String> {
@@ -227,6 +253,28 @@ mod tests {
             "255.255.255.255",
         ] {
             assert_eq!(ipv4(rejected), None, "{rejected}");
+        }
+    }
+
+    #[test]
+    fn ipv4_local_takes_only_local_ranges() {
+        for local in [
+            "10.4.7.21",
+            "172.19.234.144",
+            "192.168.40.12",
+            "100.64.0.9",
+            "169.254.3.4",
+        ] {
+            assert_eq!(ipv4_local(local).as_deref(), Some(local));
+        }
+        for other in [
+            "73.162.44.201",
+            "127.0.0.1",
+            "192.0.2.15",
+            "255.255.255.255",
+            "010.1.1.1",
+        ] {
+            assert_eq!(ipv4_local(other), None, "{other}");
         }
     }
 
