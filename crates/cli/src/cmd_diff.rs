@@ -1,12 +1,14 @@
 //! `phiscan diff`: items that gained, lost or changed identifiers or PHI
 //! between two scans.
 
+use crate::console::print_stdout;
 use crate::exit;
 use crate::paths;
 use anyhow::{Result, bail};
 use clap::Args;
 use phiscan_core::location::sanitize_for_terminal;
 use phiscan_inventory::{Database, ScanDiff, ScanInfo, StoreTarget};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -100,13 +102,15 @@ pub fn status(diff: &ScanDiff) -> u8 {
 /// `>` moved.
 pub fn print_diff(diff: &ScanDiff, json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(diff)?);
+        print_stdout(&format!("{}\n", serde_json::to_string_pretty(diff)?))?;
         return Ok(());
     }
-    println!(
+    let mut out = String::new();
+    writeln!(
+        out,
         "Changes from scan {} ({}) to scan {} ({}):",
         diff.old.id, diff.old.started, diff.new.id, diff.new.started
-    );
+    )?;
     for change in &diff.changes {
         let mark = match change.change {
             phiscan_inventory::ChangeKind::Gained => '+',
@@ -132,15 +136,17 @@ pub fn print_diff(diff: &ScanDiff, json: bool) -> Result<()> {
         if let Some(from) = &change.moved_from {
             line.push_str(&format!(" from {}", sanitize_for_terminal(from)));
         }
-        println!("{line}");
+        writeln!(out, "{line}")?;
     }
-    println!(
+    writeln!(
+        out,
         "{} gained, {} lost, {} changed, {} moved; {} items hold new PHI",
         diff.count(phiscan_inventory::ChangeKind::Gained),
         diff.count(phiscan_inventory::ChangeKind::Lost),
         diff.count(phiscan_inventory::ChangeKind::Changed),
         diff.count(phiscan_inventory::ChangeKind::Moved),
         diff.new_phi()
-    );
+    )?;
+    print_stdout(&out)?;
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `phiscan inventory`: the data inventory of a scan, per location.
 
+use crate::console::print_stdout;
 use crate::exit;
 use crate::paths;
 use anyhow::Result;
@@ -9,6 +10,7 @@ use phiscan_core::location::sanitize_for_terminal;
 use phiscan_inventory::{Database, GroupBy, Inventory, InventoryOptions, ScanInfo, StoreTarget};
 use phiscan_report::columns;
 use phiscan_report::console::human_bytes;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -36,7 +38,7 @@ pub fn run(command: InventoryCommand) -> Result<u8> {
             &generated,
             command.mask_paths,
         );
-        print!("{text}");
+        print_stdout(&text)?;
         return Ok(exit::CLEAN);
     }
     if command.mask_paths {
@@ -44,25 +46,31 @@ pub fn run(command: InventoryCommand) -> Result<u8> {
         phiscan_report::PathMasker::new(&roots).mask_inventory(&mut inventory);
     }
 
+    // Written at once, so that a reader closing the pipe early (`| head`)
+    // ends the output quietly.
+    let mut out = String::new();
     let scan = &inventory.scan;
-    println!(
+    writeln!(
+        out,
         "Inventory of scan {} ({}, started {}{}), grouped by {}",
         scan.id,
         sanitize_for_terminal(scan.host.as_deref().unwrap_or("unknown host")),
         scan.started,
         if scan.complete { "" } else { ", interrupted" },
         inventory.group_by
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "{:<40} {:>6} {:>6} {:>6} {:>13} {:>10} {:<22} {:<6}",
         "LOCATION", "ITEMS", "PHI", "PII", "INDIVIDUALS", "BYTES", "EXPOSURE", "RISK"
-    );
+    )?;
     for row in inventory
         .locations
         .iter()
         .chain(std::iter::once(&inventory.totals))
     {
-        println!(
+        writeln!(
+            out,
             "{:<40} {:>6} {:>6} {:>6} {:>13} {:>10} {:<22} {:<6}",
             sanitize_for_terminal(&row.location),
             row.items,
@@ -72,24 +80,26 @@ pub fn run(command: InventoryCommand) -> Result<u8> {
             human_bytes(row.bytes),
             columns::exposure(row),
             row.risk.as_str()
-        );
+        )?;
     }
     let mut printed_header = false;
     for row in inventory.top_risks(10) {
         if !printed_header {
-            println!("\nRisks and recommended actions:");
+            writeln!(out, "\nRisks and recommended actions:")?;
             printed_header = true;
         }
-        println!(
+        writeln!(
+            out,
             "  {} ({})",
             sanitize_for_terminal(&row.location),
             row.risk.as_str()
-        );
+        )?;
         for reason in &row.reasons {
-            println!("    - {}", sanitize_for_terminal(&reason.reason));
-            println!("      action: {}", reason.action);
+            writeln!(out, "    - {}", sanitize_for_terminal(&reason.reason))?;
+            writeln!(out, "      action: {}", reason.action)?;
         }
     }
+    print_stdout(&out)?;
     Ok(exit::CLEAN)
 }
 

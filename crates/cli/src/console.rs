@@ -184,3 +184,14 @@ pub fn start_progress(progress: Arc<Progress>) -> Option<(ProgressBar, Arc<Atomi
     });
     Some((bar, done))
 }
+
+/// Writes text to standard output. A reader that closes the pipe early
+/// (`phiscan inventory | head`) ends the output without an error.
+pub fn print_stdout(text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}

@@ -519,3 +519,31 @@ fn missing_store_is_not_created() {
     assert!(stderr.contains("no store at"), "{stderr}");
     assert!(!store.exists());
 }
+
+/// A reader that stops early (`phiscan inventory | head -1`) ends the
+/// output quietly: exit status 0 and no internal error.
+#[test]
+fn closed_pipe_ends_output_quietly() {
+    let home = tempdir();
+    fixture_inventory(home.path(), "root");
+    let store = home.path().join("inventory.sqlite");
+    for args in [
+        vec!["inventory", "--db", store.to_str().unwrap()],
+        vec!["inventory", "--db", store.to_str().unwrap(), "--json"],
+        vec!["diff", "--db", store.to_str().unwrap(), "--json"],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_phiscan"))
+            .env("PHISCAN_HOME", home.path())
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end before phiscan writes.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("internal error"), "{args:?}: {stderr}");
+        assert_ne!(output.status.code(), Some(101), "{args:?}: {stderr}");
+    }
+}
