@@ -108,6 +108,9 @@ pub fn finding_line(finding: &FindingRecord) -> String {
         finding.rule,
         finding.confidence,
     );
+    if let Some(place) = finding.locator.describe() {
+        line.push_str(&format!(" at {}", sanitize_for_terminal(&place)));
+    }
     if let Some(value) = &finding.value {
         line.push_str(&format!(" value={:?}", sanitize_for_terminal(value)));
     }

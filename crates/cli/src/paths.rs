@@ -107,6 +107,28 @@ pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
 
 /// Opens an output file for writing, truncating it, readable only by its owner.
 pub fn open_private_output(path: &Path) -> Result<std::fs::File> {
+    // A missing folder is created like the store's: private to the user,
+    // so that an unattended sweep writes its first report.
+    if let Some(folder) = path
+        .parent()
+        .filter(|folder| !folder.as_os_str().is_empty())
+        && !folder.exists()
+    {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder.create(folder).with_context(|| {
+            format!(
+                "cannot create the folder {} for the output file {}",
+                folder.display(),
+                path.display()
+            )
+        })?;
+    }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]

@@ -753,3 +753,31 @@ fn interrupted_sweep_is_incomplete_and_resumes() {
     assert!(reused <= recorded, "{resumed}");
     assert_eq!(resumed["items_read"].as_i64().unwrap(), 6000 - reused);
 }
+
+/// Output files of a sweep go into folders created for them, private to
+/// the user, like the store's folder.
+#[test]
+fn missing_output_folder_is_created() {
+    let dir = tempdir();
+    let home = tempdir();
+    let share = dir.path().join("share");
+    copy_share_subset(&share);
+    let jsonl = dir.path().join("out/nightly/last.jsonl");
+    let store = dir.path().join("store/inventory.sqlite");
+    let config = write_config(dir.path(), &[&share], &store, &jsonl, "");
+    let output = run(
+        home.path(),
+        &["sweep", "-q", "--config", config.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(1), "{:?}", texts(&output));
+    assert!(jsonl.is_file());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(jsonl.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+}

@@ -91,6 +91,53 @@ pub enum Locator {
 }
 
 impl Locator {
+    /// Returns where a reader of the format finds the value, in a few words
+    /// for a terminal (`Intake!B2`, `page 3`, `PID-5`), or `None` for plain
+    /// text, where line and column say it. Column headers are left out:
+    /// a sheet without a header row gives its first data row as headers.
+    pub fn describe(&self) -> Option<String> {
+        let text = match self {
+            Locator::Text => return None,
+            Locator::FileName => "file name".to_string(),
+            Locator::Csv { row, column, .. } => format!("row {row}, column {column}"),
+            Locator::Json { pointer } => pointer.clone(),
+            Locator::Xml { path, attribute } | Locator::Html { path, attribute } => match attribute
+            {
+                Some(attribute) => format!("{path}/@{attribute}"),
+                None => path.clone(),
+            },
+            Locator::Cell {
+                sheet,
+                cell,
+                header,
+            } => match header.as_deref() {
+                Some("comment") => format!("{sheet}!{cell} comment"),
+                _ => format!("{sheet}!{cell}"),
+            },
+            Locator::Page { page } => format!("page {page}"),
+            Locator::FormField { name, .. } => format!("form field {name}"),
+            Locator::Property { name } => format!("property {name}"),
+            Locator::Part { part, detail } => match detail {
+                Some(detail) => format!("{part} ({detail})"),
+                None => part.clone(),
+            },
+            Locator::Hl7 { message, field, .. } => format!("message {message}, {field}"),
+            Locator::X12 {
+                loop_id, element, ..
+            } => match loop_id {
+                Some(loop_id) => format!("loop {loop_id}, {element}"),
+                None => element.clone(),
+            },
+            Locator::Dicom { tag, keyword } => match keyword {
+                Some(keyword) => format!("{tag} {keyword}"),
+                None => tag.clone(),
+            },
+            Locator::MailHeader { header } => format!("header {header}"),
+            Locator::MailBody { part, .. } => format!("body part {part}"),
+        };
+        Some(text)
+    }
+
     /// The `kind` tag as written in outputs.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -117,6 +164,27 @@ impl Locator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_and_pages_are_described() {
+        let cell = Locator::Cell {
+            sheet: "Intake".into(),
+            cell: "B2".into(),
+            header: Some("SSN".into()),
+        };
+        assert_eq!(cell.describe().as_deref(), Some("Intake!B2"));
+        let comment = Locator::Cell {
+            sheet: "Intake".into(),
+            cell: "B2".into(),
+            header: Some("comment".into()),
+        };
+        assert_eq!(comment.describe().as_deref(), Some("Intake!B2 comment"));
+        assert_eq!(
+            Locator::Page { page: 3 }.describe().as_deref(),
+            Some("page 3")
+        );
+        assert_eq!(Locator::Text.describe(), None);
+    }
 
     #[test]
     fn csv_locator_serializes_with_kind() {
