@@ -1,12 +1,14 @@
 //! `phiscan report`: HTML, CSV, JSON or Markdown reports over a scan.
 
 use crate::cmd_inventory::InventoryArgs;
+use crate::console::print_stdout;
 use crate::exit;
 use crate::paths;
 use anyhow::{Context, Result};
 use clap::Args;
 use phiscan_core::location::sanitize_for_terminal;
 use phiscan_report::ReportFormat;
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -40,8 +42,16 @@ pub struct ReportCommand {
 pub fn run(command: ReportCommand) -> Result<u8> {
     let mut database = command.store.open()?;
     if command.list {
-        for scan in database.scans()? {
-            println!(
+        let scans = database.scans()?;
+        if scans.is_empty() {
+            eprintln!(
+                "phiscan: the store contains no scan yet; run `phiscan scan` or `phiscan sweep` with it first"
+            );
+        }
+        let mut out = String::new();
+        for scan in scans {
+            writeln!(
+                out,
                 "{}  {}  {:<10}  {}  {}",
                 scan.id,
                 scan.started,
@@ -52,8 +62,9 @@ pub fn run(command: ReportCommand) -> Result<u8> {
                 },
                 sanitize_for_terminal(scan.sweep.as_deref().unwrap_or("-")),
                 sanitize_for_terminal(&scan.roots.join(" "))
-            );
+            )?;
         }
+        print_stdout(&out)?;
         return Ok(exit::CLEAN);
     }
     let (Some(format), Some(output)) = (command.format, &command.output) else {

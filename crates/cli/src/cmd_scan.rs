@@ -129,6 +129,7 @@ pub struct ScanArgs {
 
 pub fn run(args: ScanArgs) -> Result<u8> {
     let (paths, urls) = split_roots(&args)?;
+    phiscan_engine::check_roots(&paths)?;
     let password = if urls.is_empty() {
         None
     } else {

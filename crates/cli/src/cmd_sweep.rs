@@ -111,6 +111,28 @@ fn default_max_item_mib() -> u64 {
     256
 }
 
+/// Replaces the Rust type names in a TOML error with the words a
+/// configuration's author knows: `expected u64` becomes `expected a whole
+/// number`.
+fn plain_type_names(message: &str) -> String {
+    let mut text = message.to_string();
+    for (rust, plain) in [
+        ("expected usize", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected u16", "expected a whole number"),
+        ("expected u8", "expected a whole number from 0 to 255"),
+        (
+            "expected a sequence",
+            "expected a list in brackets, such as [\"a\", \"b\"]",
+        ),
+        ("expected a boolean", "expected true or false"),
+    ] {
+        text = text.replace(rust, plain);
+    }
+    text
+}
+
 impl SweepConfig {
     /// Reads and checks a configuration file; errors name the key and line.
     pub fn load(path: &Path) -> Result<SweepConfig> {
@@ -120,7 +142,7 @@ impl SweepConfig {
             anyhow::anyhow!(
                 "invalid sweep configuration {}: {}",
                 path.display(),
-                err.to_string().trim_end()
+                plain_type_names(err.to_string().trim_end())
             )
         })?;
         if config.targets.is_empty() {

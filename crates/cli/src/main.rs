@@ -70,10 +70,24 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code.into(),
         Err(err) => {
-            eprintln!("phiscan: {err:#}");
+            eprintln!("phiscan: {}", error_text(&err));
             exit::FAILED.into()
         }
     }
+}
+
+/// Joins an error and its causes with `: `, leaving out a cause whose text
+/// the message already contains (many messages quote their cause).
+fn error_text(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 /// Sets up logging on stderr. Only phiscan's own crates log by default:

@@ -305,6 +305,24 @@ fn missing_root_is_fatal() {
 }
 
 #[test]
+fn missing_root_creates_no_store() {
+    let home = tempfile::tempdir().unwrap();
+    let store = home.path().join("stores/inventory.sqlite");
+    let output = phiscan(home.path())
+        .args([
+            "scan",
+            "/nonexistent/share",
+            "--db",
+            store.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(!store.exists());
+    assert!(!home.path().join("stores").exists());
+}
+
+#[test]
 fn fail_on_incomplete_exits_3() {
     let dir = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();

@@ -547,3 +547,37 @@ fn closed_pipe_ends_output_quietly() {
         assert_ne!(output.status.code(), Some(101), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn store_without_scans_says_to_scan() {
+    let home = tempdir();
+    let folder = home.path().join("empty");
+    std::fs::create_dir_all(&folder).unwrap();
+    let store = home.path().join("inventory.sqlite");
+    let store_arg = store.to_str().unwrap();
+    let output = run(
+        home.path(),
+        &["scan", folder.to_str().unwrap(), "-q", "--db", store_arg],
+    );
+    assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
+    let connection = rusqlite::Connection::open(&store).unwrap();
+    connection
+        .execute_batch(
+            "DELETE FROM unchanged_items; DELETE FROM finding_blocks; DELETE FROM people;
+             DELETE FROM items; DELETE FROM flows; DELETE FROM scans;",
+        )
+        .unwrap();
+    drop(connection);
+    for args in [
+        vec!["inventory", "--db", store_arg],
+        vec!["report", "--list", "--db", store_arg],
+    ] {
+        let output = run(home.path(), &args);
+        let (_, stderr) = texts(&output);
+        assert!(
+            stderr.contains("contains no scan yet"),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains("phiscan scan"), "{args:?}: {stderr}");
+    }
+}

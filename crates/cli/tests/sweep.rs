@@ -501,7 +501,12 @@ fn wrong_type_names_key_and_line() {
     let stderr = rejected_config("targets = [\"/srv/share\"]\n\n[outputs]\nmask_paths = \"yes\"\n");
     assert!(stderr.contains("line 4"), "{stderr}");
     assert!(stderr.contains("mask_paths"), "{stderr}");
-    assert!(stderr.contains("expected a boolean"), "{stderr}");
+    assert!(stderr.contains("expected true or false"), "{stderr}");
+    let stderr = rejected_config("targets = [\"/srv/share\"]\nthreads = \"four\"\n");
+    assert!(stderr.contains("line 2"), "{stderr}");
+    assert!(stderr.contains("expected a whole number"), "{stderr}");
+    let stderr = rejected_config("targets = \"/srv/share\"\n");
+    assert!(stderr.contains("expected a list in brackets"), "{stderr}");
 }
 
 #[test]

@@ -36,5 +36,5 @@ mod writer;
 
 pub use flow::InternalDomains;
 pub use incremental::SweepContext;
-pub use scan::{Progress, ScanError, ScanOptions, Scanner};
+pub use scan::{Progress, ScanError, ScanOptions, Scanner, check_roots};
 pub use time_format::rfc3339;

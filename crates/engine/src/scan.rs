@@ -155,14 +155,7 @@ impl Scanner {
         progress: Arc<Progress>,
         cancel: Arc<AtomicBool>,
     ) -> Result<SummaryRecord, ScanError> {
-        for root in &self.options.roots {
-            if let Err(err) = std::fs::metadata(root) {
-                return Err(ScanError::Root {
-                    path: path_to_location(root),
-                    message: describe_io_error(&err),
-                });
-            }
-        }
+        check_roots(&self.options.roots)?;
         let walker = Walker::new(self.options.roots.clone(), &self.options.walk)?;
         let threads = match self.options.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -299,6 +292,20 @@ impl Scanner {
             .finish(clock.elapsed().as_secs_f64(), complete)
             .map_err(ScanError::Output)
     }
+}
+
+/// Returns an error naming the first root that cannot be read. A command
+/// checks its roots before it creates a store or output files.
+pub fn check_roots(roots: &[PathBuf]) -> Result<(), ScanError> {
+    for root in roots {
+        if let Err(err) = std::fs::metadata(root) {
+            return Err(ScanError::Root {
+                path: path_to_location(root),
+                message: describe_io_error(&err),
+            });
+        }
+    }
+    Ok(())
 }
 
 impl Scanner {

@@ -138,9 +138,8 @@ impl Database {
             .find(|scan| scan.complete)
             .or(scans.last())
             .cloned()
-            .ok_or_else(|| StoreError::NoScan {
+            .ok_or_else(|| StoreError::Empty {
                 path: self.target.to_string(),
-                id: "(any)".into(),
             })
     }
 

@@ -165,7 +165,7 @@ pub fn assess(row: &LocationRow) -> Vec<RiskReason> {
                 items(row.incomplete),
                 if row.incomplete == 1 { "was" } else { "were" }
             ),
-            "Review the coverage section: decrypt, convert or inspect these items by hand.",
+            "Review the coverage section: scan again as an account that can read the items that could not be opened, and decrypt, convert or inspect the others by hand.",
         );
     }
     reasons.sort_by_key(|reason| std::cmp::Reverse(reason.level));

@@ -37,7 +37,7 @@ pub enum StoreError {
         source: std::io::Error,
     },
     #[error(
-        "cannot open the store {path}: {source}; if the file is damaged, move it aside and run the scan again to start a new store"
+        "cannot open the store {path}: {source}; if it is another kind of file, name a new store with --db; if it is a damaged store, move it aside and run the scan again to start a new one"
     )]
     Open {
         path: PathBuf,
@@ -70,6 +70,10 @@ pub enum StoreError {
     },
     #[error("no scan {id} in the store {path}; `phiscan report --list` shows the scans")]
     NoScan { path: String, id: String },
+    #[error(
+        "the store {path} contains no scan yet; run `phiscan scan` or `phiscan sweep` with this store first"
+    )]
+    Empty { path: String },
     #[error("store write failed: {0}")]
     Write(#[from] rusqlite::Error),
     #[error(transparent)]
