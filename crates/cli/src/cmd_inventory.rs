@@ -61,7 +61,7 @@ pub fn run(command: InventoryCommand) -> Result<u8> {
     )?;
     writeln!(
         out,
-        "{:<40} {:>6} {:>6} {:>6} {:>13} {:>10} {:<22} {:<6}",
+        "{:<40} {:>6} {:>6} {:>6} {:>13} {:>10} {:<42} {:<6}",
         "LOCATION", "ITEMS", "PHI", "PII", "INDIVIDUALS", "BYTES", "EXPOSURE", "RISK"
     )?;
     for row in inventory
@@ -71,7 +71,7 @@ pub fn run(command: InventoryCommand) -> Result<u8> {
     {
         writeln!(
             out,
-            "{:<40} {:>6} {:>6} {:>6} {:>13} {:>10} {:<22} {:<6}",
+            "{:<40} {:>6} {:>6} {:>6} {:>13} {:>10} {:<42} {:<6}",
             sanitize_for_terminal(&row.location),
             row.items,
             row.phi_items(),

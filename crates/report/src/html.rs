@@ -178,7 +178,7 @@ fn inventory_table(out: &mut String, inventory: &Inventory) {
             row.count(Class::Pii),
             row.individuals.low,
             row.individuals.high,
-            row.bytes,
+            crate::console::human_bytes(row.bytes),
             escape(&modified),
             escape(&columns::protection(row)),
             escape(&columns::exposure(row)),

@@ -139,11 +139,12 @@ pub fn flow_diagram(inventory: &Inventory) -> String {
         let width = 1.0 + (flow.messages as f64).log2().max(0.0);
         let _ = write!(
             out,
-            r##"<line x1="{}" y1="{}" x2="{right_x}" y2="{}" stroke="{color}" stroke-width="{width:.1}"><title>{} messages, {} unencrypted</title></line>"##,
+            r##"<line x1="{}" y1="{}" x2="{right_x}" y2="{}" stroke="{color}" stroke-width="{width:.1}"><title>{} {}, {} unencrypted</title></line>"##,
             left_x + box_width,
             center(a),
             center(b),
             flow.messages,
+            if flow.messages == 1 { "message" } else { "messages" },
             flow.unencrypted
         );
     }
