@@ -111,9 +111,8 @@ fn default_max_item_mib() -> u64 {
     256
 }
 
-/// Replaces the Rust type names in a TOML error with the words a
-/// configuration's author knows: `expected u64` becomes `expected a whole
-/// number`.
+/// Replaces the Rust type names in a TOML error with plain words, so that
+/// `expected u64` becomes `expected a whole number`.
 fn plain_type_names(message: &str) -> String {
     let mut text = message.to_string();
     for (rust, plain) in [

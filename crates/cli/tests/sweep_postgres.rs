@@ -273,8 +273,8 @@ fn sweeps_are_incremental_and_locked(server: &Server) {
     assert_eq!(diff.status.code(), Some(0), "{:?}", texts(&diff));
 }
 
-/// A second sweep over unchanged mail copies the rows of the first, and
-/// with them the email flows.
+/// Checks that a second sweep over unchanged mail copies the rows of the
+/// first, and with them the email flows.
 fn reused_mail_keeps_its_flows(server: &Server) {
     let home = tempdir();
     let jsonl = home.path().join("last.jsonl");
@@ -288,6 +288,7 @@ fn reused_mail_keeps_its_flows(server: &Server) {
         "internal_domains = [\"riverbend-clinic.org\"]",
     );
     let config_arg = config.to_str().unwrap();
+
     let first = run(home.path(), &["sweep", "-q", "--config", config_arg]);
     assert_eq!(first.status.code(), Some(1), "{:?}", texts(&first));
     let first = summary(&jsonl);
@@ -297,6 +298,7 @@ fn reused_mail_keeps_its_flows(server: &Server) {
     assert_eq!(second["items_read"], 0, "{second}");
     assert!(first["flows"].as_u64().unwrap() >= 10, "{first}");
     assert_eq!(second["flows"], first["flows"]);
+
     let mut client = server.client();
     let counts: Vec<i64> = client
         .query(

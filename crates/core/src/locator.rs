@@ -93,8 +93,9 @@ pub enum Locator {
 impl Locator {
     /// Returns where a reader of the format finds the value, in a few words
     /// for a terminal (`Intake!B2`, `page 3`, `PID-5`), or `None` for plain
-    /// text, where line and column say it. Column headers are left out:
-    /// a sheet without a header row gives its first data row as headers.
+    /// text, where the line and column are enough. Column headers are left
+    /// out, because a sheet without a header row gives its first data row as
+    /// headers.
     pub fn describe(&self) -> Option<String> {
         let text = match self {
             Locator::Text => return None,

@@ -144,7 +144,11 @@ pub fn flow_diagram(inventory: &Inventory) -> String {
             center(a),
             center(b),
             flow.messages,
-            if flow.messages == 1 { "message" } else { "messages" },
+            if flow.messages == 1 {
+                "message"
+            } else {
+                "messages"
+            },
             flow.unencrypted
         );
     }

@@ -105,7 +105,7 @@ pub(super) fn ipv4_local(value: &str) -> Option<String> {
     (ipv4_range(address) == Ipv4Range::Local).then(|| address.to_string())
 }
 
-/// What an IPv4 address can tell about a person.
+/// Range of an IPv4 address, by what it reveals about a person.
 #[derive(Debug, PartialEq, Eq)]
 enum Ipv4Range {
     /// Routed on the internet.
