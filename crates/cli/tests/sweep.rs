@@ -143,6 +143,29 @@ fn second_sweep_reads_nothing_again() {
     assert_eq!(inventory(second_id), inventory(first_id));
 }
 
+/// Writes a sweep configuration of one target with no outputs besides the
+/// store, followed by `extra` lines.
+fn config_without_jsonl(dir: &Path, target: &Path, store: &Path, extra: &str) -> PathBuf {
+    let config = dir.join("sweep.toml");
+    let text = format!(
+        "name = \"nightly\"\ntargets = [{:?}]\nstore = {:?}\n{extra}",
+        target.display().to_string(),
+        store.display().to_string()
+    );
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+/// Runs one sweep and checks that it ended with status 0 or 1.
+fn sweep_ok(home: &Path, config: &Path) {
+    let output = run(home, &["sweep", "-q", "--config", config.to_str().unwrap()]);
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{:?}",
+        texts(&output)
+    );
+}
+
 /// Without a JSON Lines output, an unchanged clean file is served from the
 /// sweep's index without reading its stored row. The store must hold the
 /// same inventory all the same, and fresh facts after a `chmod`.
@@ -153,27 +176,8 @@ fn sweep_without_record_stream_stores_the_same_inventory() {
     let share = dir.path().join("share");
     copy_share_subset(&share);
     let store = home.path().join("inventory.sqlite");
-    let config = dir.path().join("sweep.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "name = \"nightly\"\ntargets = [{:?}]\nstore = {:?}\n",
-            share.display().to_string(),
-            store.display().to_string()
-        ),
-    )
-    .unwrap();
-    let sweep = || {
-        let output = run(
-            home.path(),
-            &["sweep", "-q", "--config", config.to_str().unwrap()],
-        );
-        assert!(
-            matches!(output.status.code(), Some(0 | 1)),
-            "{:?}",
-            texts(&output)
-        );
-    };
+    let config = config_without_jsonl(dir.path(), &share, &store, "");
+    let sweep = || sweep_ok(home.path(), &config);
     let connection = || rusqlite::Connection::open(&store).unwrap();
     let newest_scan = || -> (String, Value) {
         connection()
@@ -288,27 +292,9 @@ fn reused_mail_keeps_its_flows() {
         } else {
             String::new()
         };
-        let config = dir.path().join("sweep.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "name = \"nightly\"\ntargets = [{:?}]\nstore = {:?}\ninternal_domains = [\"riverbend-clinic.org\"]\n{outputs}",
-                mail.display().to_string(),
-                store.display().to_string()
-            ),
-        )
-        .unwrap();
-        let sweep = || {
-            let output = run(
-                home.path(),
-                &["sweep", "-q", "--config", config.to_str().unwrap()],
-            );
-            assert!(
-                matches!(output.status.code(), Some(0 | 1)),
-                "{:?}",
-                texts(&output)
-            );
-        };
+        let extra = format!("internal_domains = [\"riverbend-clinic.org\"]\n{outputs}");
+        let config = config_without_jsonl(dir.path(), &mail, &store, &extra);
+        let sweep = || sweep_ok(home.path(), &config);
         sweep();
         sweep();
         let connection = rusqlite::Connection::open(&store).unwrap();

@@ -9,7 +9,7 @@
 use crate::blocks::{Block, PendingFindings, PeopleRow, decode_block};
 use crate::cache::{EarlierResults, LoadedItem, Stored};
 use crate::model::{PERSON_CATEGORIES, PersonKey, ScanData, ScanInfo};
-use crate::read::{parse_categories, parse_category};
+use crate::read::{FLOW_COLUMNS, parse_categories, parse_category};
 use phiscan_core::cache::{CachedFile, CachedItem, FileKey, ItemCache};
 use phiscan_core::location::MEMBER_SEPARATOR;
 use phiscan_core::records::{
@@ -1006,8 +1006,6 @@ impl PgCache {
         }
     }
 }
-
-const FLOW_COLUMNS: &str = "location, sent, from_domain, to_domain, field, external, webmail, protection, auto_forwarded, attachments, class, categories";
 
 /// Reads a flow row as [`FLOW_COLUMNS`] selects it.
 fn flow_from_row(row: &postgres::Row) -> FlowRecord {

@@ -244,7 +244,8 @@ pub(crate) fn scan_from_row(row: &Row<'_>) -> rusqlite::Result<ScanInfo> {
     })
 }
 
-const FLOW_COLUMNS: &str = "location, sent, from_domain, to_domain, field, external, webmail, protection, auto_forwarded, attachments, class, categories";
+/// Columns of a flow row, in the order [`flow_from_row`] reads them.
+pub(crate) const FLOW_COLUMNS: &str = "location, sent, from_domain, to_domain, field, external, webmail, protection, auto_forwarded, attachments, class, categories";
 
 /// Reads a flow row as [`FLOW_COLUMNS`] selects it.
 fn flow_from_row(row: &Row<'_>) -> rusqlite::Result<FlowRecord> {

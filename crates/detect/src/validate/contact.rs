@@ -79,7 +79,19 @@ pub(super) fn email(value: &str) -> Option<String> {
     (!reserved).then_some(lower)
 }
 
+/// Accepts public IPv4 addresses.
 pub(super) fn ipv4(value: &str) -> Option<String> {
+    ipv4_in(value, Ipv4Range::Public)
+}
+
+/// Accepts private, shared and link-local IPv4 addresses only. The rule that
+/// uses it requires an IP label right before the address.
+pub(super) fn ipv4_local(value: &str) -> Option<String> {
+    ipv4_in(value, Ipv4Range::Local)
+}
+
+/// Returns the address when it is a dotted quad in `range`.
+fn ipv4_in(value: &str, range: Ipv4Range) -> Option<String> {
     // Leading zeros are rejected: `010.1.1.1` is read as octal by some tools
     // and is more often a version or part number than an address.
     if value
@@ -89,20 +101,7 @@ pub(super) fn ipv4(value: &str) -> Option<String> {
         return None;
     }
     let address: Ipv4Addr = value.parse().ok()?;
-    (ipv4_range(address) == Ipv4Range::Public).then(|| address.to_string())
-}
-
-/// Accepts private, shared and link-local IPv4 addresses only: the rule that
-/// uses it requires an IP label right before the address.
-pub(super) fn ipv4_local(value: &str) -> Option<String> {
-    if value
-        .split('.')
-        .any(|octet| octet.len() > 1 && octet.starts_with('0'))
-    {
-        return None;
-    }
-    let address: Ipv4Addr = value.parse().ok()?;
-    (ipv4_range(address) == Ipv4Range::Local).then(|| address.to_string())
+    (ipv4_range(address) == range).then(|| address.to_string())
 }
 
 /// Range of an IPv4 address, by what it reveals about a person.
