@@ -3,7 +3,9 @@
 use indicatif::{ProgressBar, ProgressStyle};
 use phiscan_core::Coverage;
 use phiscan_core::location::sanitize_for_terminal;
-use phiscan_core::records::{FindingRecord, FlowRecord, Record, RecordSink, SinkError};
+use phiscan_core::records::{
+    FindingForm, FindingRecord, FlowRecord, Record, RecordSink, SinkError,
+};
 use phiscan_engine::Progress;
 use phiscan_report::console::human_bytes;
 use std::collections::BTreeMap;
@@ -118,6 +120,15 @@ pub fn finding_line(finding: &FindingRecord) -> String {
 }
 
 impl RecordSink for ConsoleSink {
+    /// Findings are printed one by one, or not at all with `--quiet`.
+    fn finding_form(&self) -> FindingForm {
+        if self.list_findings {
+            FindingForm::Records
+        } else {
+            FindingForm::Neither
+        }
+    }
+
     fn record(&mut self, record: &Record) -> Result<(), SinkError> {
         match record {
             Record::Finding(finding) if self.list_findings => {

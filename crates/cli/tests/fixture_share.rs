@@ -178,6 +178,114 @@ fn outputs_carry_no_value_without_flag() {
     }
 }
 
+/// The store takes findings as blocks encoded by the workers, JSON Lines as
+/// records: both must hold the same findings, and the store's people rows
+/// the distinct fingerprints of the records that identify a person.
+#[test]
+fn store_blocks_hold_the_jsonl_findings() {
+    let home = tempfile::tempdir().unwrap();
+    let result = scan(&fixtures(), home.path(), &["share", "--quiet"]);
+    assert_eq!(result.status, Some(1), "{}", result.stderr);
+    let key = |finding: &Value| {
+        [
+            "location",
+            "rule",
+            "category",
+            "confidence",
+            "start",
+            "end",
+            "line",
+            "column",
+            "locator",
+            "preview",
+            "fingerprint",
+        ]
+        .map(|field| finding[field].to_string())
+        .join("|")
+            + if finding["person"] == true {
+                "|person"
+            } else {
+                ""
+            }
+    };
+    let mut from_jsonl: Vec<String> = result.findings.iter().map(key).collect();
+    from_jsonl.sort();
+    assert!(from_jsonl.len() > 500, "{} findings", from_jsonl.len());
+
+    let store = rusqlite::Connection::open(home.path().join("inventory.sqlite")).unwrap();
+    let mut statement = store
+        .prepare(
+            "SELECT location, rule, category, confidence, start, \"end\", line, \"column\",
+                    locator, preview, fingerprint, person FROM findings",
+        )
+        .unwrap();
+    let mut from_store: Vec<String> = statement
+        .query_map([], |row| {
+            let locator: String = row.get(8)?;
+            Ok(key(&serde_json::json!({
+                "location": row.get::<_, String>(0)?,
+                "rule": row.get::<_, String>(1)?,
+                "category": row.get::<_, String>(2)?,
+                "confidence": row.get::<_, i64>(3)?,
+                "start": row.get::<_, i64>(4)?,
+                "end": row.get::<_, i64>(5)?,
+                "line": row.get::<_, i64>(6)?,
+                "column": row.get::<_, i64>(7)?,
+                "locator": serde_json::from_str::<Value>(&locator).unwrap(),
+                "preview": row.get::<_, String>(9)?,
+                "fingerprint": row.get::<_, String>(10)?,
+                "person": row.get::<_, i64>(11)? == 1,
+            })))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    from_store.sort();
+    assert_eq!(from_store.len(), from_jsonl.len());
+    let differing = from_store.iter().zip(&from_jsonl).position(|(a, b)| a != b);
+    assert_eq!(
+        differing, None,
+        "first finding that differs, in sorted order"
+    );
+
+    let mut people_jsonl: Vec<String> = result
+        .findings
+        .iter()
+        .filter(|finding| finding["person"] == true)
+        .map(|finding| {
+            format!(
+                "{}|{}|{}",
+                finding["location"].as_str().unwrap(),
+                finding["category"].as_str().unwrap(),
+                finding["fingerprint"].as_str().unwrap()
+            )
+        })
+        .collect();
+    people_jsonl.sort();
+    people_jsonl.dedup();
+    let mut statement = store
+        .prepare("SELECT location, category, value FROM people, json_each(people.fingerprints)")
+        .unwrap();
+    let mut people_store: Vec<String> = statement
+        .query_map([], |row| {
+            Ok(format!(
+                "{}|{}|{}",
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?
+            ))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    people_store.sort();
+    assert!(!people_store.is_empty());
+    assert!(
+        people_store == people_jsonl,
+        "people rows differ from the records"
+    );
+}
+
 fn collect_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();

@@ -7,6 +7,7 @@
 //! contract documented in `docs/output.md` lives in one place, and a crate that
 //! only needs the words does not pull in parsers or databases.
 
+pub mod blocks;
 pub mod cache;
 pub mod category;
 pub mod coverage;

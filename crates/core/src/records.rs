@@ -254,9 +254,41 @@ pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
 ///
 /// The scan's writer thread calls [`RecordSink::record`] for every record in
 /// order: the scan record first, the summary last.
+/// How a sink wants the findings of a scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FindingForm {
+    /// One [`Record::Finding`] per finding.
+    Records,
+    /// Blocks and people rows encoded by the workers, through
+    /// [`RecordSink::record_blocks`].
+    Blocks,
+    /// No findings: the sink uses item, flow and summary records only.
+    Neither,
+}
+
 pub trait RecordSink: Send {
     /// Consumes one record.
     fn record(&mut self, record: &Record) -> Result<(), SinkError>;
+
+    /// Returns how the sink takes findings. Workers build only the forms that some
+    /// sink takes, so a store alone costs no finding records and a JSON
+    /// Lines file alone costs no blocks.
+    fn finding_form(&self) -> FindingForm {
+        FindingForm::Records
+    }
+
+    /// Consumes findings encoded by a worker: a block of one item's findings
+    /// and the people rows of that item, either possibly empty. Called only
+    /// on sinks whose [`RecordSink::finding_form`] is
+    /// [`FindingForm::Blocks`], always before the item's record.
+    fn record_blocks(
+        &mut self,
+        block: Option<&crate::blocks::Block>,
+        people: &[crate::blocks::PeopleRow],
+    ) -> Result<(), SinkError> {
+        let _ = (block, people);
+        Ok(())
+    }
 
     /// Records an item copied from an earlier scan by reference to the rows
     /// it was first stored as. Returns false when the sink does not keep

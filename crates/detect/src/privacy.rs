@@ -57,15 +57,9 @@ impl Fingerprinter {
 
 /// Formats a fingerprint as lowercase hex.
 pub fn hex_fingerprint(fingerprint: &[u8; 16]) -> String {
-    // A table lookup per nibble into a stack buffer: the generic encoder
-    // builds the string a character at a time, and this runs per finding.
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = [0u8; 32];
-    for (pair, byte) in text.chunks_exact_mut(2).zip(fingerprint) {
-        pair[0] = DIGITS[usize::from(byte >> 4)];
-        pair[1] = DIGITS[usize::from(byte & 0x0f)];
-    }
-    String::from_utf8_lossy(&text).into_owned()
+    phiscan_core::blocks::hex_digits(fingerprint)
+        .as_str()
+        .to_string()
 }
 
 /// Masks a value for display, keeping its shape and a few characters.

@@ -3,7 +3,8 @@
 use crate::flow::{self, Rollup};
 use crate::scan::{Scanner, describe_io_error};
 use crate::writer::Sender;
-use crate::writer::{FinishedItem, MailMark, Message};
+use crate::writer::{FindingBatch, FindingForms, FinishedItem, MailMark, Message};
+use phiscan_core::blocks::{BlockBuilder, BlockFinding, PeopleBuilder, hex_digits};
 use phiscan_core::location::{child_location, os_str_to_text, path_to_location};
 use phiscan_core::records::{FindingRecord, FlowRecord, Individuals, ItemMeta, ItemRecord};
 use phiscan_core::{Class, Coverage, Locator, Role};
@@ -25,7 +26,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime};
 
-/// Findings buffered per item before they are sent to the writer.
+/// Finding records buffered per item before they are sent to the writer.
+/// Blocks are sent when they are full or their item ends.
 const FINDING_BATCH: usize = 1024;
 
 /// Record key of the segment with an item's own name, kept apart from its content.
@@ -37,15 +39,18 @@ pub(crate) struct Worker {
     matches: Vec<Match>,
     links: Vec<LinkInput>,
     head: Vec<u8>,
+    /// The forms of findings the sinks take.
+    forms: FindingForms,
 }
 
 impl Worker {
-    pub(crate) fn new(rules: &RuleSet) -> Worker {
+    pub(crate) fn new(rules: &RuleSet, forms: FindingForms) -> Worker {
         Worker {
             matcher: Matcher::new(rules),
             matches: Vec::new(),
             links: Vec::new(),
             head: vec![0; SNIFF_LEN],
+            forms,
         }
     }
 }
@@ -467,7 +472,12 @@ struct ItemSink<'s> {
     cancel: &'s AtomicBool,
     deadline: Instant,
     classifier: ItemClassifier,
-    batch: Vec<FindingRecord>,
+    /// Findings not sent yet: records and counts.
+    batch: FindingBatch,
+    /// The item's block being built, when a sink takes blocks.
+    block: BlockBuilder,
+    /// The item's person fingerprints, when a sink takes blocks.
+    people: PeopleBuilder,
     findings: u64,
     stop_reason: Option<String>,
     children: u64,
@@ -494,7 +504,9 @@ impl<'s> ItemSink<'s> {
             cancel,
             deadline: Instant::now() + scanner.options.item_timeout,
             classifier: ItemClassifier::new(),
-            batch: Vec::new(),
+            batch: FindingBatch::default(),
+            block: BlockBuilder::default(),
+            people: PeopleBuilder::default(),
             findings: 0,
             stop_reason: None,
             children: 0,
@@ -560,21 +572,47 @@ impl<'s> ItemSink<'s> {
             let (line, column) = lines.at(found.start);
             let person =
                 rule.role == Role::Direct && counts_person(rule.category, &found.canonical);
-            self.batch.push(FindingRecord {
-                location: self.place.location.clone(),
-                rule: rule.spec.id.clone(),
-                category: rule.category,
-                confidence: found.confidence,
-                start: segment.item_offset(found.start),
-                end: segment.item_offset(found.end),
-                line,
-                column,
-                locator: (segment.locate)(found.start),
-                preview: mask(rule.category, value),
-                fingerprint: hex_fingerprint(&fingerprint),
-                person,
-                value: scanner.options.show_values.then(|| value.to_string()),
-            });
+            let locator = (segment.locate)(found.start);
+            let preview = mask(rule.category, value);
+            let start = segment.item_offset(found.start);
+            let end = segment.item_offset(found.end);
+            self.batch.count(rule.category);
+            if worker.forms.blocks {
+                let hex = hex_digits(&fingerprint);
+                self.block.add(&BlockFinding {
+                    rule: &rule.spec.id,
+                    category: rule.category,
+                    confidence: found.confidence,
+                    start,
+                    end,
+                    line,
+                    column,
+                    locator: &locator,
+                    preview: &preview,
+                    fingerprint: hex.as_str(),
+                    person,
+                });
+                if person {
+                    self.people.add(rule.category, fingerprint);
+                }
+            }
+            if worker.forms.records {
+                self.batch.records.push(FindingRecord {
+                    location: self.place.location.clone(),
+                    rule: rule.spec.id.clone(),
+                    category: rule.category,
+                    confidence: found.confidence,
+                    start,
+                    end,
+                    line,
+                    column,
+                    locator,
+                    preview,
+                    fingerprint: hex_fingerprint(&fingerprint),
+                    person,
+                    value: scanner.options.show_values.then(|| value.to_string()),
+                });
+            }
             worker.links.push(LinkInput {
                 category: rule.category,
                 role: rule.role,
@@ -586,15 +624,27 @@ impl<'s> ItemSink<'s> {
         }
         self.findings += worker.links.len() as u64;
         self.classifier.add_segment(segment.scope, &worker.links);
-        if self.batch.len() >= FINDING_BATCH {
-            self.flush();
+        if self.batch.records.len() >= FINDING_BATCH
+            || self.block.is_full()
+            || self.people.is_full()
+        {
+            self.flush(false);
         }
     }
 
-    fn flush(&mut self) {
+    /// Sends the findings gathered so far. The block and the people rows go
+    /// when they are full or, with `closing`, because the item ends.
+    fn flush(&mut self, closing: bool) {
+        let location = &self.place.location;
+        if closing || self.block.is_full() {
+            self.batch.block = self.block.take(location);
+        }
+        if closing || self.people.is_full() {
+            self.batch.people = self.people.take(location);
+        }
         if !self.batch.is_empty() {
             let batch = std::mem::take(&mut self.batch);
-            let _ = self.sender.send(Message::Findings(batch));
+            let _ = self.sender.send(Message::Findings(Box::new(batch)));
         }
     }
 
@@ -624,7 +674,7 @@ impl<'s> ItemSink<'s> {
         modified: Option<SystemTime>,
         content_id: Option<String>,
     ) -> Finished {
-        self.flush();
+        self.flush(true);
         let mut coverage = outcome.coverage;
         let mut reason = outcome.reason;
         if outcome.stopped {
@@ -718,7 +768,7 @@ impl Sink for ItemSink<'_> {
         if self.should_stop() {
             return Flow::Stop;
         }
-        self.flush();
+        self.flush(false);
         self.children += 1;
         let place = ItemPlace {
             location: child_location(&self.place.location, child.name),
@@ -765,7 +815,7 @@ impl Sink for ItemSink<'_> {
         if self.should_stop() {
             return Flow::Stop;
         }
-        self.flush();
+        self.flush(false);
         self.children += 1;
         let place = ItemPlace {
             location: child_location(&self.place.location, item.name),

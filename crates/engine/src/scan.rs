@@ -192,6 +192,7 @@ impl Scanner {
             cancel.clone(),
             self.mail_done.clone(),
         );
+        let forms = writer.finding_forms();
         writer.send(&Record::Scan(scan));
         if writer.failure().is_some() {
             let err = writer.finish(0.0, false).err();
@@ -275,7 +276,7 @@ impl Scanner {
                     let sender = crate::writer::Sender::new(message_sender.clone());
                     let cancel = &cancel;
                     pool_scope.spawn(move |_| {
-                        let mut worker = Worker::new(&self.rules);
+                        let mut worker = Worker::new(&self.rules, forms);
                         self.work(&mut worker, entries, mail, &sender, cancel);
                         let _ = sender.flush();
                     });

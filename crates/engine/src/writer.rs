@@ -1,11 +1,13 @@
 //! The writer thread: hands every record to the sinks and keeps the summary.
 
 use crate::scan::Progress;
+use phiscan_core::blocks::{Block, PeopleRow};
 use phiscan_core::cache::ItemOrigin;
 use phiscan_core::records::{
-    FindingRecord, FlowRecord, ItemMeta, ItemRecord, Record, RecordSink, SinkError, SummaryRecord,
+    FindingForm, FindingRecord, FlowRecord, ItemMeta, ItemRecord, Record, RecordSink, SinkError,
+    SummaryRecord,
 };
-use phiscan_core::{Class, Coverage};
+use phiscan_core::{Category, Class, Coverage};
 use phiscan_detect::PeopleCounter;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -28,7 +30,7 @@ pub(crate) trait Weight {
 impl Weight for Message {
     fn weight(&self) -> usize {
         1 + match self {
-            Message::Findings(findings) => findings.len(),
+            Message::Findings(batch) => batch.findings() as usize,
             Message::Reused(reused) => reused.findings.len(),
             Message::Flows(flows) => flows.len(),
             Message::Item(_) | Message::Meta(..) => 0,
@@ -104,10 +106,44 @@ impl<T: Weight> Drop for Sender<T> {
     }
 }
 
+/// Findings of one item, in the forms the sinks take.
+#[derive(Default)]
+pub(crate) struct FindingBatch {
+    /// Finding records, when a sink takes them.
+    pub(crate) records: Vec<FindingRecord>,
+    /// A finished block, when a sink takes blocks and the item ended or
+    /// its block filled up.
+    pub(crate) block: Option<Block>,
+    /// People rows, on the same terms as the block.
+    pub(crate) people: Vec<PeopleRow>,
+    /// How many findings the batch accounts for, per category, whatever
+    /// forms it carries them in.
+    pub(crate) counts: Vec<(Category, u64)>,
+}
+
+impl FindingBatch {
+    /// Counts a finding of `category`.
+    pub(crate) fn count(&mut self, category: Category) {
+        match self.counts.iter_mut().find(|(seen, _)| *seen == category) {
+            Some((_, count)) => *count += 1,
+            None => self.counts.push((category, 1)),
+        }
+    }
+
+    /// Findings the batch accounts for.
+    pub(crate) fn findings(&self) -> u64 {
+        self.counts.iter().map(|(_, count)| count).sum()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.counts.is_empty() && self.block.is_none() && self.people.is_empty()
+    }
+}
+
 /// Message from a worker to the writer.
 pub(crate) enum Message {
-    /// A batch of findings of the item being extracted.
-    Findings(Vec<FindingRecord>),
+    /// Findings of the item being extracted.
+    Findings(Box<FindingBatch>),
     /// An item is done; its findings were sent before.
     Item(Box<FinishedItem>),
     /// The flows of a message with PHI, after its item.
@@ -145,8 +181,17 @@ pub(crate) type MailMark = (usize, String, u32);
 /// Messages whose records were written, shared with the scanner.
 pub(crate) type MailDone = Arc<Mutex<HashSet<MailMark>>>;
 
+/// The forms of findings some sink takes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FindingForms {
+    pub(crate) records: bool,
+    pub(crate) blocks: bool,
+}
+
 pub(crate) struct Writer {
     sinks: Vec<Box<dyn RecordSink>>,
+    /// How each sink takes findings.
+    forms: Vec<FindingForm>,
     failed: Vec<bool>,
     failure: Option<SinkError>,
     summary: SummaryRecord,
@@ -178,6 +223,7 @@ impl Writer {
         }
         Writer {
             failed: vec![false; sinks.len()],
+            forms: sinks.iter().map(|sink| sink.finding_form()).collect(),
             sinks,
             failure: None,
             summary,
@@ -189,11 +235,30 @@ impl Writer {
         }
     }
 
+    /// Whether some sink takes finding records, and whether some sink
+    /// takes blocks: the forms the workers build.
+    pub(crate) fn finding_forms(&self) -> FindingForms {
+        FindingForms {
+            records: self.forms.contains(&FindingForm::Records),
+            blocks: self.forms.contains(&FindingForm::Blocks),
+        }
+    }
+
     /// Hands a record to every sink that has not failed. The first failure
     /// cancels the scan: a store that cannot be written makes the run fail.
     pub(crate) fn send(&mut self, record: &Record) {
-        for (sink, failed) in self.sinks.iter_mut().zip(self.failed.iter_mut()) {
-            if *failed {
+        self.send_to(record, |_| true);
+    }
+
+    /// Hands a record to the sinks whose finding form `to` accepts.
+    fn send_to(&mut self, record: &Record, to: impl Fn(FindingForm) -> bool) {
+        for ((sink, failed), form) in self
+            .sinks
+            .iter_mut()
+            .zip(self.failed.iter_mut())
+            .zip(&self.forms)
+        {
+            if *failed || !to(*form) {
                 continue;
             }
             if let Err(err) = sink.record(record) {
@@ -205,18 +270,54 @@ impl Writer {
         }
     }
 
+    /// Counts a batch of findings and hands each form to the sinks that
+    /// take it.
+    fn handle_findings(&mut self, batch: FindingBatch) {
+        let FindingBatch {
+            records,
+            block,
+            people,
+            counts,
+        } = batch;
+        let mut total = 0;
+        for (category, count) in counts {
+            *self.summary.by_category.entry(category).or_insert(0) += count;
+            total += count;
+        }
+        self.summary.findings += total;
+        self.progress.findings.fetch_add(total, Ordering::Relaxed);
+        if block.is_some() || !people.is_empty() {
+            for ((sink, failed), form) in self
+                .sinks
+                .iter_mut()
+                .zip(self.failed.iter_mut())
+                .zip(&self.forms)
+            {
+                if *failed || *form != FindingForm::Blocks {
+                    continue;
+                }
+                if let Err(err) = sink.record_blocks(block.as_ref(), &people) {
+                    tracing::error!(error = %err, "output failed; stopping the scan");
+                    *failed = true;
+                    self.cancel.store(true, Ordering::Relaxed);
+                    self.failure.get_or_insert(err);
+                }
+            }
+        }
+        for finding in records {
+            self.send_to(&Record::Finding(finding), |form| {
+                form == FindingForm::Records
+            });
+        }
+    }
+
     pub(crate) fn failure(&self) -> Option<&SinkError> {
         self.failure.as_ref()
     }
 
     pub(crate) fn handle(&mut self, message: Message) {
         match message {
-            Message::Findings(findings) => {
-                for finding in findings {
-                    self.count_finding(&finding);
-                    self.send(&Record::Finding(finding));
-                }
-            }
+            Message::Findings(batch) => self.handle_findings(*batch),
             Message::Meta(location, meta) => {
                 self.metas.insert(location, *meta);
             }

@@ -1,39 +1,17 @@
-//! Findings stored in blocks, and the person fingerprints of each item.
+//! Findings that reach the store as records, gathered into blocks.
 //!
-//! A scan can produce millions of findings, and one table row with indexes
-//! per finding made the store the slowest stage of a scan. The store
-//! instead keeps one `finding_blocks` row per item and batch: the findings
-//! the writer received for that item, in order, as a JSON array of arrays.
-//! Each inner array holds, in this order:
-//!
-//! ```text
-//! [rule, category, confidence, start, end, line, column, locator, preview, fingerprint, person]
-//! ```
-//!
-//! `locator` is the locator's JSON object and `person` is 1 or 0. The
-//! `findings` view turns blocks back into one row per finding.
-//!
-//! The values that identify a person (the findings whose `person` flag is
-//! set) are also kept per item and category, distinct, in the `people`
-//! table, so that the estimate of individuals reads those instead of every
-//! finding.
+//! Workers encode blocks themselves (see `phiscan_core::blocks`, which also
+//! describes the block format). Finding records still reach a store when
+//! it copies an earlier scan's findings or is written directly. This module
+//! gathers those records per item into the same blocks and people rows.
 
 use crate::read::parse_category;
-use phiscan_core::json::{push_number, push_string};
+pub use phiscan_core::blocks::{Block, PeopleRow};
+use phiscan_core::blocks::{BlockBuilder, BlockFinding, MAX_PEOPLE_PER_ROW};
 use phiscan_core::records::FindingRecord;
 use phiscan_core::{Category, Locator};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
-
-/// Size of a block's JSON text, in bytes, after which the block is written
-/// even though its item is not finished: bounds the memory an item with
-/// millions of findings takes in the writer.
-const MAX_BLOCK_BYTES: usize = 1 << 20;
-
-/// Fingerprints of one category after which an unfinished item's people row
-/// is written: bounds the writer's memory for a file that names hundreds of
-/// thousands of people.
-const MAX_PEOPLE_PER_ROW: usize = 50_000;
 
 /// One finding as a block stores it.
 type StoredFinding = (
@@ -50,33 +28,22 @@ type StoredFinding = (
     u8,
 );
 
-/// Appends one finding's array to a block's JSON text, the same text
-/// serde_json writes for a `StoredFinding`. The raw `value` is deliberately
-/// not stored.
-fn encode_finding(out: &mut Vec<u8>, finding: &FindingRecord) {
-    out.push(b'[');
-    push_string(out, &finding.rule);
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(finding.category.as_str().as_bytes());
-    out.extend_from_slice(b"\",");
-    for number in [
-        u64::from(finding.confidence),
-        finding.start,
-        finding.end,
-        finding.line,
-        finding.column,
-    ] {
-        push_number(out, number);
-        out.push(b',');
+/// Returns the fields of a finding record that a block stores, which never
+/// include the raw value.
+fn block_finding(finding: &FindingRecord) -> BlockFinding<'_> {
+    BlockFinding {
+        rule: &finding.rule,
+        category: finding.category,
+        confidence: finding.confidence,
+        start: finding.start,
+        end: finding.end,
+        line: finding.line,
+        column: finding.column,
+        locator: &finding.locator,
+        preview: &finding.preview,
+        fingerprint: &finding.fingerprint,
+        person: finding.person,
     }
-    // Writing to a Vec cannot fail, and the locator serializes through its
-    // derived form of strings and numbers, for which serde_json has no error.
-    let _ = serde_json::to_writer(&mut *out, &finding.locator);
-    out.push(b',');
-    push_string(out, &finding.preview);
-    out.push(b',');
-    push_string(out, &finding.fingerprint);
-    out.extend_from_slice(if finding.person { b",1]" } else { b",0]" });
 }
 
 /// Parses a block's JSON text into finding records of `location`.
@@ -118,50 +85,15 @@ pub fn decode_block(json: &str, location: &str) -> serde_json::Result<Vec<Findin
         .collect())
 }
 
-/// A block ready to be written.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Block {
-    pub location: String,
-    /// The JSON array of the block's findings.
-    pub findings: String,
-}
-
-/// The distinct person fingerprints of one item in one category.
-#[derive(Debug, PartialEq, Eq)]
-pub struct PeopleRow {
-    pub location: String,
-    pub category: Category,
-    /// JSON array of the fingerprints, sorted.
-    pub fingerprints: String,
-}
-
 /// Findings of one unfinished item.
 #[derive(Default)]
 struct PendingItem {
-    /// JSON text of the block being built, without its closing bracket.
-    block: Vec<u8>,
-    /// Hashed while the item is open, sorted when a row is written: a
-    /// sorted set compared fingerprint strings a dozen times per finding in
-    /// large exports.
+    block: BlockBuilder,
+    /// Hashed while the item is open, sorted when a row is written.
     people: BTreeMap<Category, FxHashSet<String>>,
 }
 
 impl PendingItem {
-    fn take_block(&mut self, location: &str) -> Option<Block> {
-        if self.block.is_empty() {
-            return None;
-        }
-        let mut json = std::mem::take(&mut self.block);
-        json.push(b']');
-        // The text was written by serde_json, which writes UTF-8 only.
-        let findings = String::from_utf8(json)
-            .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned());
-        Some(Block {
-            location: location.to_string(),
-            findings,
-        })
-    }
-
     fn take_people(&mut self, location: &str) -> Vec<PeopleRow> {
         std::mem::take(&mut self.people)
             .into_iter()
@@ -197,9 +129,7 @@ impl PendingFindings {
             Some(item) => item,
             None => self.items.entry(finding.location.clone()).or_default(),
         };
-        item.block
-            .push(if item.block.is_empty() { b'[' } else { b',' });
-        encode_finding(&mut item.block, finding);
+        item.block.add(&block_finding(finding));
         let mut people_full = false;
         if finding.person {
             let fingerprints = item.people.entry(finding.category).or_default();
@@ -208,13 +138,13 @@ impl PendingFindings {
             }
             people_full = fingerprints.len() >= MAX_PEOPLE_PER_ROW;
         }
-        let block_full = item.block.len() >= MAX_BLOCK_BYTES;
+        let block_full = item.block.is_full();
         if !block_full && !people_full {
             return None;
         }
         let location = &finding.location;
         let block = if block_full {
-            item.take_block(location)
+            item.block.take(location)
         } else {
             None
         };
@@ -229,7 +159,7 @@ impl PendingFindings {
     /// Ends an item: returns its last block and its person fingerprints.
     pub fn close(&mut self, location: &str) -> (Option<Block>, Vec<PeopleRow>) {
         match self.items.remove(location) {
-            Some(mut item) => (item.take_block(location), item.take_people(location)),
+            Some(mut item) => (item.block.take(location), item.take_people(location)),
             None => (None, Vec::new()),
         }
     }
@@ -355,7 +285,7 @@ mod tests {
         assert!(
             blocks
                 .iter()
-                .all(|block| block.findings.len() <= MAX_BLOCK_BYTES + 1024)
+                .all(|block| block.findings.len() <= phiscan_core::blocks::MAX_BLOCK_BYTES + 1024)
         );
     }
 

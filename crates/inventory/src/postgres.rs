@@ -13,8 +13,8 @@ use crate::read::{FLOW_COLUMNS, parse_categories, parse_category};
 use phiscan_core::cache::{CachedFile, CachedItem, FileKey, ItemCache};
 use phiscan_core::location::MEMBER_SEPARATOR;
 use phiscan_core::records::{
-    FindingRecord, FlowRecord, Individuals, ItemMeta, ItemRecord, Record, RecordSink, ScanRecord,
-    SinkError, SummaryRecord,
+    FindingForm, FindingRecord, FlowRecord, Individuals, ItemMeta, ItemRecord, Record, RecordSink,
+    ScanRecord, SinkError, SummaryRecord,
 };
 use phiscan_core::{Class, Coverage};
 use postgres::{Client, NoTls, Row, Statement};
@@ -650,7 +650,7 @@ impl PgStore {
     /// Writes an item row after the last block and the people of its findings.
     fn insert_item(&mut self, item: &ItemRecord) -> Result<(), postgres::Error> {
         let (block, people) = self.findings.close(&item.location);
-        self.insert_findings_of_item(block, people)?;
+        self.insert_findings_of_item(block.as_ref(), &people)?;
         self.begin_if_needed()?;
         let meta = &item.meta;
         let ordinal = self.next_ordinal;
@@ -691,18 +691,18 @@ impl PgStore {
     /// Adds a finding to its item's block; writes the block once it is full.
     fn insert_finding(&mut self, finding: &FindingRecord) -> Result<(), postgres::Error> {
         match self.findings.add(finding) {
-            Some((block, people)) => self.insert_findings_of_item(block, people),
+            Some((block, people)) => self.insert_findings_of_item(block.as_ref(), &people),
             None => Ok(()),
         }
     }
 
     fn insert_findings_of_item(
         &mut self,
-        block: Option<Block>,
-        people: Vec<PeopleRow>,
+        block: Option<&Block>,
+        people: &[PeopleRow],
     ) -> Result<(), postgres::Error> {
         if let Some(block) = block {
-            self.insert_block(&block)?;
+            self.insert_block(block)?;
         }
         for row in people {
             self.begin_if_needed()?;
@@ -735,7 +735,7 @@ impl PgStore {
     /// that stopped early), then commits.
     fn flush(&mut self) -> Result<(), postgres::Error> {
         for (block, people) in self.findings.close_all() {
-            self.insert_findings_of_item(block, people)?;
+            self.insert_findings_of_item(block.as_ref(), &people)?;
         }
         self.commit()
     }
@@ -788,6 +788,21 @@ impl RecordSink for PgStore {
             Record::Summary(summary) => self.finish_scan(summary),
         };
         result.map_err(|err| Box::new(self.query_error(err)) as SinkError)
+    }
+
+    /// Takes blocks encoded by the workers, so that the writer thread
+    /// only inserts rows.
+    fn finding_form(&self) -> FindingForm {
+        FindingForm::Blocks
+    }
+
+    fn record_blocks(
+        &mut self,
+        block: Option<&Block>,
+        people: &[PeopleRow],
+    ) -> Result<(), SinkError> {
+        self.insert_findings_of_item(block, people)
+            .map_err(|err| Box::new(self.query_error(err)) as SinkError)
     }
 
     fn finish(&mut self) -> Result<(), SinkError> {

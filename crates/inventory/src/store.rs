@@ -5,7 +5,8 @@ use crate::ranges::RangeSet;
 use crate::schema::MIGRATIONS;
 use phiscan_core::cache::ItemOrigin;
 use phiscan_core::records::{
-    FindingRecord, FlowRecord, ItemRecord, Record, RecordSink, ScanRecord, SinkError, SummaryRecord,
+    FindingForm, FindingRecord, FlowRecord, ItemRecord, Record, RecordSink, ScanRecord, SinkError,
+    SummaryRecord,
 };
 use rusqlite::{Connection, OpenFlags, params};
 use std::collections::HashMap;
@@ -313,7 +314,7 @@ impl Store {
     /// Writes an item row after the last block and the people of its findings.
     fn insert_item(&mut self, item: &ItemRecord) -> Result<(), rusqlite::Error> {
         let (block, people) = self.findings.close(&item.location);
-        self.insert_findings_of_item(block, people)?;
+        self.insert_findings_of_item(block.as_ref(), &people)?;
         self.begin_if_needed()?;
         let categories = serde_json::to_string(&item.categories).unwrap_or_default();
         let meta = &item.meta;
@@ -357,18 +358,18 @@ impl Store {
     /// Adds a finding to its item's block; writes the block once it is full.
     fn insert_finding(&mut self, finding: &FindingRecord) -> Result<(), rusqlite::Error> {
         match self.findings.add(finding) {
-            Some((block, people)) => self.insert_findings_of_item(block, people),
+            Some((block, people)) => self.insert_findings_of_item(block.as_ref(), &people),
             None => Ok(()),
         }
     }
 
     fn insert_findings_of_item(
         &mut self,
-        block: Option<Block>,
-        people: Vec<PeopleRow>,
+        block: Option<&Block>,
+        people: &[PeopleRow],
     ) -> Result<(), rusqlite::Error> {
         if let Some(block) = block {
-            self.insert_block(&block)?;
+            self.insert_block(block)?;
         }
         for row in people {
             self.begin_if_needed()?;
@@ -526,7 +527,7 @@ impl Store {
     /// never came (a scan that stopped early) and unchanged items.
     fn flush(&mut self) -> Result<(), rusqlite::Error> {
         for (block, people) in self.findings.close_all() {
-            self.insert_findings_of_item(block, people)?;
+            self.insert_findings_of_item(block.as_ref(), &people)?;
         }
         self.commit()
     }
@@ -582,6 +583,21 @@ impl RecordSink for Store {
             Record::Summary(summary) => self.finish_scan(summary),
         };
         result.map_err(|err| self.write_error(err))
+    }
+
+    /// Takes blocks encoded by the workers, so that the writer thread
+    /// only inserts rows.
+    fn finding_form(&self) -> FindingForm {
+        FindingForm::Blocks
+    }
+
+    fn record_blocks(
+        &mut self,
+        block: Option<&Block>,
+        people: &[PeopleRow],
+    ) -> Result<(), SinkError> {
+        self.insert_findings_of_item(block, people)
+            .map_err(|err| self.write_error(err))
     }
 
     /// Keeps a reference to the earlier rows, because copying every row of
