@@ -63,6 +63,63 @@ fn huge_line_is_streamed_and_boundary_match_found() {
     );
 }
 
+/// A large log is matched in chunks on several threads when more than one
+/// is available: the findings, their lines and columns, and the item's
+/// verdict must be the same as on one thread, chunk boundaries included.
+#[test]
+fn large_log_same_findings_on_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut content = String::new();
+    let mut line = 0u32;
+    while content.len() < 5 << 20 {
+        line += 1;
+        let ssn = format!(
+            "{:03}-{:02}-{:04}",
+            200 + line % 500,
+            10 + line % 80,
+            1000 + line % 8999
+        );
+        content.push_str(&format!(
+            "2024-03-{:02}T10:00:00Z visit patient SSN {ssn} seen, status ok, entry {line}\n",
+            1 + line % 28
+        ));
+    }
+    write(dir.path(), "visits.log", content.as_bytes());
+
+    // One data folder for both runs, so that both use the same fingerprint key.
+    let home = tempfile::tempdir().unwrap();
+    let findings = |threads: &str| {
+        let result = scan(
+            dir.path(),
+            home.path(),
+            &[".", "--no-db", "--threads", threads],
+        );
+        assert_eq!(result.status, Some(1), "{}", result.stderr);
+        let item = result.item("./visits.log").unwrap().clone();
+        let mut found: Vec<String> = result
+            .findings_at("./visits.log")
+            .map(|finding| {
+                ["rule", "start", "end", "line", "column", "fingerprint"]
+                    .map(|field| finding[field].to_string())
+                    .join(" ")
+            })
+            .collect();
+        found.sort();
+        (found, item["class"].clone(), item["findings"].clone())
+    };
+    let (one, one_class, one_count) = findings("1");
+    let (three, three_class, three_count) = findings("3");
+    assert!(one.len() > 100_000, "{} findings", one.len());
+    assert_eq!(one.len(), three.len());
+    let differing = one.iter().zip(&three).position(|(a, b)| a != b);
+    assert_eq!(
+        differing, None,
+        "first finding that differs, in sorted order"
+    );
+    assert_eq!(one_class, three_class);
+    assert_eq!(one_count, three_count);
+}
+
 #[test]
 fn binary_with_text_name_is_unsupported() {
     let dir = tempfile::tempdir().unwrap();

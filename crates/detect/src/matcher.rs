@@ -12,7 +12,7 @@ use regex_automata::util::captures::Captures;
 use regex_automata::{Anchored, Input, PatternSet};
 use rustc_hash::FxHashMap;
 use std::ops::Range;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// A byte range of a segment that belongs to a named field, such as a CSV cell
 /// under its column header.
@@ -98,7 +98,7 @@ pub struct Matcher {
     /// Rules whose span lists are filled for the current segment, to clear them cheaply.
     touched_rules: Vec<u32>,
     /// For each label seen, the rules it gives context to.
-    label_rules: FxHashMap<String, Rc<[u32]>>,
+    label_rules: FxHashMap<String, Arc<[u32]>>,
     raw: Vec<Match>,
     /// Rules matching at the current candidate start, reused between candidates.
     matched_rules: Vec<usize>,
@@ -246,7 +246,7 @@ impl Matcher {
         rules: &RuleSet,
         input: &SegmentInput<'_>,
         normalized: &Normalized<'_>,
-        segment_label_rules: &Option<Rc<[u32]>>,
+        segment_label_rules: &Option<Arc<[u32]>>,
     ) {
         if rules.pattern_rules.is_empty() {
             return;
@@ -317,7 +317,7 @@ impl Matcher {
         rules: &RuleSet,
         input: &SegmentInput<'_>,
         normalized: &Normalized<'_>,
-        segment_label_rules: &Option<Rc<[u32]>>,
+        segment_label_rules: &Option<Arc<[u32]>>,
     ) {
         for index in 0..self.hits.len() {
             let hit = self.hits[index];
@@ -361,10 +361,10 @@ impl Matcher {
         rules: &RuleSet,
         input: &SegmentInput<'_>,
         normalized: &Normalized<'_>,
-        segment_label_rules: &Option<Rc<[u32]>>,
+        segment_label_rules: &Option<Arc<[u32]>>,
     ) {
         let text = normalized.text();
-        let mut anchors: Vec<(usize, Rc<[u32]>)> = Vec::new();
+        let mut anchors: Vec<(usize, Arc<[u32]>)> = Vec::new();
         if let Some(marked) = segment_label_rules {
             anchors.push((0, marked.clone()));
         }
@@ -403,7 +403,7 @@ impl Matcher {
         start: usize,
         rule_index: usize,
         origin: Origin,
-        segment_label_rules: &Option<Rc<[u32]>>,
+        segment_label_rules: &Option<Arc<[u32]>>,
     ) {
         let compiled = &rules.rules[rule_index];
         let (Some(regex), Some((cache, captures))) =
@@ -454,7 +454,7 @@ impl Matcher {
         value: Range<usize>,
         rule_index: usize,
         origin: Origin,
-        segment_label_rules: &Option<Rc<[u32]>>,
+        segment_label_rules: &Option<Arc<[u32]>>,
     ) {
         let compiled = &rules.rules[rule_index];
         let text = normalized.text();
@@ -560,12 +560,12 @@ impl Matcher {
     }
 
     /// Returns the rules a column header or field name gives context to.
-    fn rules_for_label(&mut self, rules: &RuleSet, label: &str) -> Rc<[u32]> {
+    fn rules_for_label(&mut self, rules: &RuleSet, label: &str) -> Arc<[u32]> {
         if let Some(marked) = self.label_rules.get(label) {
             return marked.clone();
         }
         let normalized = normalize_label(label);
-        let marked: Rc<[u32]> = rules
+        let marked: Arc<[u32]> = rules
             .rules
             .iter()
             .enumerate()

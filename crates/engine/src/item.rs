@@ -55,6 +55,37 @@ impl Worker {
     }
 }
 
+/// The matcher input of a segment.
+fn segment_input<'a>(segment: &Segment<'a>) -> SegmentInput<'a> {
+    SegmentInput {
+        text: segment.text,
+        label: segment.label,
+        fields: segment.fields,
+        report: segment.report.clone(),
+    }
+}
+
+/// Matchers for work split off an item onto other threads, kept between
+/// uses because each holds the caches of every rule's regex.
+#[derive(Default)]
+pub(crate) struct MatcherPool {
+    idle: std::sync::Mutex<Vec<Matcher>>,
+}
+
+impl MatcherPool {
+    fn take(&self, rules: &RuleSet) -> Matcher {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        idle.unwrap_or_else(|| Matcher::new(rules))
+    }
+
+    fn put(&self, matcher: Matcher) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(matcher);
+    }
+}
+
 /// Place of an item: its location, the file on disk that contains it, and its container.
 pub(crate) struct ItemPlace<'a> {
     pub(crate) location: String,
@@ -546,18 +577,45 @@ impl<'s> ItemSink<'s> {
     }
 
     fn match_segment(&mut self, segment: &Segment<'_>) {
+        let rules = &*self.scanner.rules;
+        let worker = &mut *self.worker;
+        worker.matches.clear();
+        worker
+            .matcher
+            .find(rules, &segment_input(segment), &mut worker.matches);
+        self.record_matches(segment);
+    }
+
+    /// Matches consecutive segments on the scan's worker threads, then
+    /// records their findings in order. Threads with no file of their own
+    /// take part, so that one large file is not left to a single core.
+    fn match_segments(&mut self, segments: &[Segment<'_>]) {
+        use rayon::prelude::*;
+        let scanner = self.scanner;
+        let rules = &*scanner.rules;
+        let inputs: Vec<SegmentInput<'_>> = segments.iter().map(segment_input).collect();
+        let found: Vec<Vec<Match>> = inputs
+            .par_iter()
+            .map(|input| {
+                let mut matcher = scanner.matchers.take(rules);
+                let mut matches = Vec::new();
+                matcher.find(rules, input, &mut matches);
+                scanner.matchers.put(matcher);
+                matches
+            })
+            .collect();
+        for (segment, matches) in segments.iter().zip(found) {
+            self.worker.matches = matches;
+            self.record_matches(segment);
+        }
+    }
+
+    /// Records the matches in `worker.matches`, found in `segment`.
+    fn record_matches(&mut self, segment: &Segment<'_>) {
         let scanner = self.scanner;
         let rules = &*scanner.rules;
         let worker = &mut *self.worker;
-        worker.matches.clear();
         worker.links.clear();
-        let input = SegmentInput {
-            text: segment.text,
-            label: segment.label,
-            fields: segment.fields,
-            report: segment.report.clone(),
-        };
-        worker.matcher.find(rules, &input, &mut worker.matches);
 
         let mut lines = SegmentLines::new(segment);
         for found in &worker.matches {
@@ -761,6 +819,18 @@ impl Sink for ItemSink<'_> {
             return Flow::Stop;
         }
         self.match_segment(segment);
+        Flow::Continue
+    }
+
+    fn segments(&mut self, segments: &[Segment<'_>]) -> Flow {
+        if self.should_stop() {
+            return Flow::Stop;
+        }
+        match segments {
+            [] => {}
+            [segment] => self.match_segment(segment),
+            _ => self.match_segments(segments),
+        }
         Flow::Continue
     }
 

@@ -95,11 +95,19 @@ pub struct Scanner {
     mail_done: crate::writer::MailDone,
     pub(crate) facts: crate::file_facts::FactReader,
     pub(crate) sweep: crate::incremental::SweepContext,
+    /// Matchers for segments of one item matched on several threads.
+    pub(crate) matchers: crate::item::MatcherPool,
 }
 
 impl Scanner {
     /// Creates a scanner. `key` is the installation's secret fingerprint key.
-    pub fn new(rules: Arc<RuleSet>, key: &[u8; 32], options: ScanOptions) -> Scanner {
+    pub fn new(rules: Arc<RuleSet>, key: &[u8; 32], mut options: ScanOptions) -> Scanner {
+        // Two chunks of a large plain-text file per thread keep every
+        // thread busy while the others finish their share.
+        let threads = worker_threads(options.threads);
+        if threads > 1 {
+            options.limits.parallel_chunks = 2 * threads;
+        }
         Scanner {
             rules,
             fingerprinter: Fingerprinter::new(key),
@@ -109,6 +117,7 @@ impl Scanner {
             mail_done: Default::default(),
             facts: Default::default(),
             sweep: Default::default(),
+            matchers: Default::default(),
         }
     }
 
@@ -157,10 +166,7 @@ impl Scanner {
     ) -> Result<SummaryRecord, ScanError> {
         check_roots(&self.options.roots)?;
         let walker = Walker::new(self.options.roots.clone(), &self.options.walk)?;
-        let threads = match self.options.threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        };
+        let threads = worker_threads(self.options.threads);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|index| format!("phiscan-worker-{index}"))
@@ -292,6 +298,14 @@ impl Scanner {
         writer
             .finish(clock.elapsed().as_secs_f64(), complete)
             .map_err(ScanError::Output)
+    }
+}
+
+/// Returns the number of worker threads for `--threads`: one per core for 0.
+fn worker_threads(requested: usize) -> usize {
+    match requested {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
     }
 }
 

@@ -54,6 +54,10 @@ pub struct Limits {
     /// Bytes of context carried between streamed chunks; also the longest
     /// match that can span a chunk boundary.
     pub overlap_bytes: usize,
+    /// Chunks of streamed plain text read before they are handed to the
+    /// sink together, so that a sink may match them on several threads.
+    /// One hands over each chunk as soon as it is read.
+    pub parallel_chunks: usize,
     /// Maximum size, in bytes, of a delimited-text record; a longer one is scanned as plain text.
     pub max_record_bytes: usize,
     /// Deepest nesting of containers (a zip in a zip is depth 2).
@@ -94,6 +98,7 @@ impl Default for Limits {
             max_whole_bytes: 256 << 20,
             chunk_bytes: 1 << 20,
             overlap_bytes: 4096,
+            parallel_chunks: 1,
             max_record_bytes: 8 << 20,
             max_depth: 8,
             max_expanded_bytes: 1 << 30,
@@ -179,6 +184,18 @@ pub struct Nested<'a> {
 pub trait Sink {
     /// Receives one segment of text.
     fn segment(&mut self, segment: &Segment<'_>) -> Flow;
+
+    /// Receives consecutive segments of one item at once, in order. The
+    /// default hands them to [`Sink::segment`] one by one.
+    fn segments(&mut self, segments: &[Segment<'_>]) -> Flow {
+        for segment in segments {
+            if self.segment(segment) == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+
     /// Receives one member of a container.
     fn child(&mut self, child: Child<'_>) -> Flow;
 
@@ -212,6 +229,10 @@ struct Forward<'a, S: ?Sized>(&'a mut S);
 impl<S: Sink + ?Sized> Sink for Forward<'_, S> {
     fn segment(&mut self, segment: &Segment<'_>) -> Flow {
         self.0.segment(segment)
+    }
+
+    fn segments(&mut self, segments: &[Segment<'_>]) -> Flow {
+        self.0.segments(segments)
     }
 
     fn child(&mut self, child: Child<'_>) -> Flow {
