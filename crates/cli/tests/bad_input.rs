@@ -63,9 +63,54 @@ fn huge_line_is_streamed_and_boundary_match_found() {
     );
 }
 
+/// Scans one file of `dir` on one and on three threads and checks that the
+/// findings (with their lines, columns and locators) and the item's verdict
+/// are the same. Returns the number of findings.
+fn same_findings_on_one_and_three_threads(dir: &Path, name: &str) -> usize {
+    // One data folder for both runs, so that both use the same fingerprint key.
+    let home = tempfile::tempdir().unwrap();
+    let location = format!("./{name}");
+
+    let findings = |threads: &str| {
+        let result = scan(dir, home.path(), &[".", "--no-db", "--threads", threads]);
+        assert_eq!(result.status, Some(1), "{}", result.stderr);
+        let item = result.item(&location).unwrap().clone();
+        let mut found: Vec<String> = result
+            .findings_at(&location)
+            .map(|finding| {
+                [
+                    "rule",
+                    "start",
+                    "end",
+                    "line",
+                    "column",
+                    "locator",
+                    "fingerprint",
+                ]
+                .map(|field| finding[field].to_string())
+                .join(" ")
+            })
+            .collect();
+        found.sort();
+        (found, item["class"].clone(), item["findings"].clone())
+    };
+
+    let (one, one_class, one_count) = findings("1");
+    let (three, three_class, three_count) = findings("3");
+
+    assert_eq!(one.len(), three.len());
+    let differing = one.iter().zip(&three).position(|(a, b)| a != b);
+    assert_eq!(
+        differing, None,
+        "first finding that differs, in sorted order"
+    );
+    assert_eq!(one_class, three_class);
+    assert_eq!(one_count, three_count);
+    one.len()
+}
+
 /// A large log is matched in chunks on several threads when more than one
-/// is available: the findings, their lines and columns, and the item's
-/// verdict must be the same as on one thread, chunk boundaries included.
+/// is available, chunk boundaries included.
 #[test]
 fn large_log_same_findings_on_any_thread_count() {
     let dir = tempfile::tempdir().unwrap();
@@ -85,39 +130,31 @@ fn large_log_same_findings_on_any_thread_count() {
         ));
     }
     write(dir.path(), "visits.log", content.as_bytes());
+    let found = same_findings_on_one_and_three_threads(dir.path(), "visits.log");
+    assert!(found > 100_000, "{found} findings");
+}
 
-    // One data folder for both runs, so that both use the same fingerprint key.
-    let home = tempfile::tempdir().unwrap();
-    let findings = |threads: &str| {
-        let result = scan(
-            dir.path(),
-            home.path(),
-            &[".", "--no-db", "--threads", threads],
-        );
-        assert_eq!(result.status, Some(1), "{}", result.stderr);
-        let item = result.item("./visits.log").unwrap().clone();
-        let mut found: Vec<String> = result
-            .findings_at("./visits.log")
-            .map(|finding| {
-                ["rule", "start", "end", "line", "column", "fingerprint"]
-                    .map(|field| finding[field].to_string())
-                    .join(" ")
-            })
-            .collect();
-        found.sort();
-        (found, item["class"].clone(), item["findings"].clone())
-    };
-    let (one, one_class, one_count) = findings("1");
-    let (three, three_class, three_count) = findings("3");
-    assert!(one.len() > 100_000, "{} findings", one.len());
-    assert_eq!(one.len(), three.len());
-    let differing = one.iter().zip(&three).position(|(a, b)| a != b);
-    assert_eq!(
-        differing, None,
-        "first finding that differs, in sorted order"
-    );
-    assert_eq!(one_class, three_class);
-    assert_eq!(one_count, three_count);
+/// The records of a large delimited export are matched in runs on several
+/// threads: the findings and their row, column and header are the same.
+#[test]
+fn large_csv_same_findings_on_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut content = String::from("MRN,Patient,SSN,DOB,Note\n");
+    let mut row = 0u32;
+    while content.len() < 3 << 20 {
+        row += 1;
+        content.push_str(&format!(
+            "{},Pat {row},{:03}-{:02}-{:04},03/{:02}/1961,\"seen, no change\"\n",
+            1_000_000 + row,
+            200 + row % 500,
+            10 + row % 80,
+            1000 + row % 8999,
+            1 + row % 28
+        ));
+    }
+    write(dir.path(), "export.csv", content.as_bytes());
+    let found = same_findings_on_one_and_three_threads(dir.path(), "export.csv");
+    assert!(found > 50_000, "{found} findings");
 }
 
 #[test]

@@ -55,7 +55,7 @@ impl Worker {
     }
 }
 
-/// The matcher input of a segment.
+/// Returns the matcher input of a segment.
 fn segment_input<'a>(segment: &Segment<'a>) -> SegmentInput<'a> {
     SegmentInput {
         text: segment.text,
@@ -66,7 +66,7 @@ fn segment_input<'a>(segment: &Segment<'a>) -> SegmentInput<'a> {
 }
 
 /// Matchers for work split off an item onto other threads, kept between
-/// uses because each holds the caches of every rule's regex.
+/// uses because each keeps the caches of every rule's regex.
 #[derive(Default)]
 pub(crate) struct MatcherPool {
     idle: std::sync::Mutex<Vec<Matcher>>,
@@ -594,16 +594,29 @@ impl<'s> ItemSink<'s> {
         let scanner = self.scanner;
         let rules = &*scanner.rules;
         let inputs: Vec<SegmentInput<'_>> = segments.iter().map(segment_input).collect();
-        let found: Vec<Vec<Match>> = inputs
-            .par_iter()
-            .map(|input| {
+        // Two tasks per thread, each with one matcher: a chunk of text is
+        // one task, and the records of a delimited file go in runs.
+        let per_task = inputs
+            .len()
+            .div_ceil(2 * rayon::current_num_threads())
+            .max(1);
+        let found: Vec<Vec<Vec<Match>>> = inputs
+            .par_chunks(per_task)
+            .map(|run| {
                 let mut matcher = scanner.matchers.take(rules);
-                let mut matches = Vec::new();
-                matcher.find(rules, input, &mut matches);
+                let found = run
+                    .iter()
+                    .map(|input| {
+                        let mut matches = Vec::new();
+                        matcher.find(rules, input, &mut matches);
+                        matches
+                    })
+                    .collect();
                 scanner.matchers.put(matcher);
-                matches
+                found
             })
             .collect();
+        let found = found.into_iter().flatten();
         for (segment, matches) in segments.iter().zip(found) {
             self.worker.matches = matches;
             self.record_matches(segment);

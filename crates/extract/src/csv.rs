@@ -150,6 +150,10 @@ pub(crate) fn looks_like_header(cells: &[&str]) -> bool {
 }
 
 /// Streams delimited text record by record.
+///
+/// With `limits.parallel_chunks` above one, the records of each chunk read
+/// are handed to the sink together, so that it may match them on several
+/// threads. Otherwise each record is handed over as soon as it is parsed.
 pub fn extract_stream(
     reader: impl Read,
     encoding: TextEncoding,
@@ -167,6 +171,8 @@ pub fn extract_stream(
     let mut ranges: Vec<Range<usize>> = Vec::new();
     let mut headers: Option<Vec<String>> = None;
     let mut row = 0u64;
+    let together = limits.parallel_chunks > 1;
+    let mut parsed: Vec<ParsedRecord> = Vec::new();
 
     loop {
         let more = reader.read_chunk(&mut buffer)?;
@@ -184,9 +190,7 @@ pub fn extract_stream(
             };
             row += 1;
             let record_end = trim_line_break(&buffer, start, end);
-            let record = &buffer[start..record_end];
             let record_offset = buffer_offset + start as u64;
-            let column = record_offset - line_start + 1;
 
             if row == 1 {
                 let cells: Vec<&str> = ranges.iter().map(|r| &buffer[r.clone()]).collect();
@@ -194,56 +198,35 @@ pub fn extract_stream(
                     headers = Some(cells.iter().map(|cell| cell.trim().to_string()).collect());
                 }
             }
-
-            let fields: Vec<Field<'_>> = match (&headers, row) {
-                (Some(names), 2..) => ranges
-                    .iter()
-                    .enumerate()
-                    .map(|(i, range)| Field {
-                        range: range.start - start..range.end - start,
-                        label: names.get(i).map_or("", String::as_str),
-                    })
-                    .filter(|field| !field.label.is_empty())
-                    .collect(),
-                _ => Vec::new(),
-            };
-            let cell_starts: Vec<usize> = ranges.iter().map(|r| r.start - start).collect();
-            let header_names = headers.as_deref();
-            let current_row = row;
-            let locate = |offset: usize| {
-                let index = cell_starts
-                    .partition_point(|&cell| cell <= offset)
-                    .saturating_sub(1);
-                Locator::Csv {
-                    row: current_row,
-                    column: index as u64 + 1,
-                    header: header_names
-                        .filter(|_| current_row > 1)
-                        .and_then(|names| names.get(index).cloned()),
-                }
-            };
-            let segment = Segment {
-                text: record,
+            parsed.push(ParsedRecord {
+                text: start..record_end,
                 offset: record_offset,
-                offset_map: &[],
                 line,
-                column,
-                label: None,
-                fields: &fields,
-                report: 0..record.len(),
-                scope: RecordScope::Record(row),
-                locate: &locate,
-            };
-            if sink.segment(&segment) == Flow::Stop {
-                return Ok(Outcome::stopped(format));
-            }
+                column: record_offset - line_start + 1,
+                row,
+                cells: ranges
+                    .iter()
+                    .map(|r| r.start - start..r.end - start)
+                    .collect(),
+            });
+
             let consumed = &buffer.as_bytes()[start..end];
             if let Some(last) = memchr::memrchr(b'\n', consumed) {
                 line += memchr::memchr_iter(b'\n', consumed).count() as u64;
                 line_start = record_offset + last as u64 + 1;
             }
             start = end;
+            if !together && send_records(&buffer, headers.as_deref(), &parsed, sink) == Flow::Stop {
+                return Ok(Outcome::stopped(format));
+            }
+            if !together {
+                parsed.clear();
+            }
         }
+        if together && send_records(&buffer, headers.as_deref(), &parsed, sink) == Flow::Stop {
+            return Ok(Outcome::stopped(format));
+        }
+        parsed.clear();
 
         if at_end {
             break;
@@ -253,6 +236,85 @@ pub fn extract_stream(
         buffer.drain(..start);
     }
     Ok(Outcome::complete(format))
+}
+
+/// A parsed record whose segment is not built yet. Ranges are byte ranges:
+/// `text` in the buffer, `cells` in the record.
+struct ParsedRecord {
+    text: Range<usize>,
+    offset: u64,
+    line: u64,
+    column: u64,
+    row: u64,
+    cells: Vec<Range<usize>>,
+}
+
+/// Hands records to the sink as segments: their cells under the header names
+/// from the second row on, and a locator naming row, column and header.
+fn send_records(
+    buffer: &str,
+    headers: Option<&[String]>,
+    records: &[ParsedRecord],
+    sink: &mut dyn Sink,
+) -> Flow {
+    if records.is_empty() {
+        return Flow::Continue;
+    }
+    let fields: Vec<Vec<Field<'_>>> = records
+        .iter()
+        .map(|record| match headers {
+            Some(names) if record.row >= 2 => record
+                .cells
+                .iter()
+                .enumerate()
+                .map(|(index, range)| Field {
+                    range: range.clone(),
+                    label: names.get(index).map_or("", String::as_str),
+                })
+                .filter(|field| !field.label.is_empty())
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let locates: Vec<_> = records
+        .iter()
+        .map(|record| {
+            move |offset: usize| {
+                let index = record
+                    .cells
+                    .partition_point(|cell| cell.start <= offset)
+                    .saturating_sub(1);
+                Locator::Csv {
+                    row: record.row,
+                    column: index as u64 + 1,
+                    header: headers
+                        .filter(|_| record.row > 1)
+                        .and_then(|names| names.get(index).cloned()),
+                }
+            }
+        })
+        .collect();
+    let segments: Vec<Segment<'_>> = records
+        .iter()
+        .zip(&fields)
+        .zip(&locates)
+        .map(|((record, fields), locate)| {
+            let text = &buffer[record.text.clone()];
+            Segment {
+                text,
+                offset: record.offset,
+                offset_map: &[],
+                line: record.line,
+                column: record.column,
+                label: None,
+                fields,
+                report: 0..text.len(),
+                scope: RecordScope::Record(record.row),
+                locate,
+            }
+        })
+        .collect();
+    sink.segments(&segments)
 }
 
 fn trim_line_break(buffer: &str, start: usize, end: usize) -> usize {
@@ -318,9 +380,19 @@ mod tests {
     struct Rows {
         rows: Vec<Row>,
         locators: Vec<Locator>,
+        /// Number of `segments` calls.
+        batches: usize,
     }
 
     impl Sink for Rows {
+        fn segments(&mut self, segments: &[Segment<'_>]) -> Flow {
+            self.batches += 1;
+            for segment in segments {
+                self.segment(segment);
+            }
+            Flow::Continue
+        }
+
         fn segment(&mut self, segment: &Segment<'_>) -> Flow {
             let fields = segment
                 .fields
@@ -410,5 +482,38 @@ mod tests {
                 text[..*offset as usize].matches('\n').count() as u64 + 1
             );
         }
+    }
+
+    #[test]
+    fn records_handed_over_together_match_one_by_one() {
+        let mut text = String::from("MRN,Patient,Note\n");
+        for i in 0..3000 {
+            text.push_str(&format!("{i},Pat {i},\"seen, line\nbreak {i}\"\r\n"));
+        }
+        let run = |parallel_chunks: usize| {
+            let limits = Limits {
+                chunk_bytes: 4096,
+                parallel_chunks,
+                ..Limits::default()
+            };
+            let mut sink = Rows::default();
+            extract_stream(
+                text.as_bytes(),
+                TextEncoding::Utf8,
+                Format::Csv,
+                b',',
+                &limits,
+                &mut sink,
+            )
+            .unwrap();
+            sink
+        };
+        let one = run(1);
+        let together = run(4);
+        assert_eq!(one.rows.len(), 3001);
+        assert_eq!(one.batches, 3001, "one record per call");
+        assert!(together.batches < 100, "{} calls", together.batches);
+        assert_eq!(together.rows, one.rows);
+        assert_eq!(together.locators, one.locators);
     }
 }

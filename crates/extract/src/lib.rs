@@ -56,7 +56,8 @@ pub struct Limits {
     pub overlap_bytes: usize,
     /// Chunks of streamed plain text read before they are handed to the
     /// sink together, so that a sink may match them on several threads.
-    /// One hands over each chunk as soon as it is read.
+    /// Above one, the records of a delimited file's chunk also go together.
+    /// With 1, each chunk or record is handed over as soon as it is read.
     pub parallel_chunks: usize,
     /// Maximum size, in bytes, of a delimited-text record; a longer one is scanned as plain text.
     pub max_record_bytes: usize,
@@ -85,8 +86,17 @@ impl Limits {
     /// full chunk buffer.
     pub fn for_size(&self, size: u64) -> Limits {
         let fitting = usize::try_from(size.saturating_add(1)).unwrap_or(usize::MAX);
+        // A file of less than two chunks is matched on its own thread: the
+        // other threads have files of their own, and handing work over
+        // costs more than it saves.
+        let parallel_chunks = if fitting < self.chunk_bytes.saturating_mul(2) {
+            1
+        } else {
+            self.parallel_chunks
+        };
         Limits {
             chunk_bytes: self.chunk_bytes.min(fitting.max(4096)),
+            parallel_chunks,
             ..self.clone()
         }
     }
