@@ -643,46 +643,50 @@ impl<'s> ItemSink<'s> {
             let (line, column) = lines.at(found.start);
             let person =
                 rule.role == Role::Direct && counts_person(rule.category, &found.canonical);
-            let locator = (segment.locate)(found.start);
-            let preview = mask(rule.category, value);
-            let start = segment.item_offset(found.start);
-            let end = segment.item_offset(found.end);
             self.batch.count(rule.category);
-            if worker.forms.blocks {
-                let hex = hex_digits(&fingerprint);
-                self.block.add(&BlockFinding {
-                    rule: &rule.spec.id,
-                    category: rule.category,
-                    confidence: found.confidence,
-                    start,
-                    end,
-                    line,
-                    column,
-                    locator: &locator,
-                    preview: &preview,
-                    fingerprint: hex.as_str(),
-                    person,
-                });
-                if person {
-                    self.people.add(rule.category, fingerprint);
+            let forms = worker.forms;
+            // Without a sink for findings (`--no-db --quiet`), only counts.
+            if forms.blocks || forms.records {
+                let locator = (segment.locate)(found.start);
+                let preview = mask(rule.category, value);
+                let start = segment.item_offset(found.start);
+                let end = segment.item_offset(found.end);
+                if forms.blocks {
+                    let hex = hex_digits(&fingerprint);
+                    self.block.add(&BlockFinding {
+                        rule: &rule.spec.id,
+                        category: rule.category,
+                        confidence: found.confidence,
+                        start,
+                        end,
+                        line,
+                        column,
+                        locator: &locator,
+                        preview: &preview,
+                        fingerprint: hex.as_str(),
+                        person,
+                    });
+                    if person {
+                        self.people.add(rule.category, fingerprint);
+                    }
                 }
-            }
-            if worker.forms.records {
-                self.batch.records.push(FindingRecord {
-                    location: self.place.location.clone(),
-                    rule: rule.spec.id.clone(),
-                    category: rule.category,
-                    confidence: found.confidence,
-                    start,
-                    end,
-                    line,
-                    column,
-                    locator,
-                    preview,
-                    fingerprint: hex_fingerprint(&fingerprint),
-                    person,
-                    value: scanner.options.show_values.then(|| value.to_string()),
-                });
+                if forms.records {
+                    self.batch.records.push(FindingRecord {
+                        location: self.place.location.clone(),
+                        rule: rule.spec.id.clone(),
+                        category: rule.category,
+                        confidence: found.confidence,
+                        start,
+                        end,
+                        line,
+                        column,
+                        locator,
+                        preview,
+                        fingerprint: hex_fingerprint(&fingerprint),
+                        person,
+                        value: scanner.options.show_values.then(|| value.to_string()),
+                    });
+                }
             }
             worker.links.push(LinkInput {
                 category: rule.category,

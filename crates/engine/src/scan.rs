@@ -103,10 +103,11 @@ impl Scanner {
     /// Creates a scanner. `key` is the installation's secret fingerprint key.
     pub fn new(rules: Arc<RuleSet>, key: &[u8; 32], mut options: ScanOptions) -> Scanner {
         // Two chunks of a large plain-text file per thread keep every
-        // thread busy while the others finish their share.
+        // thread busy while the others finish their share. The cap bounds
+        // the memory of each large file on a machine with many cores.
         let threads = worker_threads(options.threads);
         if threads > 1 {
-            options.limits.parallel_chunks = 2 * threads;
+            options.limits.parallel_chunks = (2 * threads).min(MAX_PARALLEL_CHUNKS);
         }
         Scanner {
             rules,
@@ -301,6 +302,10 @@ impl Scanner {
             .map_err(ScanError::Output)
     }
 }
+
+/// Most chunks of one large text file read before they are matched
+/// together: 8 MiB with the default chunk size.
+const MAX_PARALLEL_CHUNKS: usize = 8;
 
 /// Batches of messages queued for the writer, per worker thread.
 const MESSAGE_BATCHES_PER_WORKER: usize = 16;
