@@ -14,10 +14,10 @@ pub fn summary_text(summary: &SummaryRecord) -> String {
     };
     let _ = writeln!(
         out,
-        "Scanned {} items, {} in {:.1}s ({}/s){state}",
+        "Scanned {} items, {} in {} ({}/s){state}",
         summary.items,
         human_bytes(summary.bytes),
-        summary.duration,
+        seconds(summary.duration),
         human_bytes(rate(summary.bytes, summary.duration)),
     );
 
@@ -91,6 +91,16 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
+/// Formats a duration in seconds: two decimals below one second, so that a
+/// short scan does not read "0.0s", one above.
+fn seconds(duration: f64) -> String {
+    if duration < 1.0 {
+        format!("{duration:.2}s")
+    } else {
+        format!("{duration:.1}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +130,14 @@ mod tests {
         assert!(text.contains("phi 1, none 2"), "{text}");
         assert!(text.contains("4 (ssn 3, date 1)"), "{text}");
         assert!(!text.contains("interrupted"), "{text}");
+    }
+
+    #[test]
+    fn short_durations_keep_two_digits() {
+        assert_eq!(seconds(0.035), "0.04s");
+        assert_eq!(seconds(0.0), "0.00s");
+        assert_eq!(seconds(2.0), "2.0s");
+        assert_eq!(seconds(207.04), "207.0s");
     }
 
     #[test]
