@@ -59,10 +59,27 @@ fn plausible_date(year: u32, month: u32, day: Option<u32>) -> Option<String> {
     if !(1875..=2100).contains(&year) || !(1..=12).contains(&month) {
         return None;
     }
-    match day {
-        Some(day) if day == 0 || day > days_in_month(year, month) => None,
-        Some(day) => Some(format!("{year:04}-{month:02}-{day:02}")),
-        None => Some(format!("{year:04}-{month:02}")),
+    if day.is_some_and(|day| day == 0 || day > days_in_month(year, month)) {
+        return None;
+    }
+    // Digits pushed one by one: `format!` was a visible part of validating
+    // the dates of a log with a date on every line.
+    let mut date = String::with_capacity(10);
+    push_digits(&mut date, year, 4);
+    date.push('-');
+    push_digits(&mut date, month, 2);
+    if let Some(day) = day {
+        date.push('-');
+        push_digits(&mut date, day, 2);
+    }
+    Some(date)
+}
+
+/// Appends the last `width` decimal digits of `number`, zero-padded.
+fn push_digits(out: &mut String, number: u32, width: u32) {
+    for place in (0..width).rev() {
+        let digit = number / 10u32.pow(place) % 10;
+        out.push(char::from(b'0' + digit as u8));
     }
 }
 
