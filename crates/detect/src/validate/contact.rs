@@ -28,7 +28,9 @@ pub(super) fn nanp_phone(value: &str) -> Option<String> {
     if &digits[3..6] == "555" && &digits[6..8] == "01" {
         return None;
     }
-    let mut canonical = format!("+1{digits}");
+    let mut canonical = String::with_capacity(2 + digits.len());
+    canonical.push_str("+1");
+    canonical.push_str(&digits);
     if let Some(extension) = extension {
         canonical.push('x');
         canonical.push_str(&digits_of(extension));
@@ -69,12 +71,13 @@ pub(super) fn email(value: &str) -> Option<String> {
     if tld.len() < 2 || !tld.bytes().all(|b| b.is_ascii_alphabetic()) {
         return None;
     }
-    let reserved = RESERVED_EMAIL_DOMAINS
+    let reserved = RESERVED_EMAIL_DOMAINS.iter().any(|reserved| {
+        domain
+            .strip_suffix(reserved)
+            .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+    }) || RESERVED_EMAIL_SUFFIXES
         .iter()
-        .any(|reserved| domain == *reserved || domain.ends_with(&format!(".{reserved}")))
-        || RESERVED_EMAIL_SUFFIXES
-            .iter()
-            .any(|suffix| domain.ends_with(suffix))
+        .any(|suffix| domain.ends_with(suffix))
         || domain == "localhost";
     (!reserved).then_some(lower)
 }
@@ -230,6 +233,11 @@ mod tests {
         );
         assert_eq!(email("you@example.com"), None);
         assert_eq!(email("a@mail.example.org"), None);
+        assert_eq!(
+            email("a@myexample.com").as_deref(),
+            Some("a@myexample.com"),
+            "only the domain and its subdomains are reserved"
+        );
         assert_eq!(email("a@host.test"), None);
         assert_eq!(email("a@b.c1"), None);
     }
