@@ -104,7 +104,9 @@ fn ipv4_in(value: &str, range: Ipv4Range) -> Option<String> {
         return None;
     }
     let address: Ipv4Addr = value.parse().ok()?;
-    (ipv4_range(address) == range).then(|| address.to_string())
+    // A dotted quad that parses, without leading zeros, is already written
+    // the way `Ipv4Addr` displays it, so the text is copied, not formatted.
+    (ipv4_range(address) == range).then(|| value.to_string())
 }
 
 /// Range of an IPv4 address, by what it reveals about a person.
@@ -240,6 +242,21 @@ mod tests {
         );
         assert_eq!(email("a@host.test"), None);
         assert_eq!(email("a@b.c1"), None);
+    }
+
+    #[test]
+    fn ipv4_canonical_is_the_displayed_address() {
+        for value in ["73.162.44.201", "8.8.8.8", "100.0.0.1", "203.0.113.255"] {
+            let address: Ipv4Addr = value.parse().unwrap();
+            if let Some(canonical) = ipv4(value) {
+                assert_eq!(canonical, address.to_string());
+            }
+        }
+        for value in ["10.0.0.7", "192.168.1.20", "172.19.234.144"] {
+            let address: Ipv4Addr = value.parse().unwrap();
+            assert_eq!(ipv4_local(value).unwrap(), address.to_string());
+        }
+        assert_eq!(ipv4("8.8.8.8 "), None, "no spaces around the address");
     }
 
     #[test]
