@@ -194,6 +194,9 @@ impl<R: Read> TextReader<R> {
             self.eof = true;
         }
         match &mut self.decoder {
+            None if self.carry.is_empty() => {
+                self.replaced += push_utf8_lossless(&self.raw[..read], out, last, &mut self.carry);
+            }
             None => {
                 let mut bytes = std::mem::take(&mut self.carry);
                 bytes.extend_from_slice(&self.raw[..read]);
@@ -229,6 +232,13 @@ fn read_full(reader: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
 /// offsets stay aligned. An incomplete sequence at the end goes to `carry`
 /// unless this is the last chunk. Returns the number of replaced bytes.
 fn push_utf8_lossless(bytes: &[u8], out: &mut String, last: bool, carry: &mut Vec<u8>) -> u64 {
+    // Valid text, nearly every chunk, is checked by the standard library's
+    // validator, which reads ASCII a word at a time; the chunk iterator
+    // below goes byte by byte.
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        out.push_str(text);
+        return 0;
+    }
     let mut replaced = 0;
     let mut chunks = bytes.utf8_chunks().peekable();
     while let Some(chunk) = chunks.next() {
