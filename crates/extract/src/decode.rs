@@ -232,9 +232,9 @@ fn read_full(reader: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
 /// offsets stay aligned. An incomplete sequence at the end goes to `carry`
 /// unless this is the last chunk. Returns the number of replaced bytes.
 fn push_utf8_lossless(bytes: &[u8], out: &mut String, last: bool, carry: &mut Vec<u8>) -> u64 {
-    // Valid text, nearly every chunk, is checked by the standard library's
-    // validator, which reads ASCII a word at a time; the chunk iterator
-    // below goes byte by byte.
+    // Nearly every chunk is valid text. The standard library's validator
+    // reads ASCII a word at a time, and the chunk iterator below goes byte
+    // by byte.
     if let Ok(text) = std::str::from_utf8(bytes) {
         out.push_str(text);
         return 0;
