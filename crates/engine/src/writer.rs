@@ -190,7 +190,7 @@ pub(crate) struct FindingForms {
 
 pub(crate) struct Writer {
     sinks: Vec<Box<dyn RecordSink>>,
-    /// How each sink takes findings.
+    /// Finding form of each sink, in the order of `sinks`.
     forms: Vec<FindingForm>,
     failed: Vec<bool>,
     failure: Option<SinkError>,
@@ -235,8 +235,8 @@ impl Writer {
         }
     }
 
-    /// Whether some sink takes finding records, and whether some sink
-    /// takes blocks: the forms the workers build.
+    /// Returns the forms the workers build: records when some sink takes
+    /// finding records, blocks when some sink takes blocks.
     pub(crate) fn finding_forms(&self) -> FindingForms {
         FindingForms {
             records: self.forms.contains(&FindingForm::Records),
@@ -244,24 +244,39 @@ impl Writer {
         }
     }
 
-    /// Hands a record to every sink that has not failed. The first failure
-    /// cancels the scan: a store that cannot be written makes the run fail.
+    /// Hands a record to every sink that has not failed.
     pub(crate) fn send(&mut self, record: &Record) {
         self.send_to(record, |_| true);
     }
 
     /// Hands a record to the sinks whose finding form `to` accepts.
     fn send_to(&mut self, record: &Record, to: impl Fn(FindingForm) -> bool) {
+        self.each_sink(|sink, form| {
+            if to(form) {
+                sink.record(record)
+            } else {
+                Ok(())
+            }
+        });
+    }
+
+    /// Calls `write` with every sink that has not failed, and its finding
+    /// form. The first failure cancels the scan, because a store that
+    /// cannot be written makes the run fail.
+    fn each_sink(
+        &mut self,
+        mut write: impl FnMut(&mut dyn RecordSink, FindingForm) -> Result<(), SinkError>,
+    ) {
         for ((sink, failed), form) in self
             .sinks
             .iter_mut()
             .zip(self.failed.iter_mut())
             .zip(&self.forms)
         {
-            if *failed || !to(*form) {
+            if *failed {
                 continue;
             }
-            if let Err(err) = sink.record(record) {
+            if let Err(err) = write(sink.as_mut(), *form) {
                 tracing::error!(error = %err, "output failed; stopping the scan");
                 *failed = true;
                 self.cancel.store(true, Ordering::Relaxed);
@@ -287,22 +302,10 @@ impl Writer {
         self.summary.findings += total;
         self.progress.findings.fetch_add(total, Ordering::Relaxed);
         if block.is_some() || !people.is_empty() {
-            for ((sink, failed), form) in self
-                .sinks
-                .iter_mut()
-                .zip(self.failed.iter_mut())
-                .zip(&self.forms)
-            {
-                if *failed || *form != FindingForm::Blocks {
-                    continue;
-                }
-                if let Err(err) = sink.record_blocks(block.as_ref(), &people) {
-                    tracing::error!(error = %err, "output failed; stopping the scan");
-                    *failed = true;
-                    self.cancel.store(true, Ordering::Relaxed);
-                    self.failure.get_or_insert(err);
-                }
-            }
+            self.each_sink(|sink, form| match form {
+                FindingForm::Blocks => sink.record_blocks(block.as_ref(), &people),
+                FindingForm::Records | FindingForm::Neither => Ok(()),
+            });
         }
         for finding in records {
             self.send_to(&Record::Finding(finding), |form| {
@@ -397,29 +400,19 @@ impl Writer {
         let Record::Item(item_record) = &item else {
             unreachable!("built as an item record above")
         };
-        for (sink, failed) in self.sinks.iter_mut().zip(self.failed.iter_mut()) {
-            if *failed {
-                continue;
-            }
+        self.each_sink(|sink, _| {
             let by_reference = match &reused.origin {
-                Some(origin) => sink.record_reused(item_record, origin),
-                None => Ok(false),
+                Some(origin) => sink.record_reused(item_record, origin)?,
+                None => false,
             };
-            let result = match by_reference {
-                Ok(true) => Ok(()),
-                Ok(false) => findings
-                    .iter()
-                    .chain(std::iter::once(&item))
-                    .try_for_each(|record| sink.record(record)),
-                Err(err) => Err(err),
-            };
-            if let Err(err) = result {
-                tracing::error!(error = %err, "output failed; stopping the scan");
-                *failed = true;
-                self.cancel.store(true, Ordering::Relaxed);
-                self.failure.get_or_insert(err);
+            if by_reference {
+                return Ok(());
             }
-        }
+            findings
+                .iter()
+                .chain(std::iter::once(&item))
+                .try_for_each(|record| sink.record(record))
+        });
     }
 
     /// Writes the summary record and flushes every sink.
