@@ -20,7 +20,8 @@
 //! set) are also kept per item and category, distinct and sorted, so that
 //! the estimate of individuals reads those instead of every finding.
 
-use crate::json::{push_number, push_string};
+use crate::json::{push_locator, push_number, push_string};
+use crate::records::FindingRecord;
 use crate::{Category, Locator};
 use rustc_hash::FxHashSet;
 use std::collections::BTreeMap;
@@ -70,6 +71,26 @@ pub struct BlockFinding<'a> {
     pub person: bool,
 }
 
+impl<'a> From<&'a FindingRecord> for BlockFinding<'a> {
+    /// Takes the fields of a finding record that a block stores, which
+    /// never include the raw value.
+    fn from(finding: &'a FindingRecord) -> BlockFinding<'a> {
+        BlockFinding {
+            rule: &finding.rule,
+            category: finding.category,
+            confidence: finding.confidence,
+            start: finding.start,
+            end: finding.end,
+            line: finding.line,
+            column: finding.column,
+            locator: &finding.locator,
+            preview: &finding.preview,
+            fingerprint: &finding.fingerprint,
+            person: finding.person,
+        }
+    }
+}
+
 /// Appends one finding's array to a block's JSON text: the same text
 /// serde_json writes for the tuple of its fields.
 fn encode_finding(out: &mut Vec<u8>, finding: &BlockFinding<'_>) {
@@ -94,19 +115,6 @@ fn encode_finding(out: &mut Vec<u8>, finding: &BlockFinding<'_>) {
     out.push(b',');
     push_string(out, finding.fingerprint);
     out.extend_from_slice(if finding.person { b",1]" } else { b",0]" });
-}
-
-/// Appends a locator's JSON object. Text, the locator of most findings, is
-/// written directly; the others through their serde form.
-fn push_locator(out: &mut Vec<u8>, locator: &Locator) {
-    match locator {
-        Locator::Text => out.extend_from_slice(br#"{"kind":"text"}"#),
-        // Writing to a Vec cannot fail, and a locator serializes as strings
-        // and numbers only, for which serde_json has no error.
-        other => {
-            let _ = serde_json::to_writer(&mut *out, other);
-        }
-    }
 }
 
 /// The block being built for one item.
@@ -140,7 +148,7 @@ impl BlockBuilder {
         self.count == 0
     }
 
-    /// Takes the block built so far, if it holds any finding.
+    /// Takes the block built so far, if it contains any finding.
     pub fn take(&mut self, location: &str) -> Option<Block> {
         if self.json.is_empty() {
             return None;

@@ -50,6 +50,19 @@ pub fn push_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
+/// Appends a locator's JSON object, the text serde_json writes for it. Text,
+/// the locator of most findings, is written directly.
+pub fn push_locator(out: &mut Vec<u8>, locator: &crate::Locator) {
+    match locator {
+        crate::Locator::Text => out.extend_from_slice(br#"{"kind":"text"}"#),
+        // Writing to a Vec cannot fail, and the fields of `Locator` are
+        // strings and integers, which serde_json writes without error.
+        other => {
+            let _ = serde_json::to_writer(&mut *out, other);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +84,26 @@ mod tests {
                 String::from_utf8(out).unwrap(),
                 serde_json::to_string(text).unwrap(),
                 "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn locators_match_serde() {
+        let locators = [
+            crate::Locator::Text,
+            crate::Locator::Csv {
+                row: 2,
+                column: 3,
+                header: Some("SSN \"primary\"".into()),
+            },
+        ];
+        for locator in &locators {
+            let mut out = Vec::new();
+            push_locator(&mut out, locator);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(locator).unwrap()
             );
         }
     }

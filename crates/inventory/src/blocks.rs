@@ -28,24 +28,6 @@ type StoredFinding = (
     u8,
 );
 
-/// Returns the fields of a finding record that a block stores, which never
-/// include the raw value.
-fn block_finding(finding: &FindingRecord) -> BlockFinding<'_> {
-    BlockFinding {
-        rule: &finding.rule,
-        category: finding.category,
-        confidence: finding.confidence,
-        start: finding.start,
-        end: finding.end,
-        line: finding.line,
-        column: finding.column,
-        locator: &finding.locator,
-        preview: &finding.preview,
-        fingerprint: &finding.fingerprint,
-        person: finding.person,
-    }
-}
-
 /// Parses a block's JSON text into finding records of `location`.
 pub fn decode_block(json: &str, location: &str) -> serde_json::Result<Vec<FindingRecord>> {
     let stored: Vec<StoredFinding> = serde_json::from_str(json)?;
@@ -129,7 +111,7 @@ impl PendingFindings {
             Some(item) => item,
             None => self.items.entry(finding.location.clone()).or_default(),
         };
-        item.block.add(&block_finding(finding));
+        item.block.add(&BlockFinding::from(finding));
         let mut people_full = false;
         if finding.person {
             let fingerprints = item.people.entry(finding.category).or_default();
