@@ -640,13 +640,13 @@ impl<'s> ItemSink<'s> {
             let fingerprint = scanner
                 .fingerprinter
                 .fingerprint(rule.category, &found.canonical);
-            let (line, column) = lines.at(found.start);
             let person =
                 rule.role == Role::Direct && counts_person(rule.category, &found.canonical);
             self.batch.count(rule.category);
             let forms = worker.forms;
             // Without a sink for findings (`--no-db --quiet`), only counts.
             if forms.blocks || forms.records {
+                let (line, column) = lines.at(found.start);
                 let locator = (segment.locate)(found.start);
                 let preview = mask(rule.category, value);
                 let start = segment.item_offset(found.start);

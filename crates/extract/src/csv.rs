@@ -421,6 +421,21 @@ mod tests {
         }
     }
 
+    /// Streams comma-separated UTF-8 `text` into a [`Rows`] sink.
+    fn rows_of(text: &str, limits: &Limits) -> Rows {
+        let mut sink = Rows::default();
+        extract_stream(
+            text.as_bytes(),
+            TextEncoding::Utf8,
+            Format::Csv,
+            b',',
+            limits,
+            &mut sink,
+        )
+        .unwrap();
+        sink
+    }
+
     #[test]
     fn rows_carry_headers_offsets_and_lines() {
         let text = "Name,SSN\nAna,234-56-7890\n\"Bo\nB\",345-67-8901\n";
@@ -461,16 +476,7 @@ mod tests {
             chunk_bytes: 4096,
             ..Limits::default()
         };
-        let mut sink = Rows::default();
-        extract_stream(
-            text.as_bytes(),
-            TextEncoding::Utf8,
-            Format::Csv,
-            b',',
-            &limits,
-            &mut sink,
-        )
-        .unwrap();
+        let sink = rows_of(&text, &limits);
         assert_eq!(sink.rows.len(), 2001);
         for (record, offset, _, line) in &sink.rows {
             assert_eq!(
@@ -496,24 +502,14 @@ mod tests {
                 parallel_chunks,
                 ..Limits::default()
             };
-            let mut sink = Rows::default();
-            extract_stream(
-                text.as_bytes(),
-                TextEncoding::Utf8,
-                Format::Csv,
-                b',',
-                &limits,
-                &mut sink,
-            )
-            .unwrap();
-            sink
+            rows_of(&text, &limits)
         };
-        let one = run(1);
+        let one_by_one = run(1);
         let together = run(4);
-        assert_eq!(one.rows.len(), 3001);
-        assert_eq!(one.batches, 3001, "one record per call");
+        assert_eq!(one_by_one.rows.len(), 3001);
+        assert_eq!(one_by_one.batches, 3001, "one record per call");
         assert!(together.batches < 100, "{} calls", together.batches);
-        assert_eq!(together.rows, one.rows);
-        assert_eq!(together.locators, one.locators);
+        assert_eq!(together.rows, one_by_one.rows);
+        assert_eq!(together.locators, one_by_one.locators);
     }
 }

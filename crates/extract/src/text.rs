@@ -59,7 +59,7 @@ pub fn extract_stream(
             } else {
                 report_to
             };
-            let piece_to = ceil_char_boundary(&window, piece_to);
+            let piece_to = window.ceil_char_boundary(piece_to);
             pieces.push((piece_from, piece_to));
             piece_from = piece_to;
         }
@@ -117,15 +117,6 @@ fn advance(text: &str, line: u64, column: u64) -> (u64, u64) {
         ),
         None => (line, column + bytes.len() as u64),
     }
-}
-
-/// Smallest char boundary at or above `index`.
-fn ceil_char_boundary(text: &str, index: usize) -> usize {
-    let mut index = index.min(text.len());
-    while !text.is_char_boundary(index) {
-        index += 1;
-    }
-    index
 }
 
 /// Largest char boundary at or below `index`.
