@@ -254,7 +254,7 @@ pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
 ///
 /// The scan's writer thread calls [`RecordSink::record`] for every record in
 /// order: the scan record first, the summary last.
-/// How a sink wants the findings of a scan.
+/// The form in which a sink takes the findings of a scan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FindingForm {
     /// One [`Record::Finding`] per finding.

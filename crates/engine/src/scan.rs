@@ -221,9 +221,9 @@ impl Scanner {
         let (mail_sender, mail_receiver) =
             crossbeam_channel::bounded::<(usize, MailEvent)>(threads);
         // Workers send messages in batches of writer::OUTBOX_WEIGHT. While
-        // the writer checkpoints the store's log it takes nothing for a
-        // while: with four batches per worker the workers stopped and waited
-        // (a tenth of a one-thread scan), with sixteen they work on.
+        // the writer checkpoints the store's log, it takes no batch. With
+        // four batches per worker, the workers waited for about 13% of a
+        // one-thread scan. With sixteen they keep working.
         let (message_sender, message_receiver) =
             crossbeam_channel::bounded::<Vec<Message>>(MESSAGE_BATCHES_PER_WORKER * threads.max(1));
         let writer_thread = std::thread::Builder::new()
@@ -303,8 +303,8 @@ impl Scanner {
     }
 }
 
-/// Most chunks of one large text file read before they are matched
-/// together: 8 MiB with the default chunk size.
+/// Largest number of chunks of one large text file read before they are
+/// matched together: 8 MiB with the default chunk size.
 const MAX_PARALLEL_CHUNKS: usize = 8;
 
 /// Batches of messages queued for the writer, per worker thread.

@@ -54,10 +54,10 @@ pub struct Limits {
     /// Bytes of context carried between streamed chunks; also the longest
     /// match that can span a chunk boundary.
     pub overlap_bytes: usize,
-    /// Chunks of streamed plain text read before they are handed to the
-    /// sink together, so that a sink may match them on several threads.
-    /// Above one, the records of a delimited file's chunk also go together.
-    /// With 1, each chunk or record is handed over as soon as it is read.
+    /// Number of chunks of streamed plain text read before they are handed
+    /// to the sink together, so that a sink may match them on several
+    /// threads. Above one, the records of a delimited file's chunk also go
+    /// together. With 1, each chunk or record goes as soon as it is read.
     pub parallel_chunks: usize,
     /// Maximum size, in bytes, of a delimited-text record; a longer one is scanned as plain text.
     pub max_record_bytes: usize,
