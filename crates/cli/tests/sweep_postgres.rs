@@ -136,6 +136,77 @@ fn same_inventory_as_sqlite(server: &Server) {
     if let Some(difference) = first_difference("", &from_postgres, &from_sqlite) {
         panic!("inventories differ (PostgreSQL, then SQLite): {difference}");
     }
+
+    // The two stores' `findings` views expand the blocks into the same rows.
+    let columns = r#"location, rule, category, confidence, start, "end", line, "column",
+                     locator, preview, fingerprint"#;
+    let order = r#"ORDER BY location, start, "end", rule"#;
+    let connection = rusqlite::Connection::open(&sqlite).unwrap();
+    let from_sqlite: Vec<Value> = connection
+        .prepare(&format!("SELECT {columns}, person FROM findings {order}"))
+        .unwrap()
+        .query_map([], |row| {
+            let locator: String = row.get(8)?;
+            Ok(serde_json::json!([
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, i64>(3)?,
+                row.get::<_, i64>(4)?,
+                row.get::<_, i64>(5)?,
+                row.get::<_, i64>(6)?,
+                row.get::<_, i64>(7)?,
+                serde_json::from_str::<Value>(&locator).unwrap(),
+                row.get::<_, String>(9)?,
+                row.get::<_, String>(10)?,
+                row.get::<_, i64>(11)? == 1,
+            ]))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let from_postgres: Vec<Value> = server
+        .client()
+        .query(
+            &format!("SELECT {columns}, person FROM findings {order}"),
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let locator: String = row.get(8);
+            serde_json::json!([
+                row.get::<_, String>(0),
+                row.get::<_, String>(1),
+                row.get::<_, String>(2),
+                i64::from(row.get::<_, i32>(3)),
+                row.get::<_, i64>(4),
+                row.get::<_, i64>(5),
+                row.get::<_, i64>(6),
+                row.get::<_, i64>(7),
+                serde_json::from_str::<Value>(&locator).unwrap(),
+                row.get::<_, String>(9),
+                row.get::<_, String>(10),
+                row.get::<_, bool>(11),
+            ])
+        })
+        .collect();
+    assert!(from_sqlite.len() > 100, "{}", from_sqlite.len());
+    let kinds: std::collections::BTreeSet<&str> = from_sqlite
+        .iter()
+        .filter_map(|row| row[8]["kind"].as_str())
+        .collect();
+    for kind in ["text", "csv", "cell"] {
+        assert!(
+            kinds.contains(kind),
+            "{kind} locators in the sample share: {kinds:?}"
+        );
+    }
+    if let Some(difference) =
+        first_difference("", &Value::Array(from_postgres), &Value::Array(from_sqlite))
+    {
+        panic!("findings views differ (PostgreSQL, then SQLite): {difference}");
+    }
 }
 
 /// Returns the path and both values of the first place where two JSON
@@ -225,6 +296,44 @@ fn schema_and_no_values(server: &Server) {
         .unwrap()
         .get(0);
     assert_eq!(findings, 100);
+    // A block as phiscan wrote it before the rule table reads the same way.
+    client
+        .batch_execute(
+            r#"INSERT INTO finding_blocks (scan_id, location, findings)
+               SELECT id, 'old/a.csv', '[["us.ssn","ssn",98,5,16,2,6,{"kind":"csv","row":2,"column":3},"***-**-7890","ab",1]]'
+               FROM scans"#,
+        )
+        .unwrap();
+    let old = client
+        .query_one(
+            r#"SELECT rule, category, confidence, start, "end", line, "column", locator, preview, fingerprint, person
+               FROM findings WHERE location = 'old/a.csv'"#,
+            &[],
+        )
+        .unwrap();
+    let locator: Value = serde_json::from_str(old.get::<_, &str>(7)).unwrap();
+    assert_eq!(
+        (
+            old.get::<_, &str>(0),
+            old.get::<_, &str>(1),
+            old.get::<_, i32>(2),
+            [old.get::<_, i64>(3), old.get(4), old.get(5), old.get(6)],
+            locator,
+            old.get::<_, &str>(8),
+            old.get::<_, &str>(9),
+            old.get::<_, bool>(10),
+        ),
+        (
+            "us.ssn",
+            "ssn",
+            98,
+            [5, 16, 2, 6],
+            serde_json::json!({"kind": "csv", "row": 2, "column": 3}),
+            "***-**-7890",
+            "ab",
+            true,
+        )
+    );
     let gaps: i64 = client
         .query_one("SELECT count(*) FROM coverage", &[])
         .unwrap()

@@ -3,14 +3,31 @@
 //! A scan can produce millions of findings, and one table row with indexes
 //! per finding made the store the slowest stage of a scan. The stores keep
 //! one block per item and batch instead: the item's findings in order, as a
-//! JSON array of arrays. Each inner array holds, in this order:
+//! JSON array of arrays, and the block's rule table. Each inner array holds,
+//! in this order:
 //!
 //! ```text
-//! [rule, category, confidence, start, end, line, column, locator, preview, fingerprint, person]
+//! [rule, confidence, start, end, line, column, locator, preview, fingerprint, person]
 //! ```
 //!
-//! `locator` is the locator's JSON object and `person` is 1 or 0. The raw
-//! value is never part of a block.
+//! `rule` numbers an entry of the rule table, a JSON array of
+//! `[rule id, category]` pairs in the order the block first uses them.
+//! `person` is 1 or 0. The raw value is never part of a block.
+//!
+//! Most findings sit in plain text or in a delimited export, so those two
+//! locators are written short: `0` for text, and `[row, column]` or
+//! `[row, column, header]` for a cell of a delimited export. Every other
+//! locator is its JSON object. Together with the rule table this keeps a
+//! finding to about two thirds of the bytes of a self-describing array, and
+//! bytes written are most of the store's cost per finding. The stores'
+//! `findings` views expand both short forms back into locator objects.
+//!
+//! Stores made before the rule table keep blocks without one (the rule
+//! table column is null). Their findings are self-describing arrays:
+//!
+//! ```text
+//! [rule id, category, confidence, start, end, line, column, locator object, preview, fingerprint, person]
+//! ```
 //!
 //! Workers encode blocks while they match, so that the single writer thread
 //! only inserts finished rows: encoding a million findings on the writer
@@ -23,7 +40,7 @@
 use crate::json::{push_locator, push_number, push_string};
 use crate::records::FindingRecord;
 use crate::{Category, Locator};
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
 
 /// Size of a block's JSON text, in bytes, after which the block is sent
@@ -40,6 +57,8 @@ pub const MAX_PEOPLE_PER_ROW: usize = 50_000;
 #[derive(Debug, PartialEq, Eq)]
 pub struct Block {
     pub location: String,
+    /// The block's rule table: a JSON array of `[rule id, category]` pairs.
+    pub rules: String,
     /// The JSON array of the block's findings.
     pub findings: String,
     /// Number of findings in the block.
@@ -91,15 +110,35 @@ impl<'a> From<&'a FindingRecord> for BlockFinding<'a> {
     }
 }
 
-/// Appends one finding's array to a block's JSON text: the same text
-/// serde_json writes for the tuple of its fields.
-fn encode_finding(out: &mut Vec<u8>, finding: &BlockFinding<'_>) {
+/// Appends a locator in its block form: short for text and delimited
+/// cells, the JSON object otherwise.
+fn push_block_locator(out: &mut Vec<u8>, locator: &Locator) {
+    match locator {
+        Locator::Text => out.push(b'0'),
+        Locator::Csv {
+            row,
+            column,
+            header,
+        } => {
+            out.push(b'[');
+            push_number(out, *row);
+            out.push(b',');
+            push_number(out, *column);
+            if let Some(header) = header {
+                out.push(b',');
+                push_string(out, header);
+            }
+            out.push(b']');
+        }
+        other => push_locator(out, other),
+    }
+}
+
+/// Appends one finding's array to a block's JSON text.
+fn encode_finding(out: &mut Vec<u8>, rule: u32, finding: &BlockFinding<'_>) {
     out.push(b'[');
-    push_string(out, finding.rule);
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(finding.category.as_str().as_bytes());
-    out.extend_from_slice(b"\",");
     for number in [
+        u64::from(rule),
         u64::from(finding.confidence),
         finding.start,
         finding.end,
@@ -109,7 +148,7 @@ fn encode_finding(out: &mut Vec<u8>, finding: &BlockFinding<'_>) {
         push_number(out, number);
         out.push(b',');
     }
-    push_locator(out, finding.locator);
+    push_block_locator(out, finding.locator);
     out.push(b',');
     push_string(out, finding.preview);
     out.push(b',');
@@ -123,14 +162,28 @@ pub struct BlockBuilder {
     /// JSON text so far, without its closing bracket.
     json: Vec<u8>,
     count: usize,
+    /// The rule table so far: rule ids in order of first use.
+    rules: Vec<(String, Category)>,
+    /// Each rule id's number in `rules`.
+    numbers: FxHashMap<String, u32>,
 }
 
 impl BlockBuilder {
     /// Appends a finding.
     pub fn add(&mut self, finding: &BlockFinding<'_>) {
+        let rule = match self.numbers.get(finding.rule) {
+            Some(&number) => number,
+            None => {
+                let number = self.rules.len() as u32;
+                self.rules
+                    .push((finding.rule.to_string(), finding.category));
+                self.numbers.insert(finding.rule.to_string(), number);
+                number
+            }
+        };
         self.json
             .push(if self.json.is_empty() { b'[' } else { b',' });
-        encode_finding(&mut self.json, finding);
+        encode_finding(&mut self.json, rule, finding);
         self.count += 1;
     }
 
@@ -156,15 +209,33 @@ impl BlockBuilder {
         let mut json = std::mem::take(&mut self.json);
         json.push(b']');
         let count = std::mem::take(&mut self.count);
-        // Every byte came from a `str` or is ASCII punctuation and digits.
-        let findings = String::from_utf8(json)
-            .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned());
+        self.numbers.clear();
+        let mut rules = Vec::with_capacity(self.rules.len() * 32 + 2);
+        rules.push(b'[');
+        for (index, (rule, category)) in self.rules.drain(..).enumerate() {
+            if index > 0 {
+                rules.push(b',');
+            }
+            rules.push(b'[');
+            push_string(&mut rules, &rule);
+            rules.push(b',');
+            push_string(&mut rules, category.as_str());
+            rules.push(b']');
+        }
+        rules.push(b']');
         Some(Block {
             location: location.to_string(),
-            findings,
+            rules: into_string(rules),
+            findings: into_string(json),
             count,
         })
     }
+}
+
+/// Converts JSON text built from `str`s, ASCII punctuation and digits.
+fn into_string(json: Vec<u8>) -> String {
+    String::from_utf8(json)
+        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
 }
 
 /// The distinct person fingerprints of one item, per category.
@@ -229,8 +300,7 @@ impl PeopleBuilder {
                 PeopleRow {
                     location: location.to_string(),
                     category,
-                    fingerprints: String::from_utf8(json)
-                        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned()),
+                    fingerprints: into_string(json),
                 }
             })
             .collect()
@@ -301,42 +371,65 @@ mod tests {
 
     #[test]
     fn block_text_is_what_serde_writes() {
-        let locators = [
-            Locator::Text,
-            Locator::Csv {
-                row: 2,
-                column: 3,
-                header: Some("SSN \"primary\"".into()),
-            },
-        ];
+        let text = Locator::Text;
+        let cell = Locator::Csv {
+            row: 2,
+            column: 3,
+            header: Some("SSN \"primary\"".into()),
+        };
+        let bare_cell = Locator::Csv {
+            row: 4,
+            column: 1,
+            header: None,
+        };
+        let page = Locator::Page { page: 7 };
         let mut builder = BlockBuilder::default();
-        for locator in &locators {
-            builder.add(&stored(locator, "ab"));
-        }
+        builder.add(&stored(&text, "ab"));
+        builder.add(&BlockFinding {
+            rule: "date.numeric",
+            category: Category::Date,
+            ..stored(&cell, "cd")
+        });
+        builder.add(&stored(&bare_cell, "ef"));
+        builder.add(&stored(&page, "01"));
         let block = builder.take("a.csv").unwrap();
-        assert_eq!(block.count, 2);
-        let arrays: Vec<String> = locators
-            .iter()
-            .map(|locator| {
-                let fields = (
-                    "us.ssn",
-                    "ssn",
-                    98,
-                    5,
-                    16,
-                    1,
-                    6,
-                    locator,
-                    "***-**-7890 \"quoted\"",
-                    "ab",
-                    1,
-                );
-                serde_json::to_string(&fields).unwrap()
-            })
-            .collect();
+        assert_eq!(block.count, 4);
+        assert_eq!(
+            block.rules,
+            serde_json::to_string(&[("us.ssn", "ssn"), ("date.numeric", "date")]).unwrap()
+        );
+        let preview = "***-**-7890 \"quoted\"";
+        let arrays = [
+            serde_json::to_string(&(0, 98, 5, 16, 1, 6, 0, preview, "ab", 1)),
+            serde_json::to_string(&(
+                1,
+                98,
+                5,
+                16,
+                1,
+                6,
+                (2, 3, "SSN \"primary\""),
+                preview,
+                "cd",
+                1,
+            )),
+            serde_json::to_string(&(0, 98, 5, 16, 1, 6, (4, 1), preview, "ef", 1)),
+            serde_json::to_string(&(0, 98, 5, 16, 1, 6, &page, preview, "01", 1)),
+        ]
+        .map(Result::unwrap);
         let expected = format!("[{}]", arrays.join(","));
         assert_eq!(block.findings, expected, "same text as serde_json");
         assert!(builder.take("a.csv").is_none(), "taken blocks start empty");
+
+        // A new block numbers its rules afresh.
+        builder.add(&BlockFinding {
+            rule: "date.numeric",
+            category: Category::Date,
+            ..stored(&text, "ab")
+        });
+        let block = builder.take("a.csv").unwrap();
+        assert_eq!(block.rules, r#"[["date.numeric","date"]]"#);
+        assert!(block.findings.starts_with("[[0,"), "{}", block.findings);
     }
 
     #[test]

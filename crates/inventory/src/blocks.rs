@@ -11,10 +11,14 @@ use phiscan_core::blocks::{BlockBuilder, BlockFinding, MAX_PEOPLE_PER_ROW};
 use phiscan_core::records::FindingRecord;
 use phiscan_core::{Category, Locator};
 use rustc_hash::{FxHashMap, FxHashSet};
+use serde::Deserialize;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::BTreeMap;
 
-/// One finding as a block stores it.
-type StoredFinding = (
+/// One finding of a block without a rule table, as stores made before
+/// the table hold them.
+type SelfDescribingFinding = (
     String,
     String,
     u8,
@@ -28,9 +32,135 @@ type StoredFinding = (
     u8,
 );
 
-/// Parses a block's JSON text into finding records of `location`.
-pub fn decode_block(json: &str, location: &str) -> serde_json::Result<Vec<FindingRecord>> {
-    let stored: Vec<StoredFinding> = serde_json::from_str(json)?;
+/// One finding of a block with a rule table.
+type NumberedFinding = (
+    u32,
+    u8,
+    u64,
+    u64,
+    u64,
+    u64,
+    BlockLocator,
+    String,
+    String,
+    u8,
+);
+
+/// A locator as a block stores it: `0` for text, `[row, column]` or
+/// `[row, column, header]` for a delimited cell, the object otherwise.
+struct BlockLocator(Locator);
+
+impl<'de> Deserialize<'de> for BlockLocator {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(BlockLocatorVisitor)
+    }
+}
+
+struct BlockLocatorVisitor;
+
+impl<'de> Visitor<'de> for BlockLocatorVisitor {
+    type Value = BlockLocator;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("0, a [row, column, header] array or a locator object")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, number: u64) -> Result<BlockLocator, E> {
+        match number {
+            0 => Ok(BlockLocator(Locator::Text)),
+            other => Err(E::invalid_value(
+                serde::de::Unexpected::Unsigned(other),
+                &self,
+            )),
+        }
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BlockLocator, A::Error> {
+        let row = seq
+            .next_element()?
+            .ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
+        let column = seq
+            .next_element()?
+            .ok_or_else(|| serde::de::Error::invalid_length(1, &self))?;
+        let header = seq.next_element::<String>()?;
+        if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+            return Err(serde::de::Error::invalid_length(4, &self));
+        }
+        Ok(BlockLocator(Locator::Csv {
+            row,
+            column,
+            header,
+        }))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<BlockLocator, A::Error> {
+        Locator::deserialize(MapAccessDeserializer::new(map)).map(BlockLocator)
+    }
+}
+
+/// Parses a block's JSON text into finding records of `location`. `rules`
+/// is the block's rule table; blocks written before the table have none.
+pub fn decode_block(
+    findings: &str,
+    rules: Option<&str>,
+    location: &str,
+) -> serde_json::Result<Vec<FindingRecord>> {
+    let Some(rules) = rules else {
+        return decode_self_describing(findings, location);
+    };
+    let rules: Vec<(String, String)> = serde_json::from_str(rules)?;
+    let rules: Vec<(String, Category)> = rules
+        .into_iter()
+        .map(|(rule, category)| (rule, parse_category(&category)))
+        .collect();
+    let stored: Vec<NumberedFinding> = serde_json::from_str(findings)?;
+    stored
+        .into_iter()
+        .map(
+            |(
+                number,
+                confidence,
+                start,
+                end,
+                line,
+                column,
+                locator,
+                preview,
+                fingerprint,
+                person,
+            )| {
+                let (rule, category) = rules.get(number as usize).ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "rule number {number} is not in the block's rule table of {} rules",
+                        rules.len()
+                    ))
+                })?;
+                Ok(FindingRecord {
+                    location: location.to_string(),
+                    rule: rule.clone(),
+                    category: *category,
+                    confidence,
+                    start,
+                    end,
+                    line,
+                    column,
+                    locator: locator.0,
+                    preview,
+                    fingerprint,
+                    person: person != 0,
+                    value: None,
+                })
+            },
+        )
+        .collect()
+}
+
+/// Parses a block without a rule table.
+fn decode_self_describing(
+    findings: &str,
+    location: &str,
+) -> serde_json::Result<Vec<FindingRecord>> {
+    let stored: Vec<SelfDescribingFinding> = serde_json::from_str(findings)?;
     Ok(stored
         .into_iter()
         .map(
@@ -183,6 +313,10 @@ mod tests {
         }
     }
 
+    fn decode_block_of(block: Block, location: &str) -> Vec<FindingRecord> {
+        decode_block(&block.findings, Some(&block.rules), location).unwrap()
+    }
+
     #[test]
     fn block_round_trip_without_value() {
         let mut pending = PendingFindings::default();
@@ -197,7 +331,7 @@ mod tests {
             "{}",
             block.findings
         );
-        let decoded = decode_block(&block.findings, "a.csv").unwrap();
+        let decoded = decode_block(&block.findings, Some(&block.rules), "a.csv").unwrap();
         let expected: Vec<FindingRecord> = [first, second]
             .into_iter()
             .map(|finding| FindingRecord {
@@ -224,21 +358,11 @@ mod tests {
         pending.add(&finding("a.txt", "f1", true));
         pending.add(&finding("a.txt", "f2", true));
         let (block, people) = pending.close("a.txt");
-        assert_eq!(
-            decode_block(&block.unwrap().findings, "a.txt")
-                .unwrap()
-                .len(),
-            3
-        );
+        assert_eq!(decode_block_of(block.unwrap(), "a.txt").len(), 3);
         assert_eq!(people.len(), 1);
         assert_eq!(people[0].fingerprints, r#"["f1","f2"]"#);
         let (block, _) = pending.close("b.txt");
-        assert_eq!(
-            decode_block(&block.unwrap().findings, "b.txt")
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(decode_block_of(block.unwrap(), "b.txt").len(), 1);
         assert_eq!(pending.close("b.txt"), (None, Vec::new()));
     }
 
@@ -261,7 +385,11 @@ mod tests {
         blocks.extend(last);
         let total: usize = blocks
             .iter()
-            .map(|block| decode_block(&block.findings, "big.log").unwrap().len())
+            .map(|block| {
+                decode_block(&block.findings, Some(&block.rules), "big.log")
+                    .unwrap()
+                    .len()
+            })
             .sum();
         assert_eq!(total, count);
         assert!(
@@ -269,6 +397,80 @@ mod tests {
                 .iter()
                 .all(|block| block.findings.len() <= phiscan_core::blocks::MAX_BLOCK_BYTES + 1024)
         );
+    }
+
+    #[test]
+    fn every_locator_form_decodes() {
+        let locators = [
+            Locator::Text,
+            Locator::Csv {
+                row: 9,
+                column: 2,
+                header: None,
+            },
+            Locator::Csv {
+                row: 2,
+                column: 3,
+                header: Some("SSN \"primary\"".into()),
+            },
+            Locator::Cell {
+                sheet: "Sheet1".into(),
+                cell: "C12".into(),
+                header: None,
+            },
+            Locator::MailHeader {
+                header: "Subject".into(),
+            },
+        ];
+        let mut pending = PendingFindings::default();
+        let expected: Vec<FindingRecord> = locators
+            .iter()
+            .map(|locator| FindingRecord {
+                locator: locator.clone(),
+                value: None,
+                ..finding("mixed.eml", "f1", false)
+            })
+            .collect();
+        for record in &expected {
+            pending.add(record);
+        }
+        let block = pending.close("mixed.eml").0.unwrap();
+        let decoded = decode_block(&block.findings, Some(&block.rules), "mixed.eml").unwrap();
+        assert_eq!(decoded, expected);
+    }
+
+    #[test]
+    fn blocks_without_a_rule_table_still_decode() {
+        // A block as stores before the rule table wrote it.
+        let old = r#"[["us.ssn","ssn",98,5,16,1,6,{"kind":"csv","row":2,"column":3},"***-**-7890","f1",1]]"#;
+        let decoded = decode_block(old, None, "a.csv").unwrap();
+        let expected = FindingRecord {
+            locator: Locator::Csv {
+                row: 2,
+                column: 3,
+                header: None,
+            },
+            value: None,
+            ..finding("a.csv", "f1", true)
+        };
+        assert_eq!(decoded, vec![expected]);
+    }
+
+    #[test]
+    fn bad_rule_numbers_and_locators_are_errors() {
+        let rules = r#"[["us.ssn","ssn"]]"#;
+        let numbered = |rule: u32, locator: &str| {
+            format!(r#"[[{rule},98,5,16,1,6,{locator},"***-**-7890","f1",1]]"#)
+        };
+        assert!(decode_block(&numbered(0, "0"), Some(rules), "a").is_ok());
+        let error = decode_block(&numbered(1, "0"), Some(rules), "a").unwrap_err();
+        assert!(error.to_string().contains("rule number 1"), "{error}");
+        for locator in ["1", "[2]", r#"[2,3,"h",4]"#, r#""text""#] {
+            assert!(
+                decode_block(&numbered(0, locator), Some(rules), "a").is_err(),
+                "{locator}"
+            );
+        }
     }
 
     #[test]

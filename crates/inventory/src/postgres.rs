@@ -325,6 +325,35 @@ const MIGRATIONS: &[&str] = &[
         FROM all_items i JOIN scans s ON s.id = i.scan_id
         WHERE i.parent IS NULL;
     "#,
+    // 7: a rule table per finding block and short locators, as in the
+    // SQLite store. Blocks written before have no rule table.
+    r#"
+    ALTER TABLE finding_blocks ADD COLUMN rules JSONB;
+    CREATE OR REPLACE VIEW findings AS
+        SELECT b.scan_id, b.location,
+               CASE WHEN b.rules IS NULL THEN f.value ->> 0
+                    ELSE b.rules -> ((f.value ->> 0)::integer) ->> 0 END AS rule,
+               CASE WHEN b.rules IS NULL THEN f.value ->> 1
+                    ELSE b.rules -> ((f.value ->> 0)::integer) ->> 1 END AS category,
+               (f.value ->> (1 + (b.rules IS NULL)::integer))::integer AS confidence,
+               (f.value ->> (2 + (b.rules IS NULL)::integer))::bigint AS start,
+               (f.value ->> (3 + (b.rules IS NULL)::integer))::bigint AS "end",
+               (f.value ->> (4 + (b.rules IS NULL)::integer))::bigint AS line,
+               (f.value ->> (5 + (b.rules IS NULL)::integer))::bigint AS "column",
+               (CASE WHEN b.rules IS NULL THEN f.value -> 7
+                     ELSE CASE jsonb_typeof(f.value -> 6)
+                         WHEN 'number' THEN '{"kind": "text"}'::jsonb
+                         WHEN 'array' THEN jsonb_strip_nulls(jsonb_build_object(
+                             'kind', 'csv', 'row', f.value -> 6 -> 0,
+                             'column', f.value -> 6 -> 1, 'header', f.value -> 6 -> 2))
+                         ELSE f.value -> 6
+                     END
+                END)::text AS locator,
+               f.value ->> (7 + (b.rules IS NULL)::integer) AS preview,
+               f.value ->> (8 + (b.rules IS NULL)::integer) AS fingerprint,
+               (f.value ->> (9 + (b.rules IS NULL)::integer))::boolean AS person
+        FROM finding_blocks b CROSS JOIN LATERAL jsonb_array_elements(b.findings) AS f(value);
+    "#,
 ];
 
 /// Records inserted per transaction.
@@ -434,7 +463,7 @@ impl PgStore {
         // The JSON text is sent as text and stored as jsonb.
         let block_insert = client
             .prepare(
-                "INSERT INTO finding_blocks (scan_id, location, findings) VALUES ($1, $2, $3::text::jsonb)",
+                "INSERT INTO finding_blocks (scan_id, location, rules, findings) VALUES ($1, $2, $3::text::jsonb, $4::text::jsonb)",
             )
             .map_err(query_error)?;
         let people_insert = client
@@ -726,7 +755,12 @@ impl PgStore {
         let statement = self.block_insert.clone();
         self.client.execute(
             &statement,
-            &[&self.scan_id, &block.location, &block.findings],
+            &[
+                &self.scan_id,
+                &block.location,
+                &block.rules,
+                &block.findings,
+            ],
         )?;
         self.commit_if_full()
     }
@@ -958,12 +992,13 @@ impl PgCache {
             let mut findings = Vec::new();
             if record.findings > 0 {
                 let blocks = client.query(
-                    "SELECT findings::text FROM finding_blocks WHERE scan_id = $1 AND location = $2 ORDER BY seq",
+                    "SELECT findings::text, rules::text FROM finding_blocks WHERE scan_id = $1 AND location = $2 ORDER BY seq",
                     &[&scan_id, &record.location],
                 )?;
                 for block in blocks {
                     let text: &str = block.get(0);
-                    match decode_block(text, &record.location) {
+                    let rules: Option<&str> = block.get(1);
+                    match decode_block(text, rules, &record.location) {
                         Ok(decoded) => findings.extend(decoded),
                         Err(err) => {
                             tracing::warn!(error = %err, "cannot read a stored finding block; reading the file again");

@@ -212,13 +212,14 @@ pub(crate) fn findings_of(
     location: &str,
 ) -> rusqlite::Result<Vec<FindingRecord>> {
     let mut statement = connection.prepare_cached(
-        "SELECT findings FROM finding_blocks WHERE scan_id = ?1 AND location = ?2 ORDER BY seq",
+        "SELECT findings, rules FROM finding_blocks WHERE scan_id = ?1 AND location = ?2 ORDER BY seq",
     )?;
     let mut rows = statement.query(params![scan_id, location])?;
     let mut findings = Vec::new();
     while let Some(row) = rows.next()? {
         let text: String = row.get(0)?;
-        let block = decode_block(&text, location).map_err(|err| {
+        let rules: Option<String> = row.get(1)?;
+        let block = decode_block(&text, rules.as_deref(), location).map_err(|err| {
             rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(err))
         })?;
         findings.extend(block);

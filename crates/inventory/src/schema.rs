@@ -296,4 +296,40 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         FROM all_items i JOIN scans s ON s.id = i.scan_id
         WHERE i.parent IS NULL;
     "#,
+    // 7: a rule table per finding block, and short locators for text and
+    // delimited cells (see phiscan_core::blocks). Blocks written before
+    // have no rule table and keep their self-describing findings.
+    r#"
+    ALTER TABLE finding_blocks ADD COLUMN rules TEXT;
+    DROP VIEW findings;
+    CREATE VIEW findings AS
+        SELECT b.scan_id AS scan_id, b.location AS location,
+               CASE WHEN b.rules IS NULL THEN f.value ->> 0
+                    ELSE b.rules -> (f.value ->> 0) ->> 0 END AS rule,
+               CASE WHEN b.rules IS NULL THEN f.value ->> 1
+                    ELSE b.rules -> (f.value ->> 0) ->> 1 END AS category,
+               f.value ->> (1 + (b.rules IS NULL)) AS confidence,
+               f.value ->> (2 + (b.rules IS NULL)) AS start,
+               f.value ->> (3 + (b.rules IS NULL)) AS "end",
+               f.value ->> (4 + (b.rules IS NULL)) AS line,
+               f.value ->> (5 + (b.rules IS NULL)) AS "column",
+               CASE WHEN b.rules IS NULL THEN f.value -> 7
+                    ELSE CASE json_type(f.value, '$[6]')
+                        WHEN 'integer' THEN '{"kind":"text"}'
+                        WHEN 'array' THEN
+                            CASE WHEN json_type(f.value, '$[6][2]') IS NULL
+                                THEN json_object('kind', 'csv', 'row', f.value -> 6 ->> 0,
+                                                 'column', f.value -> 6 ->> 1)
+                                ELSE json_object('kind', 'csv', 'row', f.value -> 6 ->> 0,
+                                                 'column', f.value -> 6 ->> 1,
+                                                 'header', f.value -> 6 ->> 2)
+                            END
+                        ELSE f.value -> 6
+                    END
+               END AS locator,
+               f.value ->> (7 + (b.rules IS NULL)) AS preview,
+               f.value ->> (8 + (b.rules IS NULL)) AS fingerprint,
+               f.value ->> (9 + (b.rules IS NULL)) AS person
+        FROM finding_blocks b, json_each(b.findings) f;
+    "#,
 ];

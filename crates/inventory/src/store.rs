@@ -392,10 +392,15 @@ impl Store {
         self.begin_if_needed()?;
         self.connection
             .prepare_cached(
-                "INSERT INTO finding_blocks (scan_id, location, findings) VALUES (?1, ?2, ?3)",
+                "INSERT INTO finding_blocks (scan_id, location, rules, findings) VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(params![self.scan_id, block.location, block.findings])?;
-        self.commit_if_full(block.findings.len())
+            .execute(params![
+                self.scan_id,
+                block.location,
+                block.rules,
+                block.findings
+            ])?;
+        self.commit_if_full(block.rules.len() + block.findings.len())
     }
 
     fn insert_flow(&mut self, flow: &FlowRecord) -> Result<(), rusqlite::Error> {
@@ -805,6 +810,79 @@ mod tests {
             .mode()
             & 0o777;
         assert_eq!(wal_mode, 0o600);
+    }
+
+    #[test]
+    fn old_blocks_read_after_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inventory.sqlite");
+        // A store of schema version 6 holding one self-describing block.
+        let connection = Connection::open(&path).unwrap();
+        for migration in &MIGRATIONS[..6] {
+            connection.execute_batch(migration).unwrap();
+        }
+        connection.pragma_update(None, "user_version", 6).unwrap();
+        let old = format!(
+            r#"[["us.ssn","ssn",98,5,16,1,6,{{"kind":"text"}},"***-**-7890","{}",1]]"#,
+            "ab".repeat(16)
+        );
+        connection
+            .execute_batch(
+                "INSERT INTO scans (id, started, roots, version, rules_version)
+                 VALUES ('scan-0', '2026-01-01T00:00:00Z', '[]', '0.1.0', 'test')",
+            )
+            .unwrap();
+        connection
+            .execute(
+                "INSERT INTO finding_blocks (scan_id, location, findings) VALUES ('scan-0', 'share/a.txt', ?1)",
+                [&old],
+            )
+            .unwrap();
+        drop(connection);
+
+        // The same finding written by this build, after the migration.
+        let mut store = Store::open(&path).unwrap();
+        store.record(&scan()).unwrap();
+        store.record(&finding(None)).unwrap();
+        store.record(&item()).unwrap();
+        store.finish().unwrap();
+
+        let rows: Vec<(String, Vec<String>)> = store
+            .connection()
+            .prepare(
+                r#"SELECT scan_id, rule, category, confidence, start, "end", line, "column",
+                          locator, preview, fingerprint, person
+                   FROM findings ORDER BY scan_id"#,
+            )
+            .unwrap()
+            .query_map([], |row| {
+                let mut columns = Vec::new();
+                for index in 1..12 {
+                    let value: rusqlite::types::Value = row.get(index)?;
+                    columns.push(format!("{value:?}"));
+                }
+                Ok((row.get(0)?, columns))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(rows[0].0, "scan-0");
+        assert_eq!(
+            rows[0].1, rows[1].1,
+            "both block forms give the same columns"
+        );
+        assert!(
+            rows[1]
+                .1
+                .contains(&r#"Text("{\"kind\":\"text\"}")"#.to_string()),
+            "{rows:?}"
+        );
+
+        let old = crate::read::findings_of(store.connection(), "scan-0", "share/a.txt").unwrap();
+        let new = crate::read::findings_of(store.connection(), &rows[1].0, "share/a.txt").unwrap();
+        assert_eq!(old.len(), 1);
+        assert_eq!(old, new);
     }
 
     #[test]
