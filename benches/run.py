@@ -2,7 +2,7 @@
 """Run phiscan and ripgrep side by side on one corpus and print the ratios.
 
     python3 benches/run.py CORPUS [--threads 1,2] [--runs 3] [--output store|jsonl|both]
-        [--presidio-python PATH --presidio-sample-mb 2]
+        [--pin] [--presidio-python PATH --presidio-sample-mb 2]
 
 For each thread count, the script alternates runs of
 
@@ -17,6 +17,13 @@ pass that loads the corpus into the page cache. It reports the median wall
 time, MB/s, files/s, peak RSS and phiscan's ratio to each ripgrep mode. With
 --presidio-python, it also times Presidio's analyzer on a sample of the text
 files and reports phiscan's throughput ratio to it.
+
+`--threads N` sets the worker threads of each tool. phiscan also runs a
+walker and a store writer thread beside its workers, so on `--threads 1` it
+keeps more than one core busy where ripgrep keeps one. With --pin, every
+command of a thread count N runs under `taskset` on CPUs 0 to N-1. The tools
+then get the same number of cores, and the speedup compares one core with
+two.
 
 Results are printed as a table and, with --json FILE, written as JSON.
 """
@@ -117,6 +124,8 @@ def main():
     parser.add_argument("--output", choices=["store", "jsonl", "both"], default="store",
                         help="where phiscan writes its findings: the SQLite store (the default, as a "
                              "consultant runs it), a JSON Lines file, or both")
+    parser.add_argument("--pin", action="store_true",
+                        help="run each command on as many CPUs as threads (taskset -c 0-N-1)")
     parser.add_argument("--presidio-python", help="python of a virtualenv with presidio-analyzer")
     parser.add_argument("--presidio-sample-mb", type=float, default=1.0)
     parser.add_argument("--json", type=Path, help="write results here")
@@ -136,13 +145,25 @@ def main():
                                        check=True, capture_output=True, text=True).stdout)
     env = dict(os.environ, PHISCAN_HOME=str(work / "home"))
     rg_version = subprocess.run([rg, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    taskset = shutil.which("taskset")
+    if args.pin:
+        if taskset is None:
+            sys.exit("--pin needs taskset: install the Debian package util-linux")
+        if max(thread_counts) > len(os.sched_getaffinity(0)):
+            sys.exit(f"--pin with {max(thread_counts)} threads needs as many CPUs; "
+                     f"this process may use {len(os.sched_getaffinity(0))}")
 
     print(f"corpus: {args.corpus} ({files} files, {mib:.1f} MiB)")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {rg_version}")
+    if args.pin:
+        print("each command pinned to as many CPUs as threads")
     warm(args.corpus)
 
-    results = {"corpus": str(args.corpus), "files": files, "bytes": size, "ripgrep": rg_version, "runs": []}
-    for threads in [int(t) for t in args.threads.split(",")]:
+    results = {"corpus": str(args.corpus), "files": files, "bytes": size, "ripgrep": rg_version,
+               "pinned": args.pin, "runs": []}
+    for threads in thread_counts:
+        pin = [taskset, "-c", f"0-{threads - 1}"] if args.pin else []
         times = {"phiscan": [], "rg -c": [], "rg --count-matches": []}
         rss = {name: 0 for name in times}
         for run in range(args.runs):
@@ -160,7 +181,7 @@ def main():
                                        str(args.corpus)],
             }
             for name, command in commands.items():
-                wall, peak = timed(command, env)
+                wall, peak = timed(pin + command, env)
                 times[name].append(wall)
                 rss[name] = max(rss[name], peak)
             if db.exists():
