@@ -4,7 +4,7 @@ use crate::flow::{self, Rollup};
 use crate::scan::{Scanner, describe_io_error};
 use crate::writer::Sender;
 use crate::writer::{FindingBatch, FindingForms, FinishedItem, MailMark, Message};
-use phiscan_core::blocks::{BlockBuilder, BlockFinding, PeopleBuilder, hex_digits};
+use phiscan_core::blocks::{BlockBuilder, BlockFinding, PeopleBuilder, encode_fields, hex_digits};
 use phiscan_core::location::{child_location, os_str_to_text, path_to_location};
 use phiscan_core::records::{FindingRecord, FlowRecord, Individuals, ItemMeta, ItemRecord};
 use phiscan_core::{Class, Coverage, Locator, Role};
@@ -21,6 +21,7 @@ use phiscan_sources::imap::MailEvent;
 use phiscan_sources::{Entry, EntryKind, WalkError, WalkEvent};
 use std::fs::File;
 use std::io::{self, Read};
+use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,6 +39,7 @@ pub(crate) struct Worker {
     matcher: Matcher,
     matches: Vec<Match>,
     links: Vec<LinkInput>,
+    prepared: PreparedSegment,
     head: Vec<u8>,
     /// The forms of findings the sinks take.
     forms: FindingForms,
@@ -49,9 +51,117 @@ impl Worker {
             matcher: Matcher::new(rules),
             matches: Vec::new(),
             links: Vec::new(),
+            prepared: PreparedSegment::default(),
             head: vec![0; SNIFF_LEN],
             forms,
         }
+    }
+}
+
+/// A finding prepared on the thread that matched its segment: the work
+/// that does not depend on the findings before it.
+struct PreparedFinding {
+    /// Index of the rule in the rule set.
+    rule: usize,
+    fingerprint: [u8; 16],
+    person: bool,
+    /// Byte offsets in the segment.
+    start: usize,
+    end: usize,
+    /// The finding's block fields after the rule number, in
+    /// [`PreparedSegment::fields`]; empty when no sink takes blocks.
+    fields: Range<usize>,
+}
+
+/// The prepared findings of one segment.
+#[derive(Default)]
+struct PreparedSegment {
+    findings: Vec<PreparedFinding>,
+    /// Block fields of every finding, one after the other.
+    fields: Vec<u8>,
+    /// Finding records, when a sink takes records.
+    records: Vec<FindingRecord>,
+}
+
+/// Prepares the findings of a segment's matches: fingerprint, person flag,
+/// and for the sinks that take them, the block fields and the finding
+/// record. Runs on any thread; [`ItemSink::record_prepared`] adds the
+/// results to the item in order.
+fn prepare_findings(
+    scanner: &Scanner,
+    forms: FindingForms,
+    location: &str,
+    segment: &Segment<'_>,
+    matches: &[Match],
+    out: &mut PreparedSegment,
+) {
+    let rules = &*scanner.rules;
+    let mut lines = SegmentLines::new(segment);
+    for found in matches {
+        if found.confidence < scanner.options.min_confidence {
+            continue;
+        }
+        let rule = rules.rule(found.rule);
+        let value = &segment.text[found.start..found.end];
+        let fingerprint = scanner
+            .fingerprinter
+            .fingerprint(rule.category, &found.canonical);
+        let person = rule.role == Role::Direct && counts_person(rule.category, &found.canonical);
+        let mut prepared = PreparedFinding {
+            rule: found.rule,
+            fingerprint,
+            person,
+            start: found.start,
+            end: found.end,
+            fields: 0..0,
+        };
+        // Without a sink for findings (`--no-db --quiet`), only counts.
+        if forms.blocks || forms.records {
+            let (line, column) = lines.at(found.start);
+            let locator = (segment.locate)(found.start);
+            let preview = mask(rule.category, value);
+            let start = segment.item_offset(found.start);
+            let end = segment.item_offset(found.end);
+            if forms.blocks {
+                let hex = hex_digits(&fingerprint);
+                let first = out.fields.len();
+                encode_fields(
+                    &mut out.fields,
+                    &BlockFinding {
+                        rule: &rule.spec.id,
+                        category: rule.category,
+                        confidence: found.confidence,
+                        start,
+                        end,
+                        line,
+                        column,
+                        locator: &locator,
+                        preview: &preview,
+                        fingerprint: hex.as_str(),
+                        person,
+                    },
+                );
+                prepared.fields = first..out.fields.len();
+            }
+            if forms.records {
+                out.records.push(FindingRecord {
+                    location: location.to_string(),
+                    rule: rule.spec.id.clone(),
+                    category: rule.category,
+                    confidence: found.confidence,
+                    start,
+                    end,
+                    line,
+                    column,
+                    locator,
+                    preview,
+                    fingerprint: hex_fingerprint(&fingerprint),
+                    person,
+                    value: scanner.options.show_values.then(|| value.to_string()),
+                });
+            }
+        }
+        out.findings.push(prepared);
     }
 }
 
@@ -586,117 +696,98 @@ impl<'s> ItemSink<'s> {
         self.record_matches(segment);
     }
 
-    /// Matches consecutive segments on the scan's worker threads, then
-    /// records their findings in order. Threads with no file of their own
-    /// take part, so that one large file is not left to a single core.
+    /// Matches consecutive segments on the scan's worker threads, and
+    /// prepares their findings there, then records them in order. Threads
+    /// with no file of their own take part, so that one large file is not
+    /// left to a single core.
     fn match_segments(&mut self, segments: &[Segment<'_>]) {
         use rayon::prelude::*;
         let scanner = self.scanner;
         let rules = &*scanner.rules;
-        let inputs: Vec<SegmentInput<'_>> = segments.iter().map(segment_input).collect();
+        let forms = self.worker.forms;
+        let location = self.place.location.as_str();
         // Two tasks per thread, each with one matcher: a chunk of text is
         // one task, and the records of a delimited file go in runs.
-        let per_task = inputs
+        let per_task = segments
             .len()
             .div_ceil(2 * rayon::current_num_threads())
             .max(1);
-        let found: Vec<Vec<Vec<Match>>> = inputs
+        let prepared: Vec<Vec<PreparedSegment>> = segments
             .par_chunks(per_task)
             .map(|run| {
                 let mut matcher = scanner.matchers.take(rules);
-                let found = run
+                let mut matches = Vec::new();
+                let prepared = run
                     .iter()
-                    .map(|input| {
-                        let mut matches = Vec::new();
-                        matcher.find(rules, input, &mut matches);
-                        matches
+                    .map(|segment| {
+                        matches.clear();
+                        matcher.find(rules, &segment_input(segment), &mut matches);
+                        let mut prepared = PreparedSegment::default();
+                        prepare_findings(
+                            scanner,
+                            forms,
+                            location,
+                            segment,
+                            &matches,
+                            &mut prepared,
+                        );
+                        prepared
                     })
                     .collect();
                 scanner.matchers.put(matcher);
-                found
+                prepared
             })
             .collect();
-        let found = found.into_iter().flatten();
-        for (segment, matches) in segments.iter().zip(found) {
-            self.worker.matches = matches;
-            self.record_matches(segment);
+        for (segment, mut prepared) in segments.iter().zip(prepared.into_iter().flatten()) {
+            self.record_prepared(segment, &mut prepared);
         }
     }
 
     /// Records the matches in `worker.matches`, found in `segment`.
     fn record_matches(&mut self, segment: &Segment<'_>) {
-        let scanner = self.scanner;
-        let rules = &*scanner.rules;
+        let mut prepared = std::mem::take(&mut self.worker.prepared);
+        prepare_findings(
+            self.scanner,
+            self.worker.forms,
+            &self.place.location,
+            segment,
+            &self.worker.matches,
+            &mut prepared,
+        );
+        self.record_prepared(segment, &mut prepared);
+        self.worker.prepared = prepared;
+    }
+
+    /// Adds a segment's prepared findings to the item, in order: counts,
+    /// block, people, records and the links that classify the item.
+    fn record_prepared(&mut self, segment: &Segment<'_>, prepared: &mut PreparedSegment) {
+        let rules = &*self.scanner.rules;
         let worker = &mut *self.worker;
         worker.links.clear();
-
-        let mut lines = SegmentLines::new(segment);
-        for found in &worker.matches {
-            if found.confidence < scanner.options.min_confidence {
-                continue;
-            }
-            let rule = rules.rule(found.rule);
-            let value = &segment.text[found.start..found.end];
-            let fingerprint = scanner
-                .fingerprinter
-                .fingerprint(rule.category, &found.canonical);
-            let person =
-                rule.role == Role::Direct && counts_person(rule.category, &found.canonical);
+        for finding in prepared.findings.drain(..) {
+            let rule = rules.rule(finding.rule);
             self.batch.count(rule.category);
-            let forms = worker.forms;
-            // Without a sink for findings (`--no-db --quiet`), only counts.
-            if forms.blocks || forms.records {
-                let (line, column) = lines.at(found.start);
-                let locator = (segment.locate)(found.start);
-                let preview = mask(rule.category, value);
-                let start = segment.item_offset(found.start);
-                let end = segment.item_offset(found.end);
-                if forms.blocks {
-                    let hex = hex_digits(&fingerprint);
-                    self.block.add(&BlockFinding {
-                        rule: &rule.spec.id,
-                        category: rule.category,
-                        confidence: found.confidence,
-                        start,
-                        end,
-                        line,
-                        column,
-                        locator: &locator,
-                        preview: &preview,
-                        fingerprint: hex.as_str(),
-                        person,
-                    });
-                    if person {
-                        self.people.add(rule.category, fingerprint);
-                    }
-                }
-                if forms.records {
-                    self.batch.records.push(FindingRecord {
-                        location: self.place.location.clone(),
-                        rule: rule.spec.id.clone(),
-                        category: rule.category,
-                        confidence: found.confidence,
-                        start,
-                        end,
-                        line,
-                        column,
-                        locator,
-                        preview,
-                        fingerprint: hex_fingerprint(&fingerprint),
-                        person,
-                        value: scanner.options.show_values.then(|| value.to_string()),
-                    });
+            if worker.forms.blocks {
+                self.block.add_encoded(
+                    &rule.spec.id,
+                    rule.category,
+                    &prepared.fields[finding.fields],
+                );
+                if finding.person {
+                    self.people.add(rule.category, finding.fingerprint);
                 }
             }
             worker.links.push(LinkInput {
                 category: rule.category,
                 role: rule.role,
-                start: found.start,
-                end: found.end,
-                fingerprint,
-                counts_person: person,
+                start: finding.start,
+                end: finding.end,
+                fingerprint: finding.fingerprint,
+                counts_person: finding.person,
             });
         }
+        prepared.fields.clear();
+        self.batch.records.append(&mut prepared.records);
         self.findings += worker.links.len() as u64;
         self.classifier.add_segment(segment.scope, &worker.links);
         if self.batch.records.len() >= FINDING_BATCH

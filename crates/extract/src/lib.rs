@@ -148,8 +148,9 @@ pub struct Segment<'a> {
     /// Matches starting outside this range are context only.
     pub report: Range<usize>,
     pub scope: RecordScope,
-    /// Builds the locator of a finding at a segment offset.
-    pub locate: &'a dyn Fn(usize) -> Locator,
+    /// Builds the locator of a finding at a segment offset. The findings
+    /// of a large item are prepared on several threads, hence `Sync`.
+    pub locate: &'a (dyn Fn(usize) -> Locator + Sync),
 }
 
 impl Segment<'_> {
@@ -611,7 +612,7 @@ impl<'s> Emitter<'s> {
         label: Option<&str>,
         fields: &[Field<'_>],
         scope: RecordScope,
-        locate: &dyn Fn(usize) -> Locator,
+        locate: &(dyn Fn(usize) -> Locator + Sync),
     ) -> Flow {
         if text.trim().is_empty() {
             return Flow::Continue;
