@@ -106,7 +106,63 @@ fn same_findings_on_one_and_three_threads(dir: &Path, name: &str) -> usize {
     );
     assert_eq!(one_class, three_class);
     assert_eq!(one_count, three_count);
+
+    // A store alone takes the findings as blocks, which threads encode
+    // apart from the records above; they hold the same findings.
+    for threads in ["1", "3"] {
+        let db = home.path().join(format!("threads-{threads}.sqlite"));
+        let output = phiscan(home.path())
+            .current_dir(dir)
+            .args(["scan", ".", "--quiet", "--threads", threads, "--db"])
+            .arg(&db)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{output:?}");
+        let stored = stored_findings(&db, &location);
+        assert_eq!(
+            stored.len(),
+            one.len(),
+            "findings in the store on {threads} threads"
+        );
+        let differing = stored.iter().zip(&one).position(|(a, b)| a != b);
+        assert_eq!(
+            differing, None,
+            "first stored finding that differs from JSON Lines, in sorted order, on {threads} threads"
+        );
+    }
     one.len()
+}
+
+/// The findings of one item in a store's `findings` view, in the form and
+/// order of [`same_findings_on_one_and_three_threads`].
+fn stored_findings(db: &Path, location: &str) -> Vec<String> {
+    let connection = rusqlite::Connection::open(db).unwrap();
+    let mut statement = connection
+        .prepare(
+            r#"SELECT rule, start, "end", line, "column", locator, fingerprint
+               FROM findings WHERE location = ?1"#,
+        )
+        .unwrap();
+    let mut found: Vec<String> = statement
+        .query_map([location], |row| {
+            let locator: String = row.get(5)?;
+            let locator: serde_json::Value = serde_json::from_str(&locator).unwrap();
+            Ok([
+                serde_json::Value::from(row.get::<_, String>(0)?).to_string(),
+                row.get::<_, i64>(1)?.to_string(),
+                row.get::<_, i64>(2)?.to_string(),
+                row.get::<_, i64>(3)?.to_string(),
+                row.get::<_, i64>(4)?.to_string(),
+                locator.to_string(),
+                serde_json::Value::from(row.get::<_, String>(6)?).to_string(),
+            ]
+            .join(" "))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    found.sort();
+    found
 }
 
 /// A large log is matched in chunks on several threads when more than one
