@@ -133,8 +133,8 @@ fn same_findings_on_one_and_three_threads(dir: &Path, name: &str) -> usize {
     one.len()
 }
 
-/// The findings of one item in a store's `findings` view, in the form and
-/// order of [`same_findings_on_one_and_three_threads`].
+/// Reads the findings of one item from a store's `findings` view, in the
+/// form and order of [`same_findings_on_one_and_three_threads`].
 fn stored_findings(db: &Path, location: &str) -> Vec<String> {
     let connection = rusqlite::Connection::open(db).unwrap();
     let mut statement = connection
