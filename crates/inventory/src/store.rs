@@ -886,6 +886,31 @@ mod tests {
     }
 
     #[test]
+    fn views_read_unchanged_ranges_by_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("inventory.sqlite")).unwrap();
+        for view in ["all_items", "all_findings", "all_people"] {
+            let plan: Vec<String> = store
+                .connection()
+                .prepare(&format!(
+                    "EXPLAIN QUERY PLAN SELECT * FROM {view} WHERE scan_id = 'scan-1'"
+                ))
+                .unwrap()
+                .query_map([], |row| row.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            // Each range of an unchanged sweep is one index range, not a
+            // pass over every row of the scan it came from.
+            assert!(
+                plan.iter().any(|step| step
+                    .contains("items_by_ordinal (scan_id=? AND ordinal>? AND ordinal<?)")),
+                "{view}: {plan:#?}"
+            );
+        }
+    }
+
+    #[test]
     fn newer_schema_is_rejected() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("inventory.sqlite");
