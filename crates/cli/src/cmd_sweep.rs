@@ -19,7 +19,7 @@ use phiscan_report::{JsonLines, ReportFormat};
 use phiscan_sources::WalkOptions;
 use serde::Deserialize;
 use std::io::{BufWriter, IsTerminal};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -111,6 +111,38 @@ fn default_max_item_mib() -> u64 {
     256
 }
 
+/// Returns the folder of a sweep configuration as an absolute path without
+/// symbolic links, so that its relative paths resolve the same way from any
+/// working folder.
+fn config_folder(config: &Path) -> PathBuf {
+    let folder = match config.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("."),
+    };
+    std::fs::canonicalize(folder)
+        .or_else(|_| std::path::absolute(folder))
+        .unwrap_or_else(|_| folder.to_path_buf())
+}
+
+/// Joins a relative path of a sweep configuration to the configuration's
+/// folder and resolves `.` and `..`. A target must get the same root, and
+/// its items the same locations, however the sweep was started: a root
+/// spelled `sw/../share` one night and `../share` the next made every item
+/// look moved and raised the new-PHI exit status.
+fn join_relative(base: &Path, relative: &Path) -> PathBuf {
+    let mut joined = base.to_path_buf();
+    for component in relative.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                joined.pop();
+            }
+            other => joined.push(other),
+        }
+    }
+    joined
+}
+
 /// Replaces the Rust type names in a TOML error with plain words, so that
 /// `expected u64` becomes `expected a whole number`.
 fn plain_type_names(message: &str) -> String {
@@ -179,10 +211,10 @@ impl SweepConfig {
                 config.min_confidence
             );
         }
-        let base = path.parent().unwrap_or(Path::new("."));
+        let base = config_folder(path);
         let resolve = |p: &mut PathBuf| {
             if p.is_relative() {
-                *p = base.join(&*p);
+                *p = join_relative(&base, p);
             }
         };
         config.targets.iter_mut().for_each(resolve);

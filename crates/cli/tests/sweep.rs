@@ -378,6 +378,63 @@ fn changed_file_appears_in_diff() {
     );
 }
 
+/// A relative target resolves from the configuration's folder to the same
+/// root whatever folder the sweep starts in and however the configuration
+/// is named, so an unchanged share stays unchanged.
+#[test]
+fn relative_target_same_from_any_folder() {
+    let dir = tempdir();
+    let home = tempdir();
+    copy_share_subset(&dir.path().join("share"));
+    let config_dir = dir.path().join("sweeps");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("nightly.toml"),
+        "name = \"nightly\"\ntargets = [\"../share\"]\nstore = \"inventory.sqlite\"\n",
+    )
+    .unwrap();
+    let sweep_from = |folder: &Path, config: &str| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_phiscan"))
+            .env("PHISCAN_HOME", home.path())
+            .env_remove("PHISCAN_LOG")
+            .current_dir(folder)
+            .args(["sweep", "-q", "--config", config])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = texts(&output);
+        (output.status.code(), format!("{stdout}{stderr}"))
+    };
+
+    let (status, text) = sweep_from(dir.path(), "sweeps/nightly.toml");
+    assert_eq!(status, Some(1), "{text}");
+    let (status, text) = sweep_from(&config_dir, "nightly.toml");
+    assert_eq!(status, Some(0), "no new PHI: {text}");
+    assert!(
+        text.contains("0 gained, 0 lost, 0 changed, 0 moved"),
+        "{text}"
+    );
+    let absolute = config_dir.join("nightly.toml");
+    let (status, text) = sweep_from(Path::new("/"), absolute.to_str().unwrap());
+    assert_eq!(status, Some(0), "no new PHI: {text}");
+    assert!(
+        text.contains("0 gained, 0 lost, 0 changed, 0 moved"),
+        "{text}"
+    );
+
+    // The store records one root, absolute and without `..`.
+    let store = config_dir.join("inventory.sqlite");
+    let connection = rusqlite::Connection::open(&store).unwrap();
+    let roots: Vec<String> = connection
+        .prepare("SELECT DISTINCT roots FROM scans")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let share = std::fs::canonicalize(dir.path().join("share")).unwrap();
+    assert_eq!(roots, vec![serde_json::to_string(&[share]).unwrap()]);
+}
+
 #[test]
 fn removed_phi_is_lost_in_diff() {
     let setup = Setup::new("");
