@@ -38,14 +38,14 @@ pub enum StoreError {
         source: std::io::Error,
     },
     #[error(
-        "cannot open the store {path}: {source}; if it is another kind of file, name a new store with --db; if it is a damaged store, move it aside and run the scan again to start a new one"
+        "cannot open the store {path}: {source}; if it is another kind of file, name a new store with --db (or the `store` key of a sweep configuration); if it is a damaged store, move it aside and run the scan again to start a new one"
     )]
     Open {
         path: PathBuf,
         source: rusqlite::Error,
     },
     #[error(
-        "the store {path} has schema version {found}, newer than this phiscan supports ({supported}); upgrade phiscan or use another --db file"
+        "the store {path} has schema version {found}, newer than this phiscan supports ({supported}); upgrade phiscan or name another store with --db (or the `store` key of a sweep configuration)"
     )]
     TooNew {
         path: PathBuf,
@@ -53,7 +53,7 @@ pub enum StoreError {
         supported: u32,
     },
     #[error(
-        "the store {path} is not a phiscan store (it has tables but no phiscan schema version); use another --db file"
+        "the store {path} is not a phiscan store (it has tables but no phiscan schema version); name another store with --db (or the `store` key of a sweep configuration)"
     )]
     Foreign { path: PathBuf },
     #[error(
@@ -64,6 +64,10 @@ pub enum StoreError {
         "no store at {path}; run `phiscan scan` or `phiscan sweep` first, or name the store with --db"
     )]
     Missing { path: PathBuf },
+    #[error(
+        "the store {path} is a folder; name a store file in it, such as {path}/inventory.sqlite, with --db (or the `store` key of a sweep configuration)"
+    )]
+    Folder { path: PathBuf },
     #[error("cannot read the store {path}: {source}")]
     Read {
         path: PathBuf,
@@ -129,6 +133,11 @@ impl Store {
         create: bool,
         busy_timeout: Duration,
     ) -> Result<Store, StoreError> {
+        if path.is_dir() {
+            return Err(StoreError::Folder {
+                path: path.to_path_buf(),
+            });
+        }
         if !create && !path.is_file() {
             return Err(StoreError::Missing {
                 path: path.to_path_buf(),
@@ -907,6 +916,19 @@ mod tests {
                     .contains("items_by_ordinal (scan_id=? AND ordinal>? AND ordinal<?)")),
                 "{view}: {plan:#?}"
             );
+        }
+    }
+
+    #[test]
+    fn folder_is_rejected_as_store() {
+        let dir = tempfile::tempdir().unwrap();
+        for create in [true, false] {
+            let err = Store::open_with(dir.path(), create, DEFAULT_BUSY_TIMEOUT)
+                .err()
+                .unwrap();
+            let message = err.to_string();
+            assert!(message.contains("is a folder"), "{message}");
+            assert!(message.contains("inventory.sqlite"), "{message}");
         }
     }
 
