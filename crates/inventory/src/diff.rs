@@ -189,15 +189,78 @@ fn pair_moves(
         let Some(from) = lost.pop() else { continue };
         consumed[index] = true;
         consumed[from] = true;
-        out.push(ItemChange {
-            change: ChangeKind::Moved,
-            moved_from: Some(changes[from].location.clone()),
-            old_class: changes[from].old_class,
-            old_categories: changes[from].old_categories.clone(),
-            old_findings: changes[from].old_findings,
-            new_phi: false,
-            ..change.clone()
-        });
+        out.push(moved(change, &changes[from]));
+    }
+
+    // Members of a moved container move with it: a message inside a
+    // mailbox file has no content id of its own. A container moved when its
+    // content left one location and appeared at another, whatever its own
+    // class (a mailbox file is often `none` while its messages hold PHI).
+    // Shorter locations first, so that a container inside a moved container
+    // is paired before its own members.
+    let mut left_by_content: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (location, item) in old_items {
+        if !new_items.contains_key(location)
+            && let Some(content) = item.content_id.as_deref()
+        {
+            left_by_content.entry(content).or_default().push(location);
+        }
+    }
+    let mut moved_containers: HashMap<String, String> = HashMap::new();
+    for (location, item) in new_items {
+        if old_items.contains_key(location) {
+            continue;
+        }
+        let from = item
+            .content_id
+            .as_deref()
+            .and_then(|content| left_by_content.get_mut(content))
+            .and_then(|locations| locations.pop());
+        if let Some(from) = from {
+            moved_containers.insert(location.to_string(), from.to_string());
+        }
+    }
+    let lost_at: HashMap<&str, usize> = changes
+        .iter()
+        .enumerate()
+        .filter(|(index, change)| {
+            !consumed[*index] && change.change == ChangeKind::Lost && change.new_class.is_none()
+        })
+        .map(|(index, change)| (change.location.as_str(), index))
+        .collect();
+    let mut gained: Vec<usize> = (0..changes.len())
+        .filter(|&index| {
+            !consumed[index]
+                && changes[index].change == ChangeKind::Gained
+                && changes[index].old_class.is_none()
+        })
+        .collect();
+    gained.sort_by_key(|&index| changes[index].location.len());
+    for index in gained {
+        let change = &changes[index];
+        let Some(parent) = new_items
+            .get(change.location.as_str())
+            .and_then(|item| item.parent.as_deref())
+        else {
+            continue;
+        };
+        let (Some(old_parent), Some(inner)) = (
+            moved_containers.get(parent),
+            change.location.strip_prefix(parent),
+        ) else {
+            continue;
+        };
+        let old_location = format!("{old_parent}{inner}");
+        let Some(&from) = lost_at.get(old_location.as_str()) else {
+            continue;
+        };
+        if consumed[from] {
+            continue;
+        }
+        consumed[index] = true;
+        consumed[from] = true;
+        moved_containers.insert(change.location.clone(), old_location);
+        out.push(moved(change, &changes[from]));
     }
     out.extend(
         changes
@@ -208,6 +271,19 @@ fn pair_moves(
     );
     out.sort_by(|a, b| a.change.cmp(&b.change).then(a.location.cmp(&b.location)));
     out
+}
+
+/// Builds the move of an item that was lost at `from` and gained at `to`.
+fn moved(to: &ItemChange, from: &ItemChange) -> ItemChange {
+    ItemChange {
+        change: ChangeKind::Moved,
+        moved_from: Some(from.location.clone()),
+        old_class: from.old_class,
+        old_categories: from.old_categories.clone(),
+        old_findings: from.old_findings,
+        new_phi: false,
+        ..to.clone()
+    }
 }
 
 #[cfg(test)]
@@ -295,5 +371,76 @@ mod tests {
         let moved = &diff.changes[3];
         assert_eq!(moved.moved_from.as_deref(), Some("share/old-place.txt"));
         assert_eq!(diff.new_phi(), 2, "new-phi.txt and more.txt now hold PHI");
+    }
+
+    #[test]
+    fn members_move_with_their_container() {
+        let member = |location: &str, parent: &str| ItemRecord {
+            parent: Some(parent.into()),
+            content_id: None,
+            ..item(location, Class::Phi, 1, "")
+        };
+        let old = ScanData {
+            items: vec![
+                item("share/mail.mbox", Class::None, 0, "m"),
+                member("share/mail.mbox!/1", "share/mail.mbox"),
+                member("share/mail.mbox!/1!/scan.zip", "share/mail.mbox!/1"),
+                member(
+                    "share/mail.mbox!/1!/scan.zip!/a.txt",
+                    "share/mail.mbox!/1!/scan.zip",
+                ),
+                member("share/other.mbox!/1", "share/other.mbox"),
+            ],
+            ..ScanData::default()
+        };
+        let new = ScanData {
+            items: vec![
+                item("archive/mail.mbox", Class::None, 0, "m"),
+                member("archive/mail.mbox!/1", "archive/mail.mbox"),
+                member("archive/mail.mbox!/1!/scan.zip", "archive/mail.mbox!/1"),
+                member(
+                    "archive/mail.mbox!/1!/scan.zip!/a.txt",
+                    "archive/mail.mbox!/1!/scan.zip",
+                ),
+                member("archive/other.mbox!/1", "archive/other.mbox"),
+            ],
+            ..ScanData::default()
+        };
+        let diff = ScanDiff::compare((&scan("1"), &old), (&scan("2"), &new));
+        let summary: Vec<(ChangeKind, &str, Option<&str>)> = diff
+            .changes
+            .iter()
+            .map(|change| {
+                (
+                    change.change,
+                    change.location.as_str(),
+                    change.moved_from.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                // Its container has no content id in either scan, so no move is seen.
+                (ChangeKind::Gained, "archive/other.mbox!/1", None),
+                (ChangeKind::Lost, "share/other.mbox!/1", None),
+                (
+                    ChangeKind::Moved,
+                    "archive/mail.mbox!/1",
+                    Some("share/mail.mbox!/1")
+                ),
+                (
+                    ChangeKind::Moved,
+                    "archive/mail.mbox!/1!/scan.zip",
+                    Some("share/mail.mbox!/1!/scan.zip")
+                ),
+                (
+                    ChangeKind::Moved,
+                    "archive/mail.mbox!/1!/scan.zip!/a.txt",
+                    Some("share/mail.mbox!/1!/scan.zip!/a.txt")
+                ),
+            ]
+        );
+        assert_eq!(diff.new_phi(), 1, "only the member of other.mbox");
     }
 }
