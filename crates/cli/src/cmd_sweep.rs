@@ -360,8 +360,13 @@ pub fn run(command: SweepCommand) -> Result<u8> {
     }
     let summary = result?;
     if !command.quiet {
+        // Folders, and items that could not be opened, are neither read nor
+        // reused; saying so makes the line add up to the items scanned.
+        let others = summary
+            .items
+            .saturating_sub(summary.items_read + summary.items_reused);
         println!(
-            "  incremental:       {} items read, {} reused from earlier sweeps",
+            "  incremental:       {} items read, {} reused from earlier sweeps, {others} neither (folders, items that could not be opened)",
             summary.items_read, summary.items_reused
         );
     }

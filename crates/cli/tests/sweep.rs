@@ -378,6 +378,41 @@ fn changed_file_appears_in_diff() {
     );
 }
 
+/// The summary's incremental line accounts for every item scanned.
+#[test]
+fn incremental_line_adds_up() {
+    let setup = Setup::new("");
+    assert_eq!(setup.sweep().0, Some(1));
+    let output = run(
+        setup.home.path(),
+        &["sweep", "--config", setup.config.to_str().unwrap()],
+    );
+    let (stdout, stderr) = texts(&output);
+    let numbers = |line: &str| -> Vec<u64> {
+        line.split(|c: char| !c.is_ascii_digit())
+            .filter(|word| !word.is_empty())
+            .map(|word| word.parse().unwrap())
+            .collect()
+    };
+    let scanned = stdout
+        .lines()
+        .find(|line| line.starts_with("Scanned "))
+        .unwrap_or_else(|| panic!("no summary: {stdout}{stderr}"));
+    let incremental = stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("incremental:"))
+        .unwrap_or_else(|| panic!("no incremental line: {stdout}{stderr}"));
+    let parts = numbers(incremental);
+    assert_eq!(parts.len(), 3, "{incremental}");
+    assert_eq!(parts[0], 0, "nothing read again: {incremental}");
+    assert!(parts[2] > 0, "the share has folders: {incremental}");
+    assert_eq!(
+        parts.iter().sum::<u64>(),
+        numbers(scanned)[0],
+        "{scanned}\n{incremental}"
+    );
+}
+
 /// A relative target resolves from the configuration's folder to the same
 /// root whatever folder the sweep starts in and however the configuration
 /// is named, so an unchanged share stays unchanged.
