@@ -388,6 +388,7 @@ fn incremental_line_adds_up() {
         &["sweep", "--config", setup.config.to_str().unwrap()],
     );
     let (stdout, stderr) = texts(&output);
+
     let numbers = |line: &str| -> Vec<u64> {
         line.split(|c: char| !c.is_ascii_digit())
             .filter(|word| !word.is_empty())
@@ -402,6 +403,7 @@ fn incremental_line_adds_up() {
         .lines()
         .find(|line| line.trim_start().starts_with("incremental:"))
         .unwrap_or_else(|| panic!("no incremental line: {stdout}{stderr}"));
+
     let parts = numbers(incremental);
     assert_eq!(parts.len(), 3, "{incremental}");
     assert_eq!(parts[0], 0, "nothing read again: {incremental}");
