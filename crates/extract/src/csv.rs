@@ -20,6 +20,12 @@ const MAX_HEADER_LEN: usize = 64;
 /// two. With only two fields at least five records are needed, because prose
 /// with one comma per line would pass otherwise.
 pub fn sniff_delimiter(text: &str) -> Option<u8> {
+    sniff_delimiter_needing(text, 5)
+}
+
+/// Detects the delimiter, asking for `two_field_records` consistent records
+/// when they have only two fields, and for two records otherwise.
+fn sniff_delimiter_needing(text: &str, two_field_records: usize) -> Option<u8> {
     let mut best: Option<(u8, usize)> = None;
     let mut fields = Vec::new();
     for delimiter in DELIMITERS {
@@ -48,7 +54,7 @@ pub fn sniff_delimiter(text: &str) -> Option<u8> {
         let Some(first) = first.filter(|_| consistent) else {
             continue;
         };
-        let needed = if first == 2 { 5 } else { 2 };
+        let needed = if first == 2 { two_field_records } else { 2 };
         if records >= needed && best.is_none_or(|(_, fields)| first > fields) {
             best = Some((delimiter, first));
         }
@@ -56,10 +62,13 @@ pub fn sniff_delimiter(text: &str) -> Option<u8> {
     best.map(|(delimiter, _)| delimiter)
 }
 
-/// Detects the delimiter from raw bytes in a known encoding.
+/// Detects the delimiter of an item that is delimited text by its content
+/// or by its name (`.csv`, `.tsv`), from raw bytes in a known encoding. A
+/// header and one record are enough: the content or the name has already
+/// ruled out prose with a comma on each line.
 pub fn sniff_delimiter_bytes(head: &[u8], encoding: TextEncoding) -> Option<u8> {
     let sample = &head[..head.len().min(16 * 1024)];
-    sniff_delimiter(&decode_all(sample, encoding))
+    sniff_delimiter_needing(&decode_all(sample, encoding), 2)
 }
 
 /// Finds the record starting at `start`. Fills `fields` with each field's

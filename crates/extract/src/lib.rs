@@ -404,7 +404,8 @@ fn dispatch(
             mail::extract(input, format, limits, sink)
         }
         Format::Csv | Format::Tsv => {
-            let delimiter = csv::sniff_delimiter_bytes(input.head(), encoding).unwrap_or(b',');
+            let usual = if format == Format::Tsv { b'\t' } else { b',' };
+            let delimiter = csv::sniff_delimiter_bytes(input.head(), encoding).unwrap_or(usual);
             csv::extract_stream(reader_of(input), encoding, format, delimiter, limits, sink)
         }
         Format::Json | Format::Xml | Format::Html | Format::Hl7v2 | Format::X12 => {

@@ -193,6 +193,16 @@ pub fn sniff(head: &[u8], total_len: u64) -> Sniffed {
 /// claims a binary document format that the content does not have.
 pub fn sniff_named(head: &[u8], total_len: u64, name: &str) -> Sniffed {
     let mut sniffed = sniff(head, total_len);
+    if sniffed.format == Format::Text
+        && let Some(encoding) = sniffed.encoding
+        && names_delimited_text(name)
+    {
+        match crate::csv::sniff_delimiter_bytes(head, encoding) {
+            Some(b'\t') => sniffed.format = Format::Tsv,
+            Some(_) => sniffed.format = Format::Csv,
+            None => {}
+        }
+    }
     let claimed = claimed_format(name);
     let unrecognized = matches!(
         sniffed.format,
@@ -202,6 +212,15 @@ pub fn sniff_named(head: &[u8], total_len: u64, name: &str) -> Sniffed {
         sniffed.claimed = claimed;
     }
     sniffed
+}
+
+/// Returns true when a file name has the extension of delimited text.
+fn names_delimited_text(name: &str) -> bool {
+    name.rsplit_once('.').is_some_and(|(_, extension)| {
+        ["csv", "tsv", "tab"]
+            .iter()
+            .any(|known| extension.eq_ignore_ascii_case(known))
+    })
 }
 
 /// Returns the binary format a file name's extension names, for formats
@@ -450,6 +469,19 @@ mod tests {
 
     fn format_of(bytes: &[u8]) -> Format {
         sniff(bytes, bytes.len() as u64).format
+    }
+
+    #[test]
+    fn short_export_named_csv_is_delimited() {
+        let export = b"Patient,SSN\nDana Whitfield,219-44-7381\n";
+        assert_eq!(format_of(export), Format::Text, "two lines alone are prose");
+        assert_eq!(sniff_named(export, 40, "export.csv").format, Format::Csv);
+        assert_eq!(sniff_named(export, 40, "EXPORT.CSV").format, Format::Csv);
+        let tabs = b"Patient\tSSN\nDana Whitfield\t219-44-7381\n";
+        assert_eq!(sniff_named(tabs, 40, "export.tsv").format, Format::Tsv);
+        let prose = b"Dear colleague, thank you\n";
+        assert_eq!(sniff_named(prose, 26, "letter.csv").format, Format::Text);
+        assert_eq!(sniff_named(export, 40, "export.txt").format, Format::Text);
     }
 
     #[test]
