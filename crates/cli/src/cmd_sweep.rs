@@ -129,6 +129,10 @@ fn config_folder(config: &Path) -> PathBuf {
 /// its items the same locations, however the sweep was started: a root
 /// spelled `sw/../share` one night and `../share` the next made every item
 /// look moved and raised the new-PHI exit status.
+///
+/// NOTE: `..` is resolved by name, so `link/..` inside the relative path,
+/// where `link` is a symbolic link, resolves to the configuration's folder
+/// rather than to the parent of the link's target.
 fn join_relative(base: &Path, relative: &Path) -> PathBuf {
     let mut joined = base.to_path_buf();
     for component in relative.components() {
@@ -361,7 +365,7 @@ pub fn run(command: SweepCommand) -> Result<u8> {
     let summary = result?;
     if !command.quiet {
         // Folders, and items that could not be opened, are neither read nor
-        // reused; saying so makes the line add up to the items scanned.
+        // reused, so counting them makes the line add up to the items scanned.
         let others = summary
             .items
             .saturating_sub(summary.items_read + summary.items_reused);

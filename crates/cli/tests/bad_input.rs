@@ -108,7 +108,7 @@ fn same_findings_on_one_and_three_threads(dir: &Path, name: &str) -> usize {
     assert_eq!(one_count, three_count);
 
     // A store alone takes the findings as blocks, which threads encode
-    // apart from the records above; they hold the same findings.
+    // apart from the records above, and they contain the same findings.
     for threads in ["1", "3"] {
         let db = home.path().join(format!("threads-{threads}.sqlite"));
         let output = phiscan(home.path())

@@ -3,7 +3,7 @@
 //! A scan can produce millions of findings, and one table row with indexes
 //! per finding made the store the slowest stage of a scan. The stores keep
 //! one block per item and batch instead: the item's findings in order, as a
-//! JSON array of arrays, and the block's rule table. Each inner array holds,
+//! JSON array of arrays, and the block's rule table. Each inner array contains,
 //! in this order:
 //!
 //! ```text

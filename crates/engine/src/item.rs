@@ -69,7 +69,7 @@ struct PreparedFinding {
     start: usize,
     end: usize,
     /// The finding's block fields after the rule number, in
-    /// [`PreparedSegment::fields`]; empty when no sink takes blocks.
+    /// [`PreparedSegment::fields`], or empty when no sink takes blocks.
     fields: Range<usize>,
 }
 
@@ -85,7 +85,7 @@ struct PreparedSegment {
 
 /// Prepares the findings of a segment's matches: fingerprint, person flag,
 /// and for the sinks that take them, the block fields and the finding
-/// record. Runs on any thread; [`ItemSink::record_prepared`] adds the
+/// record. Runs on any thread, and [`ItemSink::record_prepared`] adds the
 /// results to the item in order.
 fn prepare_findings(
     scanner: &Scanner,

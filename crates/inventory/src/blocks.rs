@@ -16,8 +16,8 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::BTreeMap;
 
-/// One finding of a block without a rule table, as stores made before
-/// the table hold them.
+/// One finding of a block without a rule table, as stores written before
+/// the table contain them.
 type SelfDescribingFinding = (
     String,
     String,
@@ -99,7 +99,7 @@ impl<'de> Visitor<'de> for BlockLocatorVisitor {
 }
 
 /// Parses a block's JSON text into finding records of `location`. `rules`
-/// is the block's rule table; blocks written before the table have none.
+/// is the block's rule table, or None for a block written before the table.
 pub fn decode_block(
     findings: &str,
     rules: Option<&str>,
@@ -441,7 +441,7 @@ mod tests {
 
     #[test]
     fn blocks_without_a_rule_table_still_decode() {
-        // A block as stores before the rule table wrote it.
+        // A block as stores written before the rule table contain it.
         let old = r#"[["us.ssn","ssn",98,5,16,1,6,{"kind":"csv","row":2,"column":3},"***-**-7890","f1",1]]"#;
         let decoded = decode_block(old, None, "a.csv").unwrap();
         let expected = FindingRecord {

@@ -198,6 +198,8 @@ fn pair_moves(
     // class (a mailbox file is often `none` while its messages hold PHI).
     // Shorter locations first, so that a container inside a moved container
     // is paired before its own members.
+    // NOTE: a folder item has no content id, so a folder whose name contains
+    // an identifier still shows as lost and gained when its share moves.
     let mut left_by_content: HashMap<&str, Vec<&str>> = HashMap::new();
     for (location, item) in old_items {
         if !new_items.contains_key(location)
