@@ -14,6 +14,8 @@
 # Installs the Debian packages dovecot-imapd and openssl when missing.
 # Prints "ready" once both ports accept connections.
 set -euo pipefail
+# Name the failed step, because several steps below hide their own output.
+trap 'echo "dovecot.sh: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 
 command=${1:?usage: dovecot.sh start DIR IMAPS_PORT IMAP_PORT | stop DIR}
 dir=${2:?missing DIR}
@@ -135,8 +137,13 @@ service imap-login {
 }
 CONF
 
-# The daemon must not keep the caller's output pipes open.
-dovecot -c "$dir/dovecot.conf" </dev/null >/dev/null 2>&1
+# The daemon must not keep the caller's output pipes open, so its startup
+# output goes to a file that is printed when it fails.
+if ! dovecot -c "$dir/dovecot.conf" </dev/null >"$dir/start.log" 2>&1; then
+    echo "dovecot failed to start; its output and log follow" >&2
+    cat "$dir/start.log" "$dir/dovecot.log" >&2 2>/dev/null || true
+    exit 1
+fi
 
 for _ in $(seq 1 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$imaps_port") 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$imap_port") 2>/dev/null; then

@@ -27,18 +27,33 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/servers/dovecot.sh")
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Returns two different free ports, holding the first while finding the second.
+fn free_ports() -> (u16, u16) {
+    let first = TcpListener::bind("127.0.0.1:0").unwrap();
+    let second = TcpListener::bind("127.0.0.1:0").unwrap();
+    (
+        first.local_addr().unwrap().port(),
+        second.local_addr().unwrap().port(),
+    )
 }
 
 impl Dovecot {
+    /// Starts a server, trying fresh ports up to three times, because another
+    /// test's connection can take a free port before Dovecot binds it.
     fn start() -> Dovecot {
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Dovecot::try_start() {
+                Ok(dovecot) => return dovecot,
+                Err(message) => failures.push(message),
+            }
+        }
+        panic!("dovecot did not start:\n{}", failures.join("\n---\n"));
+    }
+
+    fn try_start() -> Result<Dovecot, String> {
         let dir = tempfile::tempdir().unwrap();
-        let (imaps, imap) = (free_port(), free_port());
+        let (imaps, imap) = free_ports();
         let output = Command::new("bash")
             .arg(script())
             .arg("start")
@@ -47,21 +62,28 @@ impl Dovecot {
             .arg(imap.to_string())
             .output()
             .expect("bash runs");
-        assert!(
-            output.status.success(),
-            "dovecot did not start: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        if !output.status.success() {
+            let _ = Command::new("bash")
+                .arg(script())
+                .arg("stop")
+                .arg(dir.path())
+                .status();
+            return Err(format!(
+                "{}: {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
         let password = std::fs::read_to_string(dir.path().join("password"))
             .unwrap()
             .trim()
             .to_string();
-        Dovecot {
+        Ok(Dovecot {
             dir,
             imaps,
             imap,
             password,
-        }
+        })
     }
 
     fn doveadm(&self, args: &[&str], stdin: Option<&[u8]>) -> String {
