@@ -198,8 +198,6 @@ fn pair_moves(
     // class (a mailbox file is often `none` while its messages hold PHI).
     // Shorter locations first, so that a container inside a moved container
     // is paired before its own members.
-    // NOTE: a folder item has no content id, so a folder whose name contains
-    // an identifier still shows as lost and gained when its share moves.
     let mut left_by_content: HashMap<&str, Vec<&str>> = HashMap::new();
     for (location, item) in old_items {
         if !new_items.contains_key(location)
@@ -264,6 +262,44 @@ fn pair_moves(
         moved_containers.insert(change.location.clone(), old_location);
         out.push(moved(change, &changes[from]));
     }
+
+    // A folder has no content id either. It moved where the items below it
+    // moved, when they kept the same path below it.
+    // NOTE: an empty folder, or one whose files were all renamed or changed,
+    // still shows as lost and gained.
+    let mut moved_below: Vec<(&String, &String)> = moved_containers.iter().collect();
+    moved_below.sort();
+    let mut moved_folders: HashMap<&str, &str> = HashMap::new();
+    for (new_location, old_location) in moved_below {
+        for (cut, _) in new_location.match_indices(['/', '\\']) {
+            let (folder, below) = new_location.split_at(cut);
+            if folder.is_empty() {
+                continue;
+            }
+            if let Some(old_folder) = old_location.strip_suffix(below) {
+                moved_folders.entry(folder).or_insert(old_folder);
+            }
+        }
+    }
+    for index in 0..changes.len() {
+        let change = &changes[index];
+        if consumed[index] || change.change != ChangeKind::Gained || change.old_class.is_some() {
+            continue;
+        }
+        let Some(&from) = moved_folders
+            .get(change.location.as_str())
+            .and_then(|old_folder| lost_at.get(old_folder))
+        else {
+            continue;
+        };
+        if consumed[from] {
+            continue;
+        }
+        consumed[index] = true;
+        consumed[from] = true;
+        out.push(moved(change, &changes[from]));
+    }
+
     out.extend(
         changes
             .into_iter()
@@ -444,5 +480,62 @@ mod tests {
             ]
         );
         assert_eq!(diff.new_phi(), 1, "only the member of other.mbox");
+    }
+
+    #[test]
+    fn folders_move_with_their_files() {
+        let folder = |location: &str| ItemRecord {
+            format: "folder".into(),
+            content_id: None,
+            ..item(location, Class::Pii, 1, "")
+        };
+        let old = ScanData {
+            items: vec![
+                folder("old/share/MRN 1234567"),
+                item("old/share/MRN 1234567/visit.txt", Class::None, 0, "v"),
+                folder("old/share/MRN 7654321"),
+                folder("old/share/MRN 5555555"),
+                item("old/share/MRN 5555555/note.txt", Class::None, 0, "n"),
+            ],
+            ..ScanData::default()
+        };
+        let new = ScanData {
+            items: vec![
+                folder("new/share/MRN 1234567"),
+                item("new/share/MRN 1234567/visit.txt", Class::None, 0, "v"),
+                folder("new/share/MRN 7654321"),
+                folder("new/share/MRN 9999999"),
+                item("new/share/MRN 9999999/renamed.txt", Class::None, 0, "n"),
+            ],
+            ..ScanData::default()
+        };
+        let diff = ScanDiff::compare((&scan("1"), &old), (&scan("2"), &new));
+        let summary: Vec<(ChangeKind, &str, Option<&str>)> = diff
+            .changes
+            .iter()
+            .map(|change| {
+                (
+                    change.change,
+                    change.location.as_str(),
+                    change.moved_from.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                // Nothing below it to pair by.
+                (ChangeKind::Gained, "new/share/MRN 7654321", None),
+                // Its file moved, but under another name.
+                (ChangeKind::Gained, "new/share/MRN 9999999", None),
+                (ChangeKind::Lost, "old/share/MRN 5555555", None),
+                (ChangeKind::Lost, "old/share/MRN 7654321", None),
+                (
+                    ChangeKind::Moved,
+                    "new/share/MRN 1234567",
+                    Some("old/share/MRN 1234567")
+                ),
+            ]
+        );
     }
 }
