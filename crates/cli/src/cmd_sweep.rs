@@ -130,12 +130,29 @@ fn config_folder(config: &Path) -> PathBuf {
 /// spelled `sw/../share` one night and `../share` the next made every item
 /// look moved and raised the new-PHI exit status.
 ///
-/// NOTE: `..` is resolved by name, so `link/..` inside the relative path,
-/// where `link` is a symbolic link, resolves to the configuration's folder
-/// rather than to the parent of the link's target.
+/// The part up to the last `..` is resolved by the file system, so that
+/// `link/..` is the parent of the link's target, as when a program opens it.
+/// The rest is joined by name, which keeps a target that is itself a
+/// symbolic link under the name it was given.
+///
+/// NOTE: when the part up to the last `..` does not exist, `..` is resolved
+/// by name instead.
 fn join_relative(base: &Path, relative: &Path) -> PathBuf {
-    let mut joined = base.to_path_buf();
-    for component in relative.components() {
+    let components: Vec<Component> = relative.components().collect();
+    let last_parent = components
+        .iter()
+        .rposition(|component| *component == Component::ParentDir);
+    let (mut joined, rest) = match last_parent {
+        Some(last) => {
+            let prefix: PathBuf = components[..=last].iter().collect();
+            match std::fs::canonicalize(base.join(prefix)) {
+                Ok(real) => (real, &components[last + 1..]),
+                Err(_) => (base.to_path_buf(), &components[..]),
+            }
+        }
+        None => (base.to_path_buf(), &components[..]),
+    };
+    for component in rest {
         match component {
             Component::CurDir => {}
             Component::ParentDir => {
@@ -481,5 +498,39 @@ fn install_interrupt_handler(cancel: Arc<AtomicBool>) {
         );
     }) {
         tracing::warn!(error = %err, "cannot install the Ctrl-C handler");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn join_relative_cases() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir_all(base.join("deep/inner")).unwrap();
+        std::fs::create_dir_all(base.join("sweeps")).unwrap();
+        std::os::unix::fs::symlink(base.join("deep/inner"), base.join("link")).unwrap();
+        let sweeps = base.join("sweeps");
+
+        let cases = [
+            (base.as_path(), "a/./b", base.join("a/b")),
+            (sweeps.as_path(), "../share", base.join("share")),
+            // `..` after a link leaves the link's target, as opening the path does.
+            (base.as_path(), "link/../x", base.join("deep/x")),
+            // A link named last keeps its name.
+            (base.as_path(), "./link", base.join("link")),
+            // A missing part before `..` falls back to resolving by name.
+            (base.as_path(), "missing/../x", base.join("x")),
+        ];
+        for (folder, relative, expected) in cases {
+            assert_eq!(
+                join_relative(folder, Path::new(relative)),
+                expected,
+                "{relative}"
+            );
+        }
     }
 }
