@@ -401,7 +401,6 @@ fn xlsx_with_far_apart_cells_is_read_in_bounded_memory() {
     let started = Instant::now();
     let (outcome, sink) = run_as(&package, forced(Format::Xlsx), &Limits::default());
     assert_recorded("far apart cells", &outcome, started);
-    assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(outcome.coverage, Coverage::Complete, "{outcome:?}");
     assert_eq!(sink.segments, 2);
 }
