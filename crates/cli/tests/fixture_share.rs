@@ -178,6 +178,67 @@ fn outputs_carry_no_value_without_flag() {
     }
 }
 
+/// A sheet whose first row is data gives that row as column headers. The
+/// values in them are masked in every locator, and a true header row stays
+/// as it is.
+#[test]
+fn headers_from_data_rows_are_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("list.csv"),
+        "Tobias Wren,Chart RVC-551902,Asthma\n\
+         Oswald Fairbanks,412-67-3391,Hypertension\n\
+         Delphine Marchetti,529-18-4476,Diabetes\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("roster.csv"),
+        "Patient,SSN,Diagnosis\n\
+         Oswald Fairbanks,412-67-3391,Hypertension\n\
+         Delphine Marchetti,529-18-4476,Diabetes\n",
+    )
+    .unwrap();
+    let result = scan(dir.path(), home.path(), &[".", "--quiet"]);
+    assert_eq!(result.status, Some(1), "{}", result.stderr);
+
+    let headers = |file: &str| -> Vec<String> {
+        let mut headers: Vec<String> = result
+            .findings
+            .iter()
+            .filter(|finding| {
+                finding["location"]
+                    .as_str()
+                    .is_some_and(|location| location.ends_with(file))
+            })
+            .filter_map(|finding| finding["locator"]["header"].as_str())
+            .map(str::to_string)
+            .collect();
+        headers.sort();
+        headers.dedup();
+        headers
+    };
+    assert_eq!(
+        headers("list.csv"),
+        vec!["Ast***", "Chart ***-**1902", "T***** W***"]
+    );
+    assert_eq!(headers("roster.csv"), vec!["Diagnosis", "Patient", "SSN"]);
+
+    let jsonl = std::fs::read(home.path().join("scan.jsonl")).unwrap();
+    let store = std::fs::read(home.path().join("inventory.sqlite")).unwrap();
+    let wal = std::fs::read(home.path().join("inventory.sqlite-wal")).unwrap_or_default();
+    for value in ["Tobias Wren", "RVC-551902", "Oswald", "412-67-3391"] {
+        for (name, content) in [("jsonl", &jsonl), ("store", &store), ("wal", &wal)] {
+            assert!(
+                !content
+                    .windows(value.len())
+                    .any(|window| window == value.as_bytes()),
+                "{name} holds {value}"
+            );
+        }
+    }
+}
+
 /// The store takes findings as blocks encoded by the workers, JSON Lines as
 /// records: both must hold the same findings, and the store's people rows
 /// the distinct fingerprints of the records that identify a person.

@@ -118,7 +118,10 @@ fn prepare_findings(
         // Without a sink for findings (`--no-db --quiet`), only counts.
         if forms.blocks || forms.records {
             let (line, column) = lines.at(found.start);
-            let locator = (segment.locate)(found.start);
+            let mut locator = (segment.locate)(found.start);
+            scanner
+                .locator_guard
+                .apply(rules, &scanner.matchers, &mut locator);
             let preview = mask(rule.category, value);
             let start = segment.item_offset(found.start);
             let end = segment.item_offset(found.end);
@@ -183,12 +186,12 @@ pub(crate) struct MatcherPool {
 }
 
 impl MatcherPool {
-    fn take(&self, rules: &RuleSet) -> Matcher {
+    pub(crate) fn take(&self, rules: &RuleSet) -> Matcher {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         idle.unwrap_or_else(|| Matcher::new(rules))
     }
 
-    fn put(&self, matcher: Matcher) {
+    pub(crate) fn put(&self, matcher: Matcher) {
         self.idle
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -30,6 +30,7 @@ mod file_facts;
 mod flow;
 mod incremental;
 mod item;
+mod locator_guard;
 mod scan;
 mod time_format;
 mod writer;

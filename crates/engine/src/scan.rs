@@ -97,6 +97,8 @@ pub struct Scanner {
     pub(crate) sweep: crate::incremental::SweepContext,
     /// Matchers for segments of one item matched on several threads.
     pub(crate) matchers: crate::item::MatcherPool,
+    /// Masked forms of the headers, labels and names that locators take from content.
+    pub(crate) locator_guard: crate::locator_guard::LocatorGuard,
 }
 
 impl Scanner {
@@ -119,6 +121,7 @@ impl Scanner {
             facts: Default::default(),
             sweep: Default::default(),
             matchers: Default::default(),
+            locator_guard: Default::default(),
         }
     }
 
