@@ -156,3 +156,32 @@ fn contact_details_alone_are_pii() {
     );
     assert_eq!(verdict.class, Class::Pii);
 }
+
+/// A one-letter middle initial must end at a word boundary, so that the
+/// next label's first letter is not taken as one.
+#[test]
+fn name_stops_before_next_label() {
+    let rules = RuleSet::embedded().unwrap();
+    let mut matcher = Matcher::new(&rules);
+    let cases = [
+        (
+            "Patient: Oswald Fairbanks SSN 529-18-4476 asthma",
+            "Oswald Fairbanks",
+        ),
+        (
+            "Patient: Oswald Fairbanks J. seen today",
+            "Oswald Fairbanks J.",
+        ),
+        ("Patient: Fairbanks, Oswald J", "Fairbanks, Oswald J"),
+    ];
+    for (text, expected) in cases {
+        let mut found = Vec::new();
+        matcher.find(&rules, &SegmentInput::plain(text), &mut found);
+        let names: Vec<&str> = found
+            .iter()
+            .filter(|m| rules.rule(m.rule).category == Category::Name)
+            .map(|m| &text[m.start..m.end])
+            .collect();
+        assert_eq!(names, vec![expected], "{text}");
+    }
+}
