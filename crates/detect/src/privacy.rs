@@ -66,10 +66,11 @@ pub fn hex_fingerprint(fingerprint: &[u8; 16]) -> String {
 ///
 /// Identifiers keep their last four letters or digits when they have at least
 /// eight (`***-**-6789`), their last two when they have five to seven, and
-/// nothing when shorter. Emails keep the first letter and the domain, names
-/// their initials, and health signals their first three characters (`E11.*`,
-/// the ICD-10 category), because a code or drug name on its own does not
-/// identify anyone. Punctuation and spacing are kept as they are.
+/// nothing when shorter. Emails keep the domain and, when the part before `@`
+/// has four or more characters, its first letter. Names keep their initials,
+/// and health signals their first three characters (`E11.*`, the ICD-10
+/// category), because a code or drug name on its own does not identify
+/// anyone. Punctuation and spacing are kept as they are.
 pub fn mask(category: Category, value: &str) -> String {
     match category {
         Category::Email => mask_email(value),
@@ -136,9 +137,11 @@ fn mask_words(value: &str) -> String {
 fn mask_email(value: &str) -> String {
     match value.rsplit_once('@') {
         Some((local, domain)) => {
+            // A short local part would be given away by its first letter.
+            let keep = usize::from(local.chars().count() >= 4);
             let mut out = String::with_capacity(value.len());
             for (i, c) in local.chars().enumerate() {
-                out.push(if i == 0 { c } else { '*' });
+                out.push(if i < keep { c } else { '*' });
             }
             out.push('@');
             out.push_str(domain);
@@ -170,6 +173,16 @@ mod tests {
         assert_eq!(
             mask(Category::Email, "jane.doe@gmail.com"),
             "j*******@gmail.com"
+        );
+    }
+
+    #[test]
+    fn short_email_local_part_fully_masked() {
+        assert_eq!(mask(Category::Email, "a@example.org"), "*@example.org");
+        assert_eq!(mask(Category::Email, "abc@example.org"), "***@example.org");
+        assert_eq!(
+            mask(Category::Email, "abcd@example.org"),
+            "a***@example.org"
         );
     }
 
