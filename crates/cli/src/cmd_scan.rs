@@ -42,7 +42,7 @@ pub struct ScanArgs {
     pub no_db: bool,
 
     /// Worker threads (default: one per core).
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = parse_threads)]
     pub threads: usize,
 
     /// Leave out paths matching GLOB (relative to the root, full path or file
@@ -421,4 +421,22 @@ fn exit_status(summary: &SummaryRecord, fail_on_incomplete: bool) -> u8 {
     } else {
         exit::CLEAN
     }
+}
+
+/// Most worker threads a scan starts. Each thread keeps its own regex caches,
+/// and the system refuses tens of thousands of threads, so far fewer than
+/// that already use every core.
+pub const MAX_THREADS: usize = 1024;
+
+/// Parses `--threads`: 0 for one thread per core, or 1 to [`MAX_THREADS`].
+fn parse_threads(text: &str) -> Result<usize, String> {
+    let threads: usize = text
+        .parse()
+        .map_err(|_| format!("{text} is not a whole number; use 0 for one thread per core"))?;
+    if threads > MAX_THREADS {
+        return Err(format!(
+            "{threads} is more than {MAX_THREADS}; use 0 for one thread per core, or at most {MAX_THREADS}"
+        ));
+    }
+    Ok(threads)
 }

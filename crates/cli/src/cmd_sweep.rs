@@ -225,6 +225,14 @@ impl SweepConfig {
                 path.display()
             );
         }
+        if config.threads > crate::cmd_scan::MAX_THREADS {
+            bail!(
+                "invalid sweep configuration {}: threads is {}; use 0 for one per core, or at most {}",
+                path.display(),
+                config.threads,
+                crate::cmd_scan::MAX_THREADS
+            );
+        }
         if config.min_confidence > 100 {
             bail!(
                 "invalid sweep configuration {}: min_confidence is {}; use 0 to 100",

@@ -538,3 +538,30 @@ fn invalid_exclude_pattern_is_fatal() {
         "{stderr}"
     );
 }
+
+/// Tens of thousands of threads made the system refuse one and the process
+/// abort; the option now names its limit.
+#[test]
+fn too_many_threads_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let output = phiscan(home.path())
+        .current_dir(dir.path())
+        .args(["scan", ".", "--no-db", "--threads", "20000"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("20000 is more than 1024"), "{stderr}");
+
+    let config = dir.path().join("sweep.toml");
+    fs::write(&config, "targets = [\".\"]\nthreads = 20000\n").unwrap();
+    let output = phiscan(home.path())
+        .args(["sweep", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("threads is 20000"), "{stderr}");
+}
