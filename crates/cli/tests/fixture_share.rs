@@ -178,6 +178,46 @@ fn outputs_carry_no_value_without_flag() {
     }
 }
 
+/// The most detailed log has a line for each file read, no color codes when
+/// written to a file, and no labelled value outside file and folder names.
+#[test]
+fn trace_log_has_items_and_no_values() {
+    let home = tempfile::tempdir().unwrap();
+    let result = scan(&fixtures(), home.path(), &["share", "--quiet", "-vvv"]);
+    assert_eq!(result.status, Some(1), "{}", result.stderr);
+    let log = &result.stderr;
+    assert!(!log.contains('\u{1b}'), "color codes in a redirected log");
+    let text_files: Vec<&Value> = result
+        .items
+        .iter()
+        .filter(|item| item["parent"].is_null() && item["format"] == "text")
+        .collect();
+    assert!(!text_files.is_empty());
+    for item in text_files {
+        let location = item["location"].as_str().unwrap();
+        assert!(
+            log.lines()
+                .any(|line| line.contains("item read") && line.contains(location)),
+            "no trace line for {location}"
+        );
+    }
+    for label in labels().iter().filter(|label| label.get("value").is_some()) {
+        let value = label["value"].as_str().unwrap();
+        let in_path = result
+            .items
+            .iter()
+            .any(|item| item["location"].as_str().unwrap().contains(value));
+        if value.len() < 6 || in_path {
+            continue;
+        }
+        assert!(
+            !log.contains(value),
+            "the log holds a raw value of category {}",
+            label["category"]
+        );
+    }
+}
+
 /// A sheet whose first row is data gives that row as column headers. The
 /// values in them are masked in every locator, and a true header row stays
 /// as it is.

@@ -614,7 +614,10 @@ struct ItemSink<'s> {
     place: &'s ItemPlace<'s>,
     sender: &'s Sender<Message>,
     cancel: &'s AtomicBool,
+    started: Instant,
     deadline: Instant,
+    /// Segments of text matched, for the trace log.
+    segments: u64,
     classifier: ItemClassifier,
     /// Findings not sent yet: records and counts.
     batch: FindingBatch,
@@ -646,7 +649,9 @@ impl<'s> ItemSink<'s> {
             place,
             sender,
             cancel,
+            started: Instant::now(),
             deadline: Instant::now() + scanner.options.item_timeout,
+            segments: 0,
             classifier: ItemClassifier::new(),
             batch: FindingBatch::default(),
             block: BlockBuilder::default(),
@@ -690,6 +695,7 @@ impl<'s> ItemSink<'s> {
     }
 
     fn match_segment(&mut self, segment: &Segment<'_>) {
+        self.segments += 1;
         let rules = &*self.scanner.rules;
         let worker = &mut *self.worker;
         worker.matches.clear();
@@ -704,6 +710,7 @@ impl<'s> ItemSink<'s> {
     /// with no file of their own take part, so that one large file is not
     /// left to a single core.
     fn match_segments(&mut self, segments: &[Segment<'_>]) {
+        self.segments += segments.len() as u64;
         use rayon::prelude::*;
         let scanner = self.scanner;
         let rules = &*scanner.rules;
@@ -879,6 +886,17 @@ impl<'s> ItemSink<'s> {
             content_id,
             meta: ItemMeta::default(),
         };
+        tracing::trace!(
+            location = %record.location,
+            format = %record.format,
+            coverage = %record.coverage.as_str(),
+            class = %record.class.as_str(),
+            segments = self.segments,
+            members = self.children,
+            findings = record.findings,
+            millis = self.started.elapsed().as_millis() as u64,
+            "item read"
+        );
         let mut rollup = std::mem::take(&mut self.members);
         rollup.add_class(record.class, &record.categories);
         let flows = match &self.envelope {
