@@ -432,3 +432,34 @@ fn biff5_fixture_shows_padded_numbers_and_notes() {
     assert!(note.len() > 2048, "{} bytes", note.len());
     assert!(note.ends_with("on the old chart."));
 }
+
+/// A LibreOffice comment names its author and creation date in `dc:creator`
+/// and `dc:date`. Only the comment's own paragraphs are its text, so the
+/// date is not reported as a date in the sheet.
+#[test]
+fn ods_comment_text_leaves_out_author_and_date() {
+    let content = br#"<?xml version="1.0"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><office:body><office:spreadsheet><table:table table:name="Visits"><table:table-row><table:table-cell office:value-type="string"><text:p>follow-up</text:p><office:annotation><dc:creator>Front Desk</dc:creator><dc:date>2026-12-05T10:11:12</dc:date><text:p>call back</text:p><text:p>after labs</text:p></office:annotation></table:table-cell></table:table-row></table:table></office:spreadsheet></office:body></office:document-content>"#;
+    let mut package = Vec::new();
+    {
+        let mut writer = zip::ZipWriter::new(Cursor::new(&mut package));
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        writer.start_file("mimetype", stored).unwrap();
+        writer
+            .write_all(b"application/vnd.oasis.opendocument.spreadsheet")
+            .unwrap();
+        writer.start_file("content.xml", stored).unwrap();
+        writer.write_all(content).unwrap();
+        writer.finish().unwrap();
+    }
+    let (outcome, cells) = read_cells(&package);
+    assert_eq!(outcome.coverage, Coverage::Complete, "{outcome:?}");
+    assert_eq!(value(&cells, "Visits", "A1"), Some("follow-up"));
+    assert_eq!(
+        cells
+            .comments
+            .get(&("Visits".to_string(), "A1".to_string()))
+            .map(String::as_str),
+        Some("call back\nafter labs")
+    );
+}

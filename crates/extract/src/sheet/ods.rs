@@ -76,6 +76,8 @@ struct CellState {
     value: Option<String>,
     paragraphs: u32,
     in_annotation: u32,
+    /// Depth inside an annotation's author or date, which are not its text.
+    in_annotation_meta: u32,
     annotation: String,
 }
 
@@ -159,6 +161,15 @@ fn read_content(content: &[u8], writer: &mut SheetWriter<'_, '_>) -> Outcome {
                         state.in_annotation += 1;
                     }
                 }
+                // LibreOffice writes who made a comment and when (dc:creator,
+                // dc:date) inside it; the date would read as a date of service.
+                b"creator" | b"date" => {
+                    if let Some(state) = cell.as_mut()
+                        && state.in_annotation > 0
+                    {
+                        state.in_annotation_meta += 1;
+                    }
+                }
                 b"p" | b"h" => {
                     if let Some(state) = cell.as_mut() {
                         let target = if state.in_annotation > 0 {
@@ -220,6 +231,13 @@ fn read_content(content: &[u8], writer: &mut SheetWriter<'_, '_>) -> Outcome {
                         state.in_annotation = state.in_annotation.saturating_sub(1);
                     }
                 }
+                b"creator" | b"date" => {
+                    if let Some(state) = cell.as_mut()
+                        && state.in_annotation > 0
+                    {
+                        state.in_annotation_meta = state.in_annotation_meta.saturating_sub(1);
+                    }
+                }
                 b"table-row" => {
                     // A repeated row with content is the same row several times.
                     let repeats = if row.cells.is_empty() { 1 } else { row_repeat };
@@ -242,7 +260,9 @@ fn read_content(content: &[u8], writer: &mut SheetWriter<'_, '_>) -> Outcome {
                 _ => {}
             },
             other => {
-                if let Some(state) = cell.as_mut() {
+                if let Some(state) = cell.as_mut()
+                    && state.in_annotation_meta == 0
+                {
                     let target = if state.in_annotation > 0 {
                         &mut state.annotation
                     } else {
