@@ -1,5 +1,5 @@
-//! Number formats, short cell records and comments of xlsb workbooks, and
-//! BIFF5 (Excel 95) workbooks, read through `extract`.
+//! Number formats, short cell records and comments of xlsb workbooks,
+//! BIFF5 (Excel 95) workbooks, and ods comments, read through `extract`.
 //!
 //! The corpus tests read the real-world files under the folder named by
 //! `PHISCAN_CORPUS` and skip with a note when it is unset.
