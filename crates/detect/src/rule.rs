@@ -280,7 +280,17 @@ fn failing_rule_id(text: &str) -> Option<String> {
 }
 
 fn toml_message(err: &toml::de::Error, text: &str) -> String {
-    let message = err.message().trim().to_string();
+    // Rule authors read TOML, not Rust, so number types get plain names.
+    let mut message = err.message().trim().to_string();
+    for (rust, plain) in [
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected u16", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected usize", "expected a whole number"),
+    ] {
+        message = message.replace(rust, plain);
+    }
     match err.span() {
         Some(span) => {
             let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
@@ -472,6 +482,7 @@ examples = ["Chart MR0012345"]
         let text = VALID.replace("confidence = 70", "confidence = \"high\"");
         let err = parse_rule_file("user.toml", &text).unwrap_err();
         assert!(err.message.contains("line 9"), "{err}");
+        assert!(err.message.contains("expected a whole number"), "{err}");
         assert_eq!(err.rule.as_deref(), Some("practice.mrn"));
     }
 
