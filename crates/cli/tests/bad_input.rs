@@ -452,6 +452,24 @@ fn missing_root_is_fatal() {
         stderr.contains("/nonexistent/share: cannot scan this root: not found"),
         "{stderr}"
     );
+    assert!(stderr.contains("nothing was scanned"), "{stderr}");
+}
+
+#[test]
+fn unwritable_store_folder_suggests_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    // A regular file where the store's folder should be fails for root too.
+    fs::write(dir.path().join("blocker"), b"").unwrap();
+    let output = phiscan(home.path())
+        .current_dir(dir.path())
+        .args(["scan", ".", "--db", "blocker/inventory.sqlite"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot create the store"), "{stderr}");
+    assert!(stderr.contains("--no-db"), "{stderr}");
 }
 
 #[test]

@@ -74,7 +74,9 @@ pub struct Progress {
 /// A scan that could not run, or whose output failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
-    #[error("{path}: cannot scan this root: {message}")]
+    #[error(
+        "{path}: cannot scan this root: {message}; nothing was scanned, so check the path or leave it out and run again"
+    )]
     Root { path: String, message: String },
     #[error(transparent)]
     Pattern(#[from] phiscan_sources::fs::PatternError),

@@ -27,12 +27,16 @@ const CACHE_KIB: u32 = 64 * 1024;
 /// An error opening or writing the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot create the store folder {path}: {source}")]
+    #[error(
+        "cannot create the store folder {path}: {source}; name a store in a writable folder with --db (or the `store` key of a sweep configuration), or scan with --no-db"
+    )]
     CreateFolder {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot create the store {path}: {source}")]
+    #[error(
+        "cannot create the store {path}: {source}; name a store in a writable folder with --db (or the `store` key of a sweep configuration), or scan with --no-db"
+    )]
     CreateFile {
         path: PathBuf,
         source: std::io::Error,
