@@ -47,6 +47,75 @@ const WEBMAIL_DOMAINS: [&str; 30] = [
     "cox.net",
 ];
 
+/// Local parts of addresses that name a role or a service, not a person:
+/// common service mailboxes (`postmaster`, `info`) and the desks of a
+/// medical office.
+const ROLE_MAILBOXES: [&str; 44] = [
+    "abuse",
+    "accounts",
+    "admin",
+    "appointments",
+    "billing",
+    "claims",
+    "contact",
+    "donotreply",
+    "do-not-reply",
+    "fax",
+    "frontdesk",
+    "front-desk",
+    "front.desk",
+    "help",
+    "hostmaster",
+    "hr",
+    "info",
+    "intake",
+    "lab",
+    "labs",
+    "mail",
+    "marketing",
+    "medicalrecords",
+    "medical.records",
+    "noc",
+    "noreply",
+    "no-reply",
+    "nurse",
+    "office",
+    "pharmacy",
+    "postmaster",
+    "reception",
+    "records",
+    "referral",
+    "referrals",
+    "results",
+    "sales",
+    "scheduling",
+    "security",
+    "staff",
+    "support",
+    "team",
+    "triage",
+    "webmaster",
+];
+
+/// Returns true for an address of the practice itself (one of its domains)
+/// or of a role (`referrals@`, `frontdesk@`), which names no patient. Such an
+/// address is still a finding, but not a person in the people estimate.
+pub(crate) fn is_organization_address(address: &str, internal: &InternalDomains) -> bool {
+    let Some((local, _)) = address.rsplit_once('@') else {
+        return false;
+    };
+    if domain_of(address).is_some_and(|domain| internal.contains(&domain)) {
+        return true;
+    }
+    // A tag (`billing+2024@`) does not change the mailbox.
+    let mailbox = local
+        .split('+')
+        .next()
+        .unwrap_or(local)
+        .to_ascii_lowercase();
+    ROLE_MAILBOXES.contains(&mailbox.as_str())
+}
+
 /// What an item and its members hold, for the class of a message's flows.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Rollup {
@@ -188,6 +257,27 @@ pub(crate) fn flows(
 mod tests {
     use super::*;
     use phiscan_extract::mail::{Protection, Recipient};
+
+    #[test]
+    fn organization_addresses_are_not_people() {
+        let internal = InternalDomains::new(&["clinic-a.org".to_string()]);
+        let cases = [
+            ("dana.kowalski@mail.clinic-a.org", true),
+            ("referrals@northshore-cardiology.net", true),
+            ("FrontDesk@example.org", true),
+            ("billing+2024@example.org", true),
+            ("dana.kowalski@gmail.com", false),
+            ("info.kowalski@gmail.com", false),
+            ("not-an-address", false),
+        ];
+        for (address, expected) in cases {
+            assert_eq!(
+                is_organization_address(address, &internal),
+                expected,
+                "{address}"
+            );
+        }
+    }
 
     fn envelope() -> Envelope {
         Envelope {

@@ -7,7 +7,7 @@ use crate::writer::{FindingBatch, FindingForms, FinishedItem, MailMark, Message}
 use phiscan_core::blocks::{BlockBuilder, BlockFinding, PeopleBuilder, encode_fields, hex_digits};
 use phiscan_core::location::{child_location, os_str_to_text, path_to_location};
 use phiscan_core::records::{FindingRecord, FlowRecord, Individuals, ItemMeta, ItemRecord};
-use phiscan_core::{Class, Coverage, Locator, Role};
+use phiscan_core::{Category, Class, Coverage, Locator, Role};
 use phiscan_detect::privacy::hex_fingerprint;
 use phiscan_detect::{
     ItemClassifier, LinkInput, Match, Matcher, PeopleCounter, RecordScope, RuleSet, SegmentInput,
@@ -106,7 +106,10 @@ fn prepare_findings(
         let fingerprint = scanner
             .fingerprinter
             .fingerprint(rule.category, &found.canonical);
-        let person = rule.role == Role::Direct && counts_person(rule.category, &found.canonical);
+        let person = rule.role == Role::Direct
+            && counts_person(rule.category, &found.canonical)
+            && !(rule.category == Category::Email
+                && flow::is_organization_address(&found.canonical, &scanner.internal_domains));
         let mut prepared = PreparedFinding {
             rule: found.rule,
             fingerprint,
