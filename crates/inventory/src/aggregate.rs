@@ -114,10 +114,20 @@ pub struct RiskReason {
 /// Items encrypted versus sensitive items readable as they are.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Protection {
-    /// Items phiscan found encrypted and could not read.
+    /// Items phiscan found encrypted with a current cipher and could not read.
     pub encrypted: u64,
+    /// Items encrypted with a weak legacy cipher (ZipCrypto, RC4, XOR
+    /// obfuscation), which anyone can break. They are not in `encrypted`.
+    pub weak: u64,
     /// Items classed phi, phi-likely or pii that are not encrypted.
     pub unprotected: u64,
+}
+
+/// Returns true when an encrypted item's reason names a weak legacy cipher.
+/// The extractors' reasons contain `weak` for ZipCrypto and RC4, and `not
+/// real encryption` for the XOR obfuscation of old Word files.
+fn is_weak_encryption(reason: &str) -> bool {
+    reason.contains("weak") || reason.contains("not real encryption")
 }
 
 /// Sensitive items readable by others than their owner.
@@ -517,7 +527,11 @@ impl RowBuilder {
             row.incomplete += 1;
         }
         if item.coverage == Coverage::Encrypted {
-            row.protection.encrypted += 1;
+            if item.reason.as_deref().is_some_and(is_weak_encryption) {
+                row.protection.weak += 1;
+            } else {
+                row.protection.encrypted += 1;
+            }
         }
         self.categories.extend(item.categories.iter().copied());
         if item.findings > 0
@@ -728,6 +742,26 @@ fn flow_edges(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weak_ciphers_from_extractor_reasons() {
+        let cases = [
+            (
+                "encrypted zip entry (ZipCrypto, a weak legacy cipher that does not protect PHI); content not examined",
+                true,
+            ),
+            ("encrypted PDF (RC4 40-bit, weak)", true),
+            (
+                "encrypted .doc (XOR obfuscation, not real encryption)",
+                true,
+            ),
+            ("encrypted zip entry (AES-256); content not examined", false),
+            ("encrypted workbook (Agile encryption, AES-256)", false),
+        ];
+        for (reason, weak) in cases {
+            assert_eq!(is_weak_encryption(reason), weak, "{reason}");
+        }
+    }
 
     #[test]
     fn group_by_parses_and_rejects() {

@@ -45,6 +45,23 @@ pub fn assess(row: &LocationRow) -> Vec<RiskReason> {
             action,
         );
     }
+    if row.protection.weak > 0 {
+        add(
+            &mut reasons,
+            RiskLevel::Medium,
+            format!(
+                "{} {} encrypted with a weak legacy cipher (ZipCrypto, RC4) that does not protect its content, and {} not examined",
+                items(row.protection.weak),
+                be(row.protection.weak),
+                if row.protection.weak == 1 {
+                    "was"
+                } else {
+                    "were"
+                }
+            ),
+            "Open each file with its password and save it again with AES encryption (7-Zip AES-256, or password protection in Office 2010 or later), or move its records into the EHR.",
+        );
+    }
     if row.flows.external_unencrypted > 0 {
         add(
             &mut reasons,
@@ -277,6 +294,26 @@ mod tests {
             .into_iter()
             .map(|reason| (reason.level, reason.reason))
             .collect()
+    }
+
+    #[test]
+    fn weak_encryption_is_medium() {
+        let mut weak = row(0, 0);
+        weak.protection.weak = 2;
+        weak.protection.encrypted = 1;
+        let found = levels(&weak);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, RiskLevel::Medium);
+        assert!(
+            found[0]
+                .1
+                .starts_with("2 items are encrypted with a weak legacy cipher"),
+            "{found:?}"
+        );
+
+        let mut strong = row(0, 0);
+        strong.protection.encrypted = 3;
+        assert!(levels(&strong).is_empty());
     }
 
     #[test]

@@ -75,12 +75,21 @@ pub fn highest_class(row: &LocationRow) -> Class {
         .unwrap_or(Class::None)
 }
 
-/// `N encrypted, M unprotected`.
+/// `N encrypted, M unprotected`, with `W weakly encrypted` between them
+/// when a weak legacy cipher was found.
 pub fn protection(row: &LocationRow) -> String {
-    format!(
-        "{} encrypted, {} unprotected",
-        row.protection.encrypted, row.protection.unprotected
-    )
+    let protection = &row.protection;
+    if protection.weak > 0 {
+        format!(
+            "{} encrypted, {} weakly encrypted, {} unprotected",
+            protection.encrypted, protection.weak, protection.unprotected
+        )
+    } else {
+        format!(
+            "{} encrypted, {} unprotected",
+            protection.encrypted, protection.unprotected
+        )
+    }
 }
 
 /// `N readable by all accounts, M by a group`, or `owner only`.

@@ -101,6 +101,10 @@ fn summary(out: &mut String, inventory: &Inventory) {
         ),
         ("high-risk locations", high.to_string()),
         ("encrypted items", totals.protection.encrypted.to_string()),
+        (
+            "weakly encrypted items (ZipCrypto, RC4)",
+            totals.protection.weak.to_string(),
+        ),
         ("not fully examined", totals.incomplete.to_string()),
     ];
     let _ = writeln!(out, "<h2 id=\"summary\">Summary</h2><div class=\"cards\">");

@@ -43,6 +43,11 @@ pub fn render(inventory: &Inventory, generated: &str) -> String {
         totals.individuals.low, totals.individuals.high
     );
     let _ = writeln!(out, "| encrypted items | {} |", totals.protection.encrypted);
+    let _ = writeln!(
+        out,
+        "| weakly encrypted items (ZipCrypto, RC4) | {} |",
+        totals.protection.weak
+    );
     let _ = writeln!(out, "| items not fully examined | {} |", totals.incomplete);
     let _ = writeln!(
         out,
