@@ -279,6 +279,72 @@ fn headers_from_data_rows_are_masked() {
     }
 }
 
+/// Writes a minimal .docx whose body is one table of the given rows.
+fn docx_with_table(path: &Path, rows: &[&[&str]]) {
+    use std::io::Write;
+    let mut body = String::new();
+    for row in rows {
+        body.push_str("<w:tr>");
+        for cell in *row {
+            body.push_str(&format!(
+                "<w:tc><w:p><w:r><w:t>{cell}</w:t></w:r></w:p></w:tc>"
+            ));
+        }
+        body.push_str("</w:tr>");
+    }
+    let document = format!(
+        r#"<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>Referral</w:t></w:r></w:p><w:tbl>{body}</w:tbl></w:body></w:document>"#
+    );
+    let parts = [
+        (
+            "[Content_Types].xml",
+            r#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#.to_string(),
+        ),
+        (
+            "_rels/.rels",
+            r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>"#.to_string(),
+        ),
+        ("word/document.xml", document),
+    ];
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    for (name, text) in parts {
+        writer
+            .start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        writer.write_all(text.as_bytes()).unwrap();
+    }
+    writer.finish().unwrap();
+}
+
+/// A label/value table in a letter is about one person, so its name and
+/// diagnosis rows link; the rows of a wider table are separate records.
+#[test]
+fn label_value_table_links_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    docx_with_table(
+        &dir.path().join("vertical.docx"),
+        &[
+            &["Name", "Tobias Wren"],
+            &["DOB", "05/17/1949"],
+            &["Diagnosis", "Chronic obstructive pulmonary disease"],
+        ],
+    );
+    docx_with_table(
+        &dir.path().join("wide.docx"),
+        &[
+            &["Name", "Room", "Visit"],
+            &["Tobias Wren", "4", "walk-in"],
+            &["Clinic", "2", "Chronic obstructive pulmonary disease"],
+        ],
+    );
+    let result = scan(dir.path(), home.path(), &[".", "--no-db", "--quiet"]);
+    assert_eq!(result.status, Some(1), "{}", result.stderr);
+    let class = |name: &str| result.item(&format!("./{name}")).unwrap()["class"].clone();
+    assert_eq!(class("vertical.docx"), "phi");
+    assert_eq!(class("wide.docx"), "phi-likely");
+}
+
 /// The store takes findings as blocks encoded by the workers, JSON Lines as
 /// records: both must hold the same findings, and the store's people rows
 /// the distinct fingerprints of the records that identify a person.

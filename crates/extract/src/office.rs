@@ -4,9 +4,11 @@
 //! Text is joined across runs per paragraph, so a value split over two runs
 //! (as editors do after a spelling check or a format change) still matches.
 //! Table rows are one segment each, their cells fields under the first row's
-//! headers. Headers, footers, footnotes, endnotes, comments, speaker notes
-//! and tracked deletions (deleted text is still in the file) are read, and
-//! so are document properties. Embedded objects become child items.
+//! headers. Each row is a record, except in a table of one or two columns,
+//! which is one record, because a label/value table describes one person.
+//! Headers, footers, footnotes, endnotes, comments, speaker notes and tracked
+//! deletions (deleted text is still in the file) are read, and so are
+//! document properties. Embedded objects become child items.
 
 use crate::archive::MemberError;
 use crate::package::{self, Package};
@@ -114,12 +116,15 @@ impl PartWalker<'_, '_, '_> {
         Flow::Continue
     }
 
+    /// Emits one table row. Rows with the same `shared_record` form one
+    /// record; a row without one is a record of its own.
     fn row(
         &mut self,
         kind: &PartKind<'_>,
         row_number: u64,
         cells: &[String],
         headers: Option<&[String]>,
+        shared_record: Option<u64>,
     ) -> Flow {
         let mut text = String::new();
         let mut spans = Vec::with_capacity(cells.len());
@@ -166,10 +171,16 @@ impl PartWalker<'_, '_, '_> {
                 detail: Some(detail),
             }
         };
-        self.record += 1;
-        self.chars_in_record = 0;
-        let scope = RecordScope::Record(self.record_base | self.record);
-        self.record += 1;
+        let scope = match shared_record {
+            Some(record) => RecordScope::Record(self.record_base | record),
+            None => {
+                self.record += 1;
+                self.chars_in_record = 0;
+                let scope = RecordScope::Record(self.record_base | self.record);
+                self.record += 1;
+                scope
+            }
+        };
         self.out
             .with_fields(&text, kind.label, &fields, scope, &locate)
     }
@@ -187,6 +198,9 @@ impl PartWalker<'_, '_, '_> {
         let mut cell = String::new();
         let mut headers: Option<Vec<String>> = None;
         let mut rows_in_table = 0u64;
+        // The record of a table of one or two columns: a label/value table
+        // (`Name | Tobias Wren`, `Diagnosis | COPD`) is about one person.
+        let mut shared_record: Option<u64> = None;
 
         loop {
             let event = match reader.read_event_into(&mut buffer) {
@@ -220,6 +234,7 @@ impl PartWalker<'_, '_, '_> {
                             self.tables += 1;
                             headers = None;
                             rows_in_table = 0;
+                            shared_record = None;
                         }
                         if !empty {
                             table_depth += 1;
@@ -262,8 +277,19 @@ impl PartWalker<'_, '_, '_> {
                         row_cells.push(std::mem::take(&mut cell));
                     } else if table_depth == 1 && vocabulary.rows.contains(&name) {
                         rows_in_table += 1;
-                        if self.row(kind, rows_in_table, &row_cells, headers.as_deref())
-                            == Flow::Stop
+                        if rows_in_table == 1 && row_cells.len() <= 2 {
+                            self.record += 1;
+                            self.chars_in_record = 0;
+                            shared_record = Some(self.record);
+                            self.record += 1;
+                        }
+                        if self.row(
+                            kind,
+                            rows_in_table,
+                            &row_cells,
+                            headers.as_deref(),
+                            shared_record,
+                        ) == Flow::Stop
                         {
                             return Ok(Flow::Stop);
                         }
