@@ -138,15 +138,24 @@ pub fn print_diff(diff: &ScanDiff, json: bool) -> Result<()> {
         }
         writeln!(out, "{line}")?;
     }
-    writeln!(
-        out,
-        "{} gained, {} lost, {} changed, {} moved; {} items hold new PHI",
+    writeln!(out, "{}", change_counts(&diff))?;
+    print_stdout(&out)?;
+    Ok(())
+}
+
+/// Returns `G gained, L lost, C changed, M moved; N items hold new PHI`.
+pub(crate) fn change_counts(diff: &phiscan_inventory::ScanDiff) -> String {
+    let new_phi = diff.new_phi();
+    format!(
+        "{} gained, {} lost, {} changed, {} moved; {new_phi} {} new PHI",
         diff.count(phiscan_inventory::ChangeKind::Gained),
         diff.count(phiscan_inventory::ChangeKind::Lost),
         diff.count(phiscan_inventory::ChangeKind::Changed),
         diff.count(phiscan_inventory::ChangeKind::Moved),
-        diff.new_phi()
-    )?;
-    print_stdout(&out)?;
-    Ok(())
+        if new_phi == 1 {
+            "item holds"
+        } else {
+            "items hold"
+        }
+    )
 }

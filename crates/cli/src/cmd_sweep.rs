@@ -473,14 +473,7 @@ fn finish(config: &SweepConfig, target: &StoreTarget, summary: &SummaryRecord) -
                 seconds = clock.elapsed().as_secs_f64(),
                 "compared with the previous sweep"
             );
-            println!(
-                "  since last sweep:  {} gained, {} lost, {} changed, {} moved; {} items hold new PHI",
-                diff.count(phiscan_inventory::ChangeKind::Gained),
-                diff.count(phiscan_inventory::ChangeKind::Lost),
-                diff.count(phiscan_inventory::ChangeKind::Changed),
-                diff.count(phiscan_inventory::ChangeKind::Moved),
-                diff.new_phi()
-            );
+            println!("  since last sweep:  {}", cmd_diff::change_counts(&diff));
             diff.new_phi() > 0
         }
         None => summary

@@ -288,7 +288,14 @@ fn describe_zip_error(err: &zip::result::ZipError) -> String {
     }
 }
 
+/// Converts a member's DOS timestamp. Tools that record no time write the
+/// earliest DOS date, 1980-01-01 00:00:00, which is read as no time.
 fn zip_time(time: zip::DateTime) -> Option<SystemTime> {
+    if (time.year(), time.month(), time.day()) == (1980, 1, 1)
+        && (time.hour(), time.minute(), time.second()) == (0, 0, 0)
+    {
+        return None;
+    }
     let date = time::Date::from_calendar_date(
         time.year() as i32,
         time::Month::try_from(time.month()).ok()?,
@@ -473,5 +480,20 @@ pub fn extract_zip_input(
     match read_whole_limited(input, limits, Format::Zip)? {
         Ok(bytes) => Ok(extract_zip(&bytes, limits, sink)),
         Err(outcome) => Ok(outcome),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zip_time_reads_earliest_dos_date_as_none() {
+        let none = zip::DateTime::from_date_and_time(1980, 1, 1, 0, 0, 0).unwrap();
+        assert_eq!(zip_time(none), None);
+
+        let set = zip::DateTime::from_date_and_time(2024, 3, 14, 10, 30, 0).unwrap();
+        let expected = SystemTime::UNIX_EPOCH + Duration::from_secs(1_710_412_200);
+        assert_eq!(zip_time(set), Some(expected));
     }
 }
