@@ -161,7 +161,10 @@ pub fn extract_zip(bytes: &[u8], limits: &Limits, sink: &mut dyn Sink) -> Outcom
             return Outcome::with(
                 Format::Zip,
                 Coverage::Error,
-                format!("invalid zip archive: {}", describe_zip_error(&err)),
+                format!(
+                    "damaged or truncated zip archive ({}); Office files (.xlsx, .docx, .pptx) and OpenDocument files are zip archives too, so open the file in the program that made it to check it, or restore it from a backup",
+                    plain_zip_error(&err)
+                ),
             );
         }
     };
@@ -273,6 +276,17 @@ fn zip_encryption_reason(bytes: &[u8], central_header: u64) -> String {
     } else {
         "encrypted zip entry (ZipCrypto, a weak legacy cipher that does not protect PHI); content not examined"
             .into()
+    }
+}
+
+/// Describes why an archive could not be opened, in words for a user where
+/// the zip crate's message names a structure of the format.
+fn plain_zip_error(err: &zip::result::ZipError) -> String {
+    let message = describe_zip_error(err);
+    if message.contains("EOCD") {
+        format!("the end-of-archive record is missing: {message}")
+    } else {
+        message
     }
 }
 

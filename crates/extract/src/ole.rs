@@ -21,7 +21,9 @@ pub fn extract(bytes: &[u8], limits: &Limits, sink: &mut dyn crate::Sink) -> Out
             return Outcome::with(
                 Format::Ole2,
                 Coverage::Error,
-                format!("invalid or truncated OLE2 compound file: {err}"),
+                format!(
+                    "invalid or truncated OLE2 compound file ({err}); legacy Office files (.doc, .xls, .msg) use this format, so open the file in the program that made it to check it, or restore it from a backup"
+                ),
             );
         }
     };

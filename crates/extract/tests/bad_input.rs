@@ -528,3 +528,25 @@ fn pdf_object_stream_bomb_is_not_parsed() {
             .contains("decompression bomb")
     );
 }
+
+#[test]
+fn truncated_zip_reason_says_what_to_do() {
+    let package = zip_of(
+        &[("xl/workbook.xml", b"<workbook/>")],
+        zip::CompressionMethod::Deflated,
+    );
+    let truncated = &package[..package.len() / 2];
+    let started = Instant::now();
+    let (outcome, _) = run_as(truncated, forced(Format::Zip), &Limits::default());
+    assert_recorded("truncated zip", &outcome, started);
+    assert_eq!(outcome.coverage, Coverage::Error);
+    let reason = outcome.reason.as_deref().unwrap();
+    assert!(
+        reason.contains("damaged or truncated zip archive"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("end-of-archive record is missing"),
+        "{reason}"
+    );
+}

@@ -98,7 +98,9 @@ pub fn extract(bytes: Vec<u8>, limits: &Limits, sink: &mut dyn Sink) -> Outcome 
             return Outcome::with(
                 Format::Pst,
                 Coverage::Error,
-                format!("invalid or unsupported PST file: {err}"),
+                format!(
+                    "invalid or unsupported PST file ({err}); the file may be damaged or truncated: check it with Outlook's Inbox Repair Tool (scanpst.exe) or export it again"
+                ),
             );
         }
     };
