@@ -138,7 +138,7 @@ pub fn print_diff(diff: &ScanDiff, json: bool) -> Result<()> {
         }
         writeln!(out, "{line}")?;
     }
-    writeln!(out, "{}", change_counts(&diff))?;
+    writeln!(out, "{}", change_counts(diff))?;
     print_stdout(&out)?;
     Ok(())
 }
