@@ -59,20 +59,30 @@ pub fn run(command: InventoryCommand) -> Result<u8> {
         if scan.complete { "" } else { ", interrupted" },
         inventory.group_by
     )?;
-    writeln!(
-        out,
-        "{:<40} {:>6} {:>6} {:>6} {:>13} {:>10} {:<42} {:<6}",
-        "LOCATION", "ITEMS", "PHI", "PII", "INDIVIDUALS", "BYTES", "EXPOSURE", "RISK"
-    )?;
-    for row in inventory
+    let rows: Vec<_> = inventory
         .locations
         .iter()
         .chain(std::iter::once(&inventory.totals))
-    {
+        .map(|row| (sanitize_for_terminal(&row.location), row))
+        .collect();
+    // The location column is as wide as its longest entry, so that a deep
+    // mailbox folder does not push its own row's figures out of line.
+    let width = rows
+        .iter()
+        .map(|(location, _)| location.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(40);
+    writeln!(
+        out,
+        "{:<width$} {:>6} {:>6} {:>6} {:>13} {:>10} {:<42} {:<6}",
+        "LOCATION", "ITEMS", "PHI", "PII", "INDIVIDUALS", "BYTES", "EXPOSURE", "RISK"
+    )?;
+    for (location, row) in rows {
         writeln!(
             out,
-            "{:<40} {:>6} {:>6} {:>6} {:>13} {:>10} {:<42} {:<6}",
-            sanitize_for_terminal(&row.location),
+            "{:<width$} {:>6} {:>6} {:>6} {:>13} {:>10} {:<42} {:<6}",
+            location,
             row.items,
             row.phi_items(),
             row.count(Class::Pii),

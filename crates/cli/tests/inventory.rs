@@ -360,8 +360,8 @@ fn flow(location: &str, to: &str, protection: &str, webmail: bool) -> FlowRecord
     }
 }
 
-/// Writes a scan of one mailbox export with three messages and four
-/// flows through the store's record sink.
+/// Writes a scan of one mailbox export with three messages, one attached
+/// message and four flows through the store's record sink.
 fn store_mail_scan(path: &Path) {
     let mut store = phiscan_inventory::Store::open(path).unwrap();
     let mailbox = "mail/export.mbox";
@@ -393,6 +393,12 @@ fn store_mail_scan(path: &Path) {
             mailbox,
             Some(mailbox),
             Class::Phi,
+        )),
+        Record::Item(item(
+            "mail/export.mbox!/Sent/2!/lab.eml",
+            mailbox,
+            Some("mail/export.mbox!/Sent/2"),
+            Class::None,
         )),
         Record::Item(item(mailbox, mailbox, None, Class::None)),
         Record::Flow(flow("mail/export.mbox!/Sent/2", "gmail.com", "none", true)),
@@ -442,7 +448,11 @@ fn mail_flows_per_mailbox_folder() {
     let inventory: Value = serde_json::from_slice(&output.stdout).unwrap();
 
     let sent = row(&inventory, "mail/export.mbox!/Sent");
-    assert_eq!(sent["items"], 2);
+    // Two messages and the message attached to one of them.
+    assert_eq!(sent["items"], 3);
+    // The messages' bytes, without the attachment inside one of them.
+    assert_eq!(sent["bytes"], 200);
+    assert_eq!(row(&inventory, "mail")["bytes"], 100);
     assert_eq!(sent["system"], "frontdesk");
     assert_eq!(sent["flows"]["external"], 3);
     assert_eq!(sent["flows"]["external_unencrypted"], 2);
@@ -470,6 +480,72 @@ fn mail_flows_per_mailbox_folder() {
     assert_eq!(gmail["unencrypted"], 2);
     assert_eq!(gmail["webmail"], true);
     assert_eq!(edges.len(), 2);
+}
+
+/// The text table keeps its columns in line when a location is longer than
+/// the usual width.
+#[test]
+fn text_columns_line_up_with_long_locations() {
+    let home = tempdir();
+    let store = home.path().join("inventory.sqlite");
+    {
+        let mut sink = phiscan_inventory::Store::open(&store).unwrap();
+        let mailbox = "mail/front-desk/archive/2024/referrals-exported-by-outlook.mbox";
+        let records = [
+            Record::Scan(ScanRecord {
+                id: "long-scan".into(),
+                started: "2025-06-02T00:00:00Z".into(),
+                roots: vec!["mail".into()],
+                version: "test".into(),
+                rules_version: "test".into(),
+                host: None,
+                sweep: None,
+                resumed_from: None,
+            }),
+            Record::Item(item(
+                &format!("{mailbox}!/Inbox/1"),
+                mailbox,
+                Some(mailbox),
+                Class::Phi,
+            )),
+            Record::Item(item(mailbox, mailbox, None, Class::None)),
+            Record::Summary(SummaryRecord {
+                scan: "long-scan".into(),
+                complete: true,
+                ..SummaryRecord::default()
+            }),
+        ];
+        for record in &records {
+            sink.record(record).unwrap();
+        }
+        sink.finish().unwrap();
+    }
+    let output = run(
+        home.path(),
+        &[
+            "inventory",
+            "--db",
+            store.to_str().unwrap(),
+            "--group-by",
+            "mailbox",
+        ],
+    );
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let lines: Vec<&str> = stdout
+        .lines()
+        .skip(1)
+        .take_while(|line| !line.is_empty())
+        .collect();
+    let items_end = lines[0].find("ITEMS").unwrap() + "ITEMS".len();
+    assert!(lines.len() > 2, "{stdout}");
+    for line in &lines[1..] {
+        let before: String = line.chars().take(items_end).collect();
+        assert!(
+            before.ends_with(|c: char| c.is_ascii_digit()),
+            "items column out of line: {line}"
+        );
+    }
 }
 
 #[test]

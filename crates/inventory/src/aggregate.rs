@@ -282,11 +282,17 @@ impl Inventory {
         for item in &data.items {
             let key = &group_of[item.location.as_str()];
             let file = files.get(item.path.as_str()).copied().unwrap_or(item);
+            // The bytes of a group are those of its outermost items: the
+            // messages of a mailbox group, not the attachments inside them.
+            let outermost = item
+                .parent
+                .as_deref()
+                .is_none_or(|parent| group_of.get(parent) != Some(key));
             builders
                 .entry(key.clone())
                 .or_insert_with(|| RowBuilder::new(key.clone(), system.clone()))
-                .add_item(item, file);
-            totals.add_item(item, file);
+                .add_item(item, file, outermost);
+            totals.add_item(item, file, item.parent.is_none());
         }
         for person in &data.people {
             if let Some(key) = group_of.get(person.location.as_str())
@@ -515,13 +521,19 @@ impl RowBuilder {
 
     /// Adds one item. `file` is the top-level file that contains it (the
     /// item itself for files), whose facts give exposure and places.
-    fn add_item(&mut self, item: &ItemRecord, file: &ItemRecord) {
+    /// `outermost` is true when no container of the item is in the row, so
+    /// that its size counts in the row's bytes.
+    fn add_item(&mut self, item: &ItemRecord, file: &ItemRecord, outermost: bool) {
         let row = &mut self.row;
         row.items += 1;
         *row.by_class.entry(item.class).or_insert(0) += 1;
-        if item.parent.is_none() && item.format != "folder" {
-            row.files += 1;
-            row.bytes += item.size;
+        if item.format != "folder" {
+            if item.parent.is_none() {
+                row.files += 1;
+            }
+            if outermost {
+                row.bytes += item.size;
+            }
         }
         if item.coverage != Coverage::Complete {
             row.incomplete += 1;
