@@ -406,21 +406,34 @@ fn exit_status(summary: &SummaryRecord, fail_on_incomplete: bool) -> u8 {
         eprintln!("phiscan: the scan was interrupted before every item was scanned");
         return exit::FAILED;
     }
-    let incomplete = summary
+    let incomplete: u64 = summary
         .by_coverage
         .iter()
-        .any(|(coverage, count)| *coverage != phiscan_core::Coverage::Complete && *count > 0);
-    if fail_on_incomplete && incomplete {
+        .filter(|(coverage, _)| **coverage != phiscan_core::Coverage::Complete)
+        .map(|(_, count)| *count)
+        .sum();
+    if fail_on_incomplete && incomplete > 0 {
         return exit::INCOMPLETE;
     }
     let identified = [Class::Phi, Class::PhiLikely, Class::Pii]
         .iter()
         .any(|class| summary.by_class.get(class).copied().unwrap_or(0) > 0);
     if identified {
-        exit::FINDINGS
-    } else {
-        exit::CLEAN
+        return exit::FINDINGS;
     }
+    // Status 0 says nothing about what could not be read, so a script that
+    // checks only the status would take an unreadable share for a clean one.
+    if incomplete > 0 {
+        eprintln!(
+            "phiscan: no identifier found in what was read, but {incomplete} {} not fully examined (see items by coverage); use --fail-on-incomplete to exit with status 3 when that happens",
+            if incomplete == 1 {
+                "item was"
+            } else {
+                "items were"
+            }
+        );
+    }
+    exit::CLEAN
 }
 
 /// Maximum number of worker threads. Each thread keeps its own regex caches,

@@ -583,3 +583,26 @@ fn too_many_threads_rejected() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("threads is 20000"), "{stderr}");
 }
+
+/// A scan that could read nothing still exits 0, so it says so on stderr.
+#[test]
+fn unreadable_only_scan_warns_on_clean_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write(dir.path(), "broken.zip", b"PK\x03\x04not really a zip");
+    let result = scan(dir.path(), home.path(), &[".", "--no-db", "--quiet"]);
+    assert_eq!(result.status, Some(0), "{}", result.stderr);
+    assert!(
+        result.stderr.contains("1 item was not fully examined"),
+        "{}",
+        result.stderr
+    );
+    assert!(result.stderr.contains("--fail-on-incomplete"));
+
+    let strict = scan(
+        dir.path(),
+        home.path(),
+        &[".", "--no-db", "--quiet", "--fail-on-incomplete"],
+    );
+    assert_eq!(strict.status, Some(3), "{}", strict.stderr);
+}
