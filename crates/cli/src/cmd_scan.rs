@@ -42,7 +42,7 @@ pub struct ScanArgs {
     pub no_db: bool,
 
     /// Worker threads (default: one per core).
-    #[arg(long, value_name = "N", default_value_t = 0, value_parser = parse_threads)]
+    #[arg(long, value_name = "N", default_value_t = 0, allow_negative_numbers = true, value_parser = parse_threads)]
     pub threads: usize,
 
     /// Leave out paths matching GLOB (relative to the root, full path or file
@@ -68,7 +68,7 @@ pub struct ScanArgs {
     pub show_values: bool,
 
     /// Drop findings below this confidence (0-100).
-    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    #[arg(long, value_name = "N", default_value_t = 0, allow_negative_numbers = true, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub min_confidence: u8,
 
     /// Exit with status 3 when any item was not fully examined.
