@@ -487,6 +487,10 @@ fn dispatch(
                 _ => ole::extract(&bytes, limits, sink),
             })
         }
+        Format::SevenZip => match read_whole_limited(input, limits, format)? {
+            Ok(bytes) => Ok(archive::seven_zip_outcome(&bytes)),
+            Err(_) => Ok(unsupported(format)),
+        },
         Format::Gzip => archive::extract_gzip(input, limits, sink),
         Format::Bzip2 => archive::extract_bzip2(input, limits, sink),
         Format::Tar => archive::extract_tar(input, limits, sink),
