@@ -122,6 +122,13 @@ pub struct ScanArgs {
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     pub imap_retry_delay: u64,
 
+    /// Read every message of an IMAP mailbox again. Without it, a mailbox
+    /// scanned into the same store before is read from where that scan
+    /// stopped, and this scan's inventory and reports cover the new
+    /// messages only.
+    #[arg(long)]
+    pub imap_full: bool,
+
     /// Print only errors and the summary, not each finding.
     #[arg(short, long)]
     pub quiet: bool,
@@ -349,7 +356,7 @@ fn sweeps(
     let mut sweeps = Vec::new();
     for url in urls {
         let mut prior = MailboxState::new();
-        if let Some(state) = &state {
+        if let Some(state) = state.as_ref().filter(|_| !args.imap_full) {
             for folder in state.load(&url.mailbox())? {
                 prior.insert(
                     folder.folder,
@@ -360,6 +367,15 @@ fn sweeps(
                     },
                 );
             }
+        }
+        // NOTE: the messages read by the earlier scan are not recorded again
+        // in this one (as a file sweep reuses unchanged files), so its
+        // inventory holds the new messages only; hence the warning.
+        if !prior.is_empty() {
+            eprintln!(
+                "phiscan: {}: reading only the messages added since the last scan into this store; this scan's inventory and reports cover those alone (use --imap-full to read the whole mailbox again)",
+                url.mailbox()
+            );
         }
         let account = ImapAccount {
             url,

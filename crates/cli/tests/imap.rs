@@ -427,6 +427,7 @@ fn sweep_resumes_with_new_messages_only() {
 
     let first = server.scan(home.path(), &args);
     assert_eq!(message_items(&first).len(), 4, "{}", first.stderr);
+    assert!(!first.stderr.contains("--imap-full"), "{}", first.stderr);
 
     let second = server.scan(home.path(), &args);
     assert!(
@@ -435,6 +436,26 @@ fn sweep_resumes_with_new_messages_only() {
         message_items(&second)
     );
     assert_eq!(second.summary["complete"], true);
+    // The scan holds no earlier message, and says so.
+    assert!(
+        second
+            .stderr
+            .contains("reading only the messages added since the last scan"),
+        "{}",
+        second.stderr
+    );
+
+    // --imap-full reads every message again, whatever the store's state.
+    let full_args = [
+        mailbox.as_str(),
+        "--ca-cert",
+        ca.as_str(),
+        "--quiet",
+        "--imap-full",
+    ];
+    let full = server.scan(home.path(), &full_args);
+    assert_eq!(message_items(&full).len(), 4, "{}", full.stderr);
+    assert!(!full.stderr.contains("reading only"), "{}", full.stderr);
 
     let new = message(
         "Follow-up",
