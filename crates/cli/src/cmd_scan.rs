@@ -368,9 +368,9 @@ fn sweeps(
                 );
             }
         }
-        // NOTE: the messages read by the earlier scan are not recorded again
-        // in this one (as a file sweep reuses unchanged files), so its
-        // inventory holds the new messages only; hence the warning.
+        // NOTE: unlike a file sweep, which records unchanged files again as
+        // reused, a resumed mailbox scan does not record the messages read
+        // before, so its inventory contains the new messages only.
         if !prior.is_empty() {
             eprintln!(
                 "phiscan: {}: reading only the messages added since the last scan into this store; this scan's inventory and reports cover those alone (use --imap-full to read the whole mailbox again)",
@@ -437,8 +437,8 @@ fn exit_status(summary: &SummaryRecord, fail_on_incomplete: bool) -> u8 {
     if identified {
         return exit::FINDINGS;
     }
-    // Status 0 says nothing about what could not be read, so a script that
-    // checks only the status would take an unreadable share for a clean one.
+    // Status 0 covers only what was read, so a script that checks only the
+    // status would take an unreadable share for a clean one.
     if incomplete > 0 {
         eprintln!(
             "phiscan: no identifier found in what was read, but {incomplete} {} not fully examined (see items by coverage); use --fail-on-incomplete to exit with status 3 when that happens",
