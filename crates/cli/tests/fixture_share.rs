@@ -317,7 +317,8 @@ fn docx_with_table(path: &Path, rows: &[&[&str]]) {
 }
 
 /// A label/value table in a letter is about one person, so its name and
-/// diagnosis rows link; the rows of a wider table are separate records.
+/// diagnosis rows link, and its first row is not taken as column headers.
+/// The rows of a wider table are separate records.
 #[test]
 fn label_value_table_links_its_rows() {
     let dir = tempfile::tempdir().unwrap();
@@ -325,7 +326,7 @@ fn label_value_table_links_its_rows() {
     docx_with_table(
         &dir.path().join("vertical.docx"),
         &[
-            &["Name", "Tobias Wren"],
+            &["Name", "Cordelia Pennyworth"],
             &["DOB", "05/17/1949"],
             &["Diagnosis", "Chronic obstructive pulmonary disease"],
         ],
@@ -343,6 +344,17 @@ fn label_value_table_links_its_rows() {
     let class = |name: &str| result.item(&format!("./{name}")).unwrap()["class"].clone();
     assert_eq!(class("vertical.docx"), "phi");
     assert_eq!(class("wide.docx"), "phi-likely");
+
+    // The first cell labels the second: the name under `Name` is found, and
+    // no locator takes the first row's value as a column header.
+    let names = result
+        .findings_at("./vertical.docx")
+        .filter(|finding| finding["category"] == "name")
+        .count();
+    assert_eq!(names, 1);
+    let jsonl = std::fs::read_to_string(home.path().join("scan.jsonl")).unwrap();
+    assert!(!jsonl.contains("Pennyworth"), "a raw name in the output");
+    assert!(!result.stdout.contains("Pennyworth"));
 }
 
 /// The store takes findings as blocks encoded by the workers, JSON Lines as

@@ -139,8 +139,15 @@ impl PartWalker<'_, '_, '_> {
         if text.trim().is_empty() {
             return Flow::Continue;
         }
-        let fields: Vec<Field<'_>> = match headers {
-            Some(headers) => spans
+        // In a label/value table the first cell labels the second. The label
+        // gives the matcher context but stays out of the locator, because a
+        // two-column roster without a header row has a name in that cell.
+        let row_label = cells
+            .first()
+            .map(|cell| cell.trim())
+            .filter(|label| shared_record.is_some() && crate::csv::looks_like_header(&[label]));
+        let fields: Vec<Field<'_>> = match (headers, row_label, spans.get(1)) {
+            (Some(headers), _, _) => spans
                 .iter()
                 .zip(headers)
                 .filter(|(_, header)| !header.is_empty())
@@ -149,7 +156,11 @@ impl PartWalker<'_, '_, '_> {
                     label: header.as_str(),
                 })
                 .collect(),
-            None => Vec::new(),
+            (None, Some(label), Some(value)) => vec![Field {
+                range: value.clone(),
+                label,
+            }],
+            _ => Vec::new(),
         };
         let part = kind.part.to_string();
         let table = self.tables;
@@ -293,7 +304,9 @@ impl PartWalker<'_, '_, '_> {
                         {
                             return Ok(Flow::Stop);
                         }
-                        if rows_in_table == 1 {
+                        // The first row of a label/value table is a label and
+                        // a value, not column headers.
+                        if rows_in_table == 1 && shared_record.is_none() {
                             let trimmed: Vec<&str> =
                                 row_cells.iter().map(|cell| cell.trim()).collect();
                             if trimmed.len() >= 2 && crate::csv::looks_like_header(&trimmed) {
