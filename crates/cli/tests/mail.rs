@@ -111,6 +111,59 @@ fn internal_flows_are_not_external() {
     assert!(result.flows.iter().all(|flow| flow["external"] == true));
 }
 
+/// The practice's own addresses, and the names shown with them, identify
+/// staff, not patients: a staff-only message holds no identifier, and they
+/// do not count as people.
+#[test]
+fn staff_addresses_and_names_are_not_people() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("staff.eml"),
+        "From: Front Desk <frontdesk@valleyclinic.example>\r\n\
+         To: Hollis Wren <hwren@valleyclinic.example>, \"Marisol Quade\" <mquade@valleyclinic.example>\r\n\
+         Subject: Staff meeting\r\n\r\nThe staff meeting moves to Thursday.\r\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("patient.eml"),
+        "From: Hollis Wren <hwren@valleyclinic.example>\r\n\
+         To: oswin.tarrant@gmail.com\r\n\
+         Subject: Your results\r\n\r\n\
+         Your A1C was 7.2; we will adjust your metformin.\r\n",
+    )
+    .unwrap();
+    let result = scan(
+        dir.path(),
+        home.path(),
+        &[
+            ".",
+            "--quiet",
+            "--no-db",
+            "--internal-domain",
+            "valleyclinic.example",
+        ],
+    );
+    let staff = result.item("./staff.eml").unwrap();
+    assert_eq!(staff["class"], "none", "{staff}");
+    assert!(
+        result.findings_at("./staff.eml").count() > 0,
+        "staff names are still findings"
+    );
+    assert!(
+        result
+            .findings_at("./staff.eml")
+            .all(|finding| finding.get("person").is_none()),
+        "a staff finding counted as a person"
+    );
+    let people: Vec<&Value> = result
+        .findings_at("./patient.eml")
+        .filter(|finding| finding["person"] == true)
+        .collect();
+    assert_eq!(people.len(), 1, "{people:?}");
+    assert_eq!(people[0]["category"], "email");
+}
+
 #[test]
 fn flows_reach_store_and_console() {
     let home = tempfile::tempdir().unwrap();

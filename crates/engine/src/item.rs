@@ -65,6 +65,11 @@ struct PreparedFinding {
     rule: usize,
     fingerprint: [u8; 16],
     person: bool,
+    /// The value names the practice or one of its desks, not a patient: an
+    /// address in an internal domain or of a role, or the display name
+    /// before one. It is still a finding, but does not make the item hold
+    /// identifiers.
+    staff: bool,
     /// Byte offsets in the segment.
     start: usize,
     end: usize,
@@ -106,14 +111,22 @@ fn prepare_findings(
         let fingerprint = scanner
             .fingerprinter
             .fingerprint(rule.category, &found.canonical);
-        let person = rule.role == Role::Direct
-            && counts_person(rule.category, &found.canonical)
-            && !(rule.category == Category::Email
-                && flow::is_organization_address(&found.canonical, &scanner.internal_domains));
+        let staff = match rule.category {
+            Category::Email => {
+                flow::is_organization_address(&found.canonical, &scanner.internal_domains)
+            }
+            Category::Name => {
+                display_name_of_organization(&segment.text[found.end..], &scanner.internal_domains)
+            }
+            _ => false,
+        };
+        let person =
+            rule.role == Role::Direct && !staff && counts_person(rule.category, &found.canonical);
         let mut prepared = PreparedFinding {
             rule: found.rule,
             fingerprint,
             person,
+            staff,
             start: found.start,
             end: found.end,
             fields: 0..0,
@@ -169,6 +182,17 @@ fn prepare_findings(
         }
         out.findings.push(prepared);
     }
+}
+
+/// Returns true when the text after a name is the address of a mail header's
+/// `Name <address>` form, and that address belongs to the practice or a
+/// role: the name is then a staff member's display name.
+fn display_name_of_organization(after: &str, internal: &crate::InternalDomains) -> bool {
+    let rest = after.trim_start_matches(['"', '\'', ' ', '\t']);
+    let Some(address) = rest.strip_prefix('<').and_then(|rest| rest.split_once('>')) else {
+        return false;
+    };
+    flow::is_organization_address(address.0.trim(), internal)
 }
 
 /// Returns the matcher input of a segment.
@@ -792,7 +816,11 @@ impl<'s> ItemSink<'s> {
             }
             worker.links.push(LinkInput {
                 category: rule.category,
-                role: rule.role,
+                role: if finding.staff {
+                    Role::Provider
+                } else {
+                    rule.role
+                },
                 start: finding.start,
                 end: finding.end,
                 fingerprint: finding.fingerprint,
