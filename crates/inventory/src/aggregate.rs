@@ -142,16 +142,17 @@ pub struct Exposure {
     pub group: u64,
 }
 
-/// Email flows of PHI from one location.
+/// Email flows of PHI from one location, counted in messages: a message to
+/// two outside domains, or forwarded to one, is one message.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct FlowCounts {
-    /// Flows to recipients outside the practice's domains.
+    /// Messages with a recipient outside the practice's domains.
     pub external: u64,
-    /// External flows that were not encrypted.
+    /// Messages that went unencrypted to an outside recipient.
     pub external_unencrypted: u64,
-    /// External flows to personal webmail.
+    /// Messages to a recipient at a personal webmail provider.
     pub webmail: u64,
-    /// Flows forwarded by a mailbox rule.
+    /// Messages forwarded by a mailbox rule.
     pub auto_forwarded: u64,
     /// External recipient domains.
     pub domains: Vec<String>,
@@ -480,6 +481,11 @@ struct RowBuilder {
     people: HashMap<Category, HashSet<String>>,
     categories: BTreeSet<Category>,
     domains: BTreeSet<String>,
+    /// Messages per kind of flow, counted once each in [`FlowCounts`].
+    external_messages: HashSet<String>,
+    unencrypted_messages: HashSet<String>,
+    webmail_messages: HashSet<String>,
+    forwarded_messages: HashSet<String>,
     copies: u64,
     copies_in: BTreeSet<String>,
     mail_exports: u64,
@@ -513,6 +519,10 @@ impl RowBuilder {
             people: HashMap::new(),
             categories: BTreeSet::new(),
             domains: BTreeSet::new(),
+            external_messages: HashSet::new(),
+            unencrypted_messages: HashSet::new(),
+            webmail_messages: HashSet::new(),
+            forwarded_messages: HashSet::new(),
             copies: 0,
             copies_in: BTreeSet::new(),
             mail_exports: 0,
@@ -579,19 +589,19 @@ impl RowBuilder {
     }
 
     fn add_flow(&mut self, flow: &FlowRecord, external: bool) {
-        let flows = &mut self.row.flows;
+        let message = || flow.location.clone();
         if flow.auto_forwarded {
-            flows.auto_forwarded += 1;
+            self.forwarded_messages.insert(message());
         }
         if !external {
             return;
         }
-        flows.external += 1;
+        self.external_messages.insert(message());
         if flow.protection != "encrypted" {
-            flows.external_unencrypted += 1;
+            self.unencrypted_messages.insert(message());
         }
         if flow.webmail {
-            flows.webmail += 1;
+            self.webmail_messages.insert(message());
         }
         self.domains.insert(flow.to_domain.to_lowercase());
     }
@@ -616,7 +626,12 @@ impl RowBuilder {
         }
         self.row.copies = self.copies;
         self.row.copies_in = self.copies_in.into_iter().collect();
-        self.row.flows.domains = self.domains.into_iter().collect();
+        let flows = &mut self.row.flows;
+        flows.external = self.external_messages.len() as u64;
+        flows.external_unencrypted = self.unencrypted_messages.len() as u64;
+        flows.webmail = self.webmail_messages.len() as u64;
+        flows.auto_forwarded = self.forwarded_messages.len() as u64;
+        flows.domains = self.domains.into_iter().collect();
         let reasons = crate::risk::assess(&self.row);
         self.row.risk = reasons
             .iter()
@@ -726,34 +741,90 @@ fn flow_edges(
     grouper: &Grouper<'_>,
     options: &InventoryOptions,
 ) -> Vec<FlowEdge> {
-    let mut edges: BTreeMap<(String, String), FlowEdge> = BTreeMap::new();
+    // A message counts once per domain, even when it reached the domain
+    // through two header fields (To and a forwarding rule's X-Forwarded-To).
+    let mut edges: BTreeMap<(String, String), (FlowEdge, HashSet<&str>, HashSet<&str>)> =
+        BTreeMap::new();
     for flow in flows {
         if !is_external(flow, &options.internal_domains) {
             continue;
         }
         let from = flow_group(flow, group_of, grouper);
         let domain = flow.to_domain.to_lowercase();
-        let edge = edges
+        let (edge, messages, unencrypted) = edges
             .entry((from.clone(), domain.clone()))
-            .or_insert_with(|| FlowEdge {
-                from,
-                to_domain: domain,
-                messages: 0,
-                unencrypted: 0,
-                webmail: false,
+            .or_insert_with(|| {
+                let edge = FlowEdge {
+                    from,
+                    to_domain: domain,
+                    messages: 0,
+                    unencrypted: 0,
+                    webmail: false,
+                };
+                (edge, HashSet::new(), HashSet::new())
             });
-        edge.messages += 1;
+        messages.insert(flow.location.as_str());
         if flow.protection != "encrypted" {
-            edge.unencrypted += 1;
+            unencrypted.insert(flow.location.as_str());
         }
         edge.webmail |= flow.webmail;
     }
-    edges.into_values().collect()
+    edges
+        .into_values()
+        .map(|(mut edge, messages, unencrypted)| {
+            edge.messages = messages.len() as u64;
+            edge.unencrypted = unencrypted.len() as u64;
+            edge
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forwarded_message_counts_once_per_domain() {
+        let flow = |location: &str, field: &str, forwarded: bool| FlowRecord {
+            location: location.into(),
+            sent: None,
+            from_domain: "clinic.example".into(),
+            to_domain: "yahoo.com".into(),
+            field: field.into(),
+            external: true,
+            webmail: true,
+            protection: "none".into(),
+            auto_forwarded: forwarded,
+            attachments: 0,
+            class: Class::Phi,
+            categories: Vec::new(),
+        };
+        let flows = [
+            flow("mail/a.eml", "to", false),
+            flow("mail/a.eml", "x-forwarded-to", true),
+            flow("mail/b.eml", "to", false),
+        ];
+        let roots = vec!["mail".to_string()];
+        let grouper = Grouper {
+            roots: &roots,
+            group_by: GroupBy::Root,
+        };
+        let group_of = HashMap::new();
+        let edges = flow_edges(&flows, &group_of, &grouper, &InventoryOptions::default());
+        assert_eq!(edges.len(), 1);
+        assert_eq!(edges[0].messages, 2);
+        assert_eq!(edges[0].unencrypted, 2);
+
+        let mut row = RowBuilder::new("mail".into(), "host".into());
+        for flow in &flows {
+            row.add_flow(flow, true);
+        }
+        let row = row.finish();
+        assert_eq!(row.flows.external, 2);
+        assert_eq!(row.flows.external_unencrypted, 2);
+        assert_eq!(row.flows.webmail, 2);
+        assert_eq!(row.flows.auto_forwarded, 1);
+    }
 
     #[test]
     fn weak_ciphers_from_extractor_reasons() {
