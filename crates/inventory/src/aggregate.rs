@@ -275,7 +275,12 @@ impl Inventory {
         let group_of: HashMap<&str, String> = data
             .items
             .iter()
-            .map(|item| (item.location.as_str(), grouper.key(item)))
+            .map(|item| {
+                let container = files
+                    .get(item.path.as_str())
+                    .map(|file| file.format.as_str());
+                (item.location.as_str(), grouper.key(item, container))
+            })
             .collect();
 
         let mut builders: BTreeMap<String, RowBuilder> = BTreeMap::new();
@@ -408,7 +413,9 @@ impl Grouper<'_> {
         }
     }
 
-    fn key(&self, item: &ItemRecord) -> String {
+    /// Returns the location an item counts in. `container` is the format of
+    /// the top-level file that holds the item, when known.
+    fn key(&self, item: &ItemRecord, container: Option<&str>) -> String {
         let (root, relative) = self.root_of(&item.path);
         match self.group_by {
             GroupBy::Root => {
@@ -422,7 +429,7 @@ impl Grouper<'_> {
                 let folders: Vec<&str> = folder_parts(relative);
                 join_location(root, &folders[..folders.len().min(depth)])
             }
-            GroupBy::Mailbox => mailbox_key(item, root, relative),
+            GroupBy::Mailbox => mailbox_key(item, container, root, relative),
         }
     }
 }
@@ -448,16 +455,16 @@ fn join_location(root: &str, folders: &[&str]) -> String {
     if key.is_empty() { ".".into() } else { key }
 }
 
-/// Mailbox folder of a message: the folder inside a mailbox file
-/// (`export.pst!/Inbox`), or an IMAP folder (`imap://host/INBOX`).
-fn mailbox_key(item: &ItemRecord, root: &str, relative: &str) -> String {
-    if item.location.starts_with("imap://") || item.location.starts_with("imaps://") {
-        return match item.location.rfind('/') {
-            Some(end) if end > "imaps://".len() => item.location[..end].to_string(),
-            _ => item.location.clone(),
-        };
-    }
-    if let Some(inner) = item.location.strip_prefix(item.path.as_str())
+/// Mailbox folder of a message and its attachments: the folder inside a
+/// mailbox file (`export.pst!/Inbox`) or of an IMAP account
+/// (`imaps://user@host:993!/INBOX`). Other items, members of an archive or
+/// a document included, count in their folder.
+fn mailbox_key(item: &ItemRecord, container: Option<&str>, root: &str, relative: &str) -> String {
+    let in_mailbox = item.path.starts_with("imap://")
+        || item.path.starts_with("imaps://")
+        || matches!(container, Some("mbox" | "pst"));
+    if in_mailbox
+        && let Some(inner) = item.location.strip_prefix(item.path.as_str())
         && let Some(inner) = inner.strip_prefix('!')
     {
         let first_member = inner.split('!').next().unwrap_or("");
@@ -903,11 +910,18 @@ mod tests {
     fn keys_follow_the_grouping() {
         let roots = vec!["share".to_string(), "/home/ana".to_string()];
         let key = |group_by, location: &str, path: &str| {
+            let container = if path.ends_with(".pst") {
+                Some("pst")
+            } else if path.ends_with(".zip") {
+                Some("zip")
+            } else {
+                None
+            };
             Grouper {
                 roots: &roots,
                 group_by,
             }
-            .key(&item(location, path))
+            .key(&item(location, path), container)
         };
         assert_eq!(
             key(GroupBy::Root, "share/a/b/c.txt", "share/a/b/c.txt"),
@@ -953,16 +967,24 @@ mod tests {
             ),
             "share/mail/export.pst!/Inbox"
         );
+        let account = "imaps://frontdesk@mail.clinic.example:993";
+        for location in ["INBOX/17", "INBOX/17!/lab.pdf"] {
+            assert_eq!(
+                key(GroupBy::Mailbox, &format!("{account}!/{location}"), account),
+                format!("{account}!/INBOX")
+            );
+        }
+        assert_eq!(
+            key(GroupBy::Mailbox, "share/a/c.txt", "share/a/c.txt"),
+            "share/a"
+        );
+        // An archive's members count in the archive's folder.
         assert_eq!(
             key(
                 GroupBy::Mailbox,
-                "imaps://mail.clinic.example/INBOX/17",
-                "imaps://mail.clinic.example/INBOX/17"
+                "share/a/archive.zip!/2024/jan.csv",
+                "share/a/archive.zip"
             ),
-            "imaps://mail.clinic.example/INBOX"
-        );
-        assert_eq!(
-            key(GroupBy::Mailbox, "share/a/c.txt", "share/a/c.txt"),
             "share/a"
         );
     }
