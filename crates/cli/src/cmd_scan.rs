@@ -441,15 +441,17 @@ fn exit_status(summary: &SummaryRecord, fail_on_incomplete: bool) -> u8 {
     // status would take an unreadable share for a clean one.
     if incomplete > 0 {
         eprintln!(
-            "phiscan: no identifier found in what was read, but {incomplete} {} not fully examined (see items by coverage); use --fail-on-incomplete to exit with status 3 when that happens",
-            if incomplete == 1 {
-                "item was"
-            } else {
-                "items were"
-            }
+            "phiscan: no identifier found in what was read, but {}; use --fail-on-incomplete to exit with status 3 when that happens",
+            not_examined(incomplete)
         );
     }
     exit::CLEAN
+}
+
+/// Returns `N items were not fully examined (see items by coverage)`.
+pub(crate) fn not_examined(items: u64) -> String {
+    let verb = if items == 1 { "item was" } else { "items were" };
+    format!("{items} {verb} not fully examined (see items by coverage)")
 }
 
 /// Maximum number of worker threads. Each thread keeps its own regex caches,

@@ -460,10 +460,12 @@ fn finish(config: &SweepConfig, target: &StoreTarget, summary: &SummaryRecord) -
         }
     }
 
-    let incomplete = summary
+    let incomplete: u64 = summary
         .by_coverage
         .iter()
-        .any(|(coverage, count)| *coverage != Coverage::Complete && *count > 0);
+        .filter(|(coverage, _)| **coverage != Coverage::Complete)
+        .map(|(_, count)| *count)
+        .sum();
     let new_phi = match cmd_diff::previous_scan(&scans, &new) {
         Some(old) => {
             let clock = std::time::Instant::now();
@@ -481,10 +483,20 @@ fn finish(config: &SweepConfig, target: &StoreTarget, summary: &SummaryRecord) -
             .iter()
             .any(|(class, count)| class.is_phi() && *count > 0),
     };
-    if config.fail_on_incomplete && incomplete {
+    if config.fail_on_incomplete && incomplete > 0 {
         return Ok(exit::INCOMPLETE);
     }
-    Ok(if new_phi { exit::FINDINGS } else { exit::CLEAN })
+    if new_phi {
+        return Ok(exit::FINDINGS);
+    }
+    // As for a scan: status 0 says nothing about the items not read.
+    if incomplete > 0 {
+        eprintln!(
+            "phiscan: no new PHI found in what was read, but {}; set fail_on_incomplete = true in the sweep configuration to exit with status 3 when that happens",
+            crate::cmd_scan::not_examined(incomplete)
+        );
+    }
+    Ok(exit::CLEAN)
 }
 
 fn install_interrupt_handler(cancel: Arc<AtomicBool>) {

@@ -65,6 +65,23 @@ impl Setup {
     }
 }
 
+/// A sweep with no new PHI exits 0, and says on stderr when items could not
+/// be fully examined; with fail_on_incomplete it exits 3.
+#[test]
+fn clean_sweep_warns_about_unread_items() {
+    let setup = Setup::new("");
+    std::fs::write(setup.share.join("broken.zip"), b"PK\x03\x04not a zip").unwrap();
+    assert_eq!(setup.sweep().0, Some(1));
+    let (status, _, _, stderr) = setup.sweep();
+    assert_eq!(status, Some(0), "{stderr}");
+    assert!(stderr.contains("not fully examined"), "{stderr}");
+    assert!(stderr.contains("fail_on_incomplete = true"), "{stderr}");
+
+    let strict = Setup::new("fail_on_incomplete = true");
+    std::fs::write(strict.share.join("broken.zip"), b"PK\x03\x04not a zip").unwrap();
+    assert_eq!(strict.sweep().0, Some(3));
+}
+
 #[test]
 fn second_sweep_reads_nothing_again() {
     let setup = Setup::new("");
