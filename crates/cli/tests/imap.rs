@@ -541,6 +541,7 @@ fn starttls_plaintext_and_untrusted_certificates() {
         reason.contains("TLS") || reason.contains("certificate"),
         "{reason}"
     );
+    assert!(reason.contains("--ca-cert"), "{reason}");
 
     // A wrong password is an error item too, and is never printed.
     let result = scan_with_env(

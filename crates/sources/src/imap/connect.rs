@@ -160,7 +160,17 @@ fn wrap_tls(
         stream
             .conn
             .complete_io(&mut stream.sock)
-            .map_err(|err| ImapError::Tls(format!("TLS handshake failed: {err}")))?;
+            .map_err(|err| {
+                let text = err.to_string();
+                // A practice's own mail server often has a certificate from a
+                // private CA, which the system trust store does not list.
+                let hint = if text.contains("certificate") {
+                    "; if the server's certificate comes from a private or self-signed CA, pass that CA's PEM file with --ca-cert FILE"
+                } else {
+                    ""
+                };
+                ImapError::Tls(format!("TLS handshake failed: {text}{hint}"))
+            })?;
     }
     Ok(stream)
 }
