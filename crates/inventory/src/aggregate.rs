@@ -742,6 +742,10 @@ fn flow_group(
     join_location(root, &folder_parts(relative))
 }
 
+/// An edge being built, with the messages it counts and those of them
+/// that went unencrypted.
+type EdgeMessages<'a> = (FlowEdge, HashSet<&'a str>, HashSet<&'a str>);
+
 fn flow_edges(
     flows: &[FlowRecord],
     group_of: &HashMap<&str, String>,
@@ -750,8 +754,7 @@ fn flow_edges(
 ) -> Vec<FlowEdge> {
     // A message counts once per domain, even when it reached the domain
     // through two header fields (To and a forwarding rule's X-Forwarded-To).
-    let mut edges: BTreeMap<(String, String), (FlowEdge, HashSet<&str>, HashSet<&str>)> =
-        BTreeMap::new();
+    let mut edges: BTreeMap<(String, String), EdgeMessages<'_>> = BTreeMap::new();
     for flow in flows {
         if !is_external(flow, &options.internal_domains) {
             continue;
