@@ -489,7 +489,7 @@ fn finish(config: &SweepConfig, target: &StoreTarget, summary: &SummaryRecord) -
     if new_phi {
         return Ok(exit::FINDINGS);
     }
-    // As for a scan: status 0 says nothing about the items not read.
+    // As for a scan, status 0 covers only the items that were read.
     if incomplete > 0 {
         eprintln!(
             "phiscan: no new PHI found in what was read, but {}; set fail_on_incomplete = true in the sweep configuration to exit with status 3 when that happens",

@@ -414,7 +414,7 @@ impl Grouper<'_> {
     }
 
     /// Returns the location an item counts in. `container` is the format of
-    /// the top-level file that holds the item, when known.
+    /// the top-level file that contains the item, when known.
     fn key(&self, item: &ItemRecord, container: Option<&str>) -> String {
         let (root, relative) = self.root_of(&item.path);
         match self.group_by {

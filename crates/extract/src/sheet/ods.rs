@@ -162,7 +162,7 @@ fn read_content(content: &[u8], writer: &mut SheetWriter<'_, '_>) -> Outcome {
                     }
                 }
                 // LibreOffice writes who made a comment and when (dc:creator,
-                // dc:date) inside it; the date would read as a date of service.
+                // dc:date) inside it, so the date would read as a date of service.
                 b"creator" | b"date" => {
                     if let Some(state) = cell.as_mut()
                         && state.in_annotation > 0

@@ -162,7 +162,7 @@ fn wrap_tls(
             .complete_io(&mut stream.sock)
             .map_err(|err| {
                 let text = err.to_string();
-                // A practice's own mail server often has a certificate from a
+                // A practice's own mail server may have a certificate from a
                 // private CA, which the system trust store does not list.
                 let hint = if text.contains("certificate") {
                     "; if the server's certificate comes from a private or self-signed CA, pass that CA's PEM file with --ca-cert FILE"
