@@ -105,7 +105,10 @@ impl Sweep {
     pub fn run(&self, cancel: &AtomicBool, emit: &mut dyn FnMut(MailEvent) -> bool) {
         let mailbox = self.mailbox();
         let fail_all = |emit: &mut dyn FnMut(MailEvent) -> bool, err: &ImapError| {
-            tracing::error!(mailbox = %mailbox, error = %err, "IMAP sweep failed");
+            // The failure becomes the mailbox's item record, and the scan
+            // command prints it again at the end, so a warning here would
+            // print it a third time.
+            tracing::debug!(mailbox = %mailbox, error = %err, "IMAP sweep failed");
             *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(err.to_string());
             emit(MailEvent::Failed {
                 location: mailbox.clone(),
