@@ -422,12 +422,7 @@ fn exit_status(summary: &SummaryRecord, fail_on_incomplete: bool) -> u8 {
         eprintln!("phiscan: the scan was interrupted before every item was scanned");
         return exit::FAILED;
     }
-    let incomplete: u64 = summary
-        .by_coverage
-        .iter()
-        .filter(|(coverage, _)| **coverage != phiscan_core::Coverage::Complete)
-        .map(|(_, count)| *count)
-        .sum();
+    let incomplete = summary.not_complete();
     if fail_on_incomplete && incomplete > 0 {
         return exit::INCOMPLETE;
     }

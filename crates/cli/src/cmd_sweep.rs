@@ -9,7 +9,6 @@ use crate::exit;
 use crate::paths;
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use phiscan_core::Coverage;
 use phiscan_core::records::{RecordSink, SummaryRecord};
 use phiscan_detect::{RuleSet, RuleSources};
 use phiscan_engine::{Progress, ScanOptions, Scanner, SweepContext};
@@ -460,12 +459,7 @@ fn finish(config: &SweepConfig, target: &StoreTarget, summary: &SummaryRecord) -
         }
     }
 
-    let incomplete: u64 = summary
-        .by_coverage
-        .iter()
-        .filter(|(coverage, _)| **coverage != Coverage::Complete)
-        .map(|(_, count)| *count)
-        .sum();
+    let incomplete = summary.not_complete();
     let new_phi = match cmd_diff::previous_scan(&scans, &new) {
         Some(old) => {
             let clock = std::time::Instant::now();

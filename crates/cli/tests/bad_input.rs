@@ -584,9 +584,9 @@ fn too_many_threads_rejected() {
     assert!(stderr.contains("threads is 20000"), "{stderr}");
 }
 
-/// A scan that could read nothing still exits 0, so it says so on stderr.
+/// A scan that could read nothing still exits 0, so it warns on stderr.
 #[test]
-fn unreadable_only_scan_warns_on_clean_exit() {
+fn unreadable_scan_warns_on_clean_exit() {
     let dir = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     write(dir.path(), "broken.zip", b"PK\x03\x04not really a zip");

@@ -181,7 +181,7 @@ fn outputs_carry_no_value_without_flag() {
 /// The most detailed log has a line for each file read, no color codes when
 /// written to a file, and no labelled value outside file and folder names.
 #[test]
-fn trace_log_has_items_and_no_values() {
+fn trace_log_lists_items_without_values() {
     let home = tempfile::tempdir().unwrap();
     let result = scan(&fixtures(), home.path(), &["share", "--quiet", "-vvv"]);
     assert_eq!(result.status, Some(1), "{}", result.stderr);

@@ -436,7 +436,7 @@ fn sweep_resumes_with_new_messages_only() {
         message_items(&second)
     );
     assert_eq!(second.summary["complete"], true);
-    // The scan holds no earlier message, and says so.
+    // The scan contains no earlier message, and prints a warning about it.
     assert!(
         second
             .stderr

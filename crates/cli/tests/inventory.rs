@@ -486,7 +486,7 @@ fn mail_flows_per_mailbox_folder() {
 /// The text table keeps its columns in line when a location is longer than
 /// the usual width.
 #[test]
-fn text_columns_line_up_with_long_locations() {
+fn columns_align_with_long_locations() {
     let home = tempdir();
     let store = home.path().join("inventory.sqlite");
     {

@@ -112,10 +112,10 @@ fn internal_flows_are_not_external() {
 }
 
 /// The practice's own addresses, and the names shown with them, identify
-/// staff, not patients: a staff-only message holds no identifier, and they
-/// do not count as people.
+/// staff, not patients. A staff-only message contains no identifier, and
+/// staff do not count as people.
 #[test]
-fn staff_addresses_and_names_are_not_people() {
+fn staff_addresses_are_not_people() {
     let dir = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -133,6 +133,7 @@ fn staff_addresses_and_names_are_not_people() {
          Your A1C was 7.2; we will adjust your metformin.\r\n",
     )
     .unwrap();
+
     let result = scan(
         dir.path(),
         home.path(),
@@ -144,6 +145,7 @@ fn staff_addresses_and_names_are_not_people() {
             "valleyclinic.example",
         ],
     );
+
     let staff = result.item("./staff.eml").unwrap();
     assert_eq!(staff["class"], "none", "{staff}");
     assert!(
@@ -156,6 +158,7 @@ fn staff_addresses_and_names_are_not_people() {
             .all(|finding| finding.get("person").is_none()),
         "a staff finding counted as a person"
     );
+
     let people: Vec<&Value> = result
         .findings_at("./patient.eml")
         .filter(|finding| finding["person"] == true)

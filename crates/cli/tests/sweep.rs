@@ -65,8 +65,8 @@ impl Setup {
     }
 }
 
-/// A sweep with no new PHI exits 0, and says on stderr when items could not
-/// be fully examined; with fail_on_incomplete it exits 3.
+/// A sweep with no new PHI exits 0 and warns on stderr when items could not
+/// be fully examined. With fail_on_incomplete it exits 3.
 #[test]
 fn clean_sweep_warns_about_unread_items() {
     let setup = Setup::new("");

@@ -228,6 +228,17 @@ pub struct SummaryRecord {
     pub complete: bool,
 }
 
+impl SummaryRecord {
+    /// Returns the number of items whose coverage is not `complete`.
+    pub fn not_complete(&self) -> u64 {
+        self.by_coverage
+            .iter()
+            .filter(|(coverage, _)| **coverage != Coverage::Complete)
+            .map(|(_, count)| *count)
+            .sum()
+    }
+}
+
 /// A range estimate of distinct people, from the keyed fingerprints of values
 /// that identify one person (SSN, MRN, health plan id, patient name, email).
 ///

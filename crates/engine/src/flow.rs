@@ -99,7 +99,8 @@ const ROLE_MAILBOXES: [&str; 44] = [
 
 /// Returns true for an address of the practice itself (one of its domains)
 /// or of a role (`referrals@`, `frontdesk@`), which names no patient. Such an
-/// address is still a finding, but not a person in the people estimate.
+/// address is still a finding, but it is not a person and does not give the
+/// item a class.
 pub(crate) fn is_organization_address(address: &str, internal: &InternalDomains) -> bool {
     let Some((local, _)) = address.rsplit_once('@') else {
         return false;

@@ -556,7 +556,7 @@ mod tests {
     /// small text file: with a password and encrypted names (`-mhe=on`), with
     /// a password only, and without one.
     #[test]
-    fn seven_zip_encryption_is_told_from_plain() {
+    fn seven_zip_aes_is_encrypted() {
         let encoded_header = "17063001097000070b0100012406f1070112530fc26bc72fd7ffc116f36dcfd03b24e55e0c6a0a018978ebb20000";
         let aes_streams = "0104060001093000070b0100022406f1070112530f85301a6268c7b90d8f7631d0e00544ee2121010001000c282400080a01a05c43fe000005011901001113006e006f00740065002e0074007800740000001900140a01002fa70d9bb184dd01150601002080a4810000";
         let plain = "0104060001092800070b010001212101000c2400080a01a05c43fe00000501190c0000000000000000000000001113006e006f00740065002e0074007800740000001900140a01002fa70d9bb184dd01150601002080a4810000";
@@ -574,7 +574,7 @@ mod tests {
     }
 
     #[test]
-    fn zip_time_reads_earliest_dos_date_as_none() {
+    fn earliest_dos_date_reads_as_none() {
         let none = zip::DateTime::from_date_and_time(1980, 1, 1, 0, 0, 0).unwrap();
         assert_eq!(zip_time(none), None);
 

@@ -530,7 +530,7 @@ fn pdf_object_stream_bomb_is_not_parsed() {
 }
 
 #[test]
-fn truncated_zip_reason_says_what_to_do() {
+fn truncated_zip_reason_gives_advice() {
     let package = zip_of(
         &[("xl/workbook.xml", b"<workbook/>")],
         zip::CompressionMethod::Deflated,

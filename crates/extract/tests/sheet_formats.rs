@@ -437,7 +437,7 @@ fn biff5_fixture_shows_padded_numbers_and_notes() {
 /// and `dc:date`. Only the comment's own paragraphs are its text, so the
 /// date is not reported as a date in the sheet.
 #[test]
-fn ods_comment_text_leaves_out_author_and_date() {
+fn ods_comment_omits_author_and_date() {
     let content = br#"<?xml version="1.0"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><office:body><office:spreadsheet><table:table table:name="Visits"><table:table-row><table:table-cell office:value-type="string"><text:p>follow-up</text:p><office:annotation><dc:creator>Front Desk</dc:creator><dc:date>2026-12-05T10:11:12</dc:date><text:p>call back</text:p><text:p>after labs</text:p></office:annotation></table:table-cell></table:table-row></table:table></office:spreadsheet></office:body></office:document-content>"#;
     let mut package = Vec::new();
     {

@@ -126,6 +126,9 @@ pub struct Protection {
 /// Returns true when an encrypted item's reason names a weak legacy cipher.
 /// The extractors' reasons contain `weak` for ZipCrypto and RC4, and `not
 /// real encryption` for the XOR obfuscation of old Word files.
+/// NOTE: the item record carries no cipher field, so this reads the reason
+/// text. A new extractor must use the same words, or its weak cipher counts
+/// as encryption.
 fn is_weak_encryption(reason: &str) -> bool {
     reason.contains("weak") || reason.contains("not real encryption")
 }

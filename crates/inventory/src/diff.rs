@@ -369,6 +369,20 @@ mod tests {
         }
     }
 
+    /// Returns each change's kind, location and former location.
+    fn kinds_and_moves(diff: &ScanDiff) -> Vec<(ChangeKind, &str, Option<&str>)> {
+        diff.changes
+            .iter()
+            .map(|change| {
+                (
+                    change.change,
+                    change.location.as_str(),
+                    change.moved_from.as_deref(),
+                )
+            })
+            .collect()
+    }
+
     #[test]
     fn gained_lost_changed_and_moved() {
         let old = ScanData {
@@ -445,17 +459,7 @@ mod tests {
             ..ScanData::default()
         };
         let diff = ScanDiff::compare((&scan("1"), &old), (&scan("2"), &new));
-        let summary: Vec<(ChangeKind, &str, Option<&str>)> = diff
-            .changes
-            .iter()
-            .map(|change| {
-                (
-                    change.change,
-                    change.location.as_str(),
-                    change.moved_from.as_deref(),
-                )
-            })
-            .collect();
+        let summary = kinds_and_moves(&diff);
         assert_eq!(
             summary,
             vec![
@@ -510,17 +514,7 @@ mod tests {
             ..ScanData::default()
         };
         let diff = ScanDiff::compare((&scan("1"), &old), (&scan("2"), &new));
-        let summary: Vec<(ChangeKind, &str, Option<&str>)> = diff
-            .changes
-            .iter()
-            .map(|change| {
-                (
-                    change.change,
-                    change.location.as_str(),
-                    change.moved_from.as_deref(),
-                )
-            })
-            .collect();
+        let summary = kinds_and_moves(&diff);
         assert_eq!(
             summary,
             vec![
