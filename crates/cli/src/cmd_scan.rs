@@ -6,6 +6,7 @@ use crate::paths;
 use anyhow::{Context, Result};
 use clap::Args;
 use phiscan_core::Class;
+use phiscan_core::cache::ItemCache;
 use phiscan_core::records::{RecordSink, SummaryRecord};
 use phiscan_detect::{RuleSet, RuleSources};
 use phiscan_engine::{Progress, ScanOptions, Scanner};
@@ -15,6 +16,7 @@ use phiscan_inventory::{Database, StoreTarget};
 use phiscan_report::JsonLines;
 use phiscan_sources::WalkOptions;
 use phiscan_sources::imap::{ImapAccount, ImapUrl, MailboxState, Password, RetryPolicy, Sweep};
+use std::collections::HashMap;
 use std::io::{BufWriter, IsTerminal};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -122,10 +124,10 @@ pub struct ScanArgs {
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     pub imap_retry_delay: u64,
 
-    /// Read every message of an IMAP mailbox again. Without it, a mailbox
+    /// Fetch every message of an IMAP mailbox again. Without it, a mailbox
     /// scanned into the same store before is read from where that scan
-    /// stopped, and this scan's inventory and reports cover the new
-    /// messages only.
+    /// stopped, and the messages read before are recorded from their earlier
+    /// results.
     #[arg(long)]
     pub imap_full: bool,
 
@@ -174,9 +176,19 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     });
     // IMAP resume state lives in SQLite stores only.
     let mut imap_state_path = None;
+    let mut mailbox_caches = HashMap::new();
     if let Some(store_path) = &store_path {
         let target = StoreTarget::parse(store_path);
-        let store = Database::open(&target, DEFAULT_BUSY_TIMEOUT)?;
+        let mut store = Database::open(&target, DEFAULT_BUSY_TIMEOUT)?;
+        if !args.imap_full {
+            for url in &urls {
+                let mailbox = url.mailbox();
+                let cache = store.mailbox_cache(&mailbox, rules.version(), args.jsonl.is_none())?;
+                if let Some(cache) = cache {
+                    mailbox_caches.insert(mailbox, cache);
+                }
+            }
+        }
         if let Some(sqlite_path) = target.sqlite_path() {
             imap_state_path = Some(sqlite_path.to_path_buf());
             for suffix in ["", "-wal", "-shm", "-journal"] {
@@ -232,6 +244,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             urls,
             password,
             imap_state_path.as_deref(),
+            mailbox_caches,
             options.limits.max_whole_bytes,
         )?;
     }
@@ -337,12 +350,15 @@ fn warn_if_shared(path: &std::path::Path) {
     let _ = path;
 }
 
-/// Prepares one sweep per mailbox, resuming from the store's state.
+/// Prepares one sweep per mailbox, resuming from the store's state: a
+/// message an earlier scan read is recorded again from `caches`, by mailbox,
+/// instead of being fetched.
 fn sweeps(
     args: &ScanArgs,
     urls: Vec<ImapUrl>,
     password: Password,
     store_path: Option<&std::path::Path>,
+    mut caches: HashMap<String, Arc<dyn ItemCache>>,
     max_message_bytes: u64,
 ) -> Result<Vec<Arc<Sweep>>> {
     let state = store_path
@@ -368,15 +384,7 @@ fn sweeps(
                 );
             }
         }
-        // NOTE: unlike a file sweep, which records unchanged files again as
-        // reused, a resumed mailbox scan does not record the messages read
-        // before, so its inventory contains the new messages only.
-        if !prior.is_empty() {
-            eprintln!(
-                "phiscan: {}: reading only the messages added since the last scan into this store; this scan's inventory and reports cover those alone (use --imap-full to read the whole mailbox again)",
-                url.mailbox()
-            );
-        }
+        let cache = caches.remove(&url.mailbox());
         let account = ImapAccount {
             url,
             password: password.clone(),
@@ -387,6 +395,7 @@ fn sweeps(
             prior,
             retry.clone(),
             max_message_bytes,
+            cache,
         )));
     }
     Ok(sweeps)

@@ -405,47 +405,75 @@ fn sweep_finds_seeded_values_and_keeps_flags() {
     assert!(result.item(&format!("{mailbox}!/INBOX/1")).is_some());
 }
 
-fn message_items(result: &common::Scan) -> Vec<String> {
-    let mut locations: Vec<String> = result
-        .items
-        .iter()
-        .filter(|item| item["parent"].is_null())
-        .map(|item| item["location"].as_str().unwrap().to_string())
-        .collect();
-    locations.sort();
-    locations
+/// Returns the sorted locations of the messages a scan recorded, and of
+/// those among them it fetched rather than reused.
+fn message_items(result: &common::Scan) -> (Vec<String>, Vec<String>) {
+    let mut all = Vec::new();
+    let mut fetched = Vec::new();
+    for item in result.items.iter().filter(|item| item["parent"].is_null()) {
+        let location = item["location"].as_str().unwrap().to_string();
+        if item["reused"] != true {
+            fetched.push(location.clone());
+        }
+        all.push(location);
+    }
+    all.sort();
+    fetched.sort();
+    (all, fetched)
 }
 
 #[test]
-fn sweep_resumes_with_new_messages_only() {
+fn resumed_scan_reuses_earlier_messages() {
     let server = Dovecot::start();
     seed(&server);
     let home = tempfile::tempdir().unwrap();
     let mailbox = server.mailbox("alice");
     let ca = server.ca();
     let args = [mailbox.as_str(), "--ca-cert", ca.as_str(), "--quiet"];
+    let at = |location: &str| format!("{mailbox}!/{location}");
 
     let first = server.scan(home.path(), &args);
-    assert_eq!(message_items(&first).len(), 4, "{}", first.stderr);
-    assert!(!first.stderr.contains("--imap-full"), "{}", first.stderr);
+    let (all, fetched) = message_items(&first);
+    assert_eq!(all.len(), 4, "{}", first.stderr);
+    assert_eq!(fetched, all);
 
+    // Nothing new: every message is recorded from the first scan's results,
+    // with its attachments, findings and flows.
     let second = server.scan(home.path(), &args);
-    assert!(
-        message_items(&second).is_empty(),
-        "{:?}",
-        message_items(&second)
-    );
+    let (all, fetched) = message_items(&second);
+    assert_eq!(all, message_items(&first).0, "{}", second.stderr);
+    assert!(fetched.is_empty(), "{fetched:?}");
     assert_eq!(second.summary["complete"], true);
-    // The scan contains no earlier message, and prints a warning about it.
+    assert_eq!(second.summary["items_reused"], first.items.len());
+    assert_eq!(second.findings.len(), first.findings.len());
+    assert!(second.item(&at("Patienten/Ärzte/1!/befunde.csv")).is_some());
     assert!(
         second
-            .stderr
-            .contains("reading only the messages added since the last scan"),
-        "{}",
-        second.stderr
+            .findings_at(&at("INBOX/1"))
+            .any(|finding| finding["category"] == "ssn")
+    );
+    assert!(
+        second
+            .flows
+            .iter()
+            .any(|flow| flow["location"] == at("INBOX/1")),
+        "{:?}",
+        second.flows
+    );
+    assert_eq!(first.summary["by_class"], second.summary["by_class"]);
+    // So the diff between the two scans lists nothing.
+    let output = common::phiscan(home.path())
+        .args(["diff", "--json"])
+        .output()
+        .unwrap();
+    let changes: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{changes}");
+    assert!(
+        changes["changes"].as_array().is_some_and(Vec::is_empty),
+        "{changes}"
     );
 
-    // --imap-full reads every message again, whatever the store's state.
+    // --imap-full fetches every message again, whatever the store's state.
     let full_args = [
         mailbox.as_str(),
         "--ca-cert",
@@ -454,8 +482,9 @@ fn sweep_resumes_with_new_messages_only() {
         "--imap-full",
     ];
     let full = server.scan(home.path(), &full_args);
-    assert_eq!(message_items(&full).len(), 4, "{}", full.stderr);
-    assert!(!full.stderr.contains("reading only"), "{}", full.stderr);
+    let (all, fetched) = message_items(&full);
+    assert_eq!(all.len(), 4, "{}", full.stderr);
+    assert_eq!(fetched, all);
 
     let new = message(
         "Follow-up",
@@ -465,12 +494,24 @@ fn sweep_resumes_with_new_messages_only() {
     );
     server.save("alice", "Patienten/Ärzte", &new);
     let third = server.scan(home.path(), &args);
-    assert_eq!(
-        message_items(&third),
-        [format!("{mailbox}!/Patienten/Ärzte/2")]
-    );
+    let (all, fetched) = message_items(&third);
+    assert_eq!(fetched, [at("Patienten/Ärzte/2")]);
+    assert_eq!(all.len(), 5);
 
-    // A new UIDVALIDITY means the UIDs name other messages: the folder is read again.
+    // A message deleted on the server is no longer recorded, and a new
+    // UIDVALIDITY means the UIDs name other messages: the folder is read again.
+    server.doveadm(
+        &[
+            "expunge",
+            "-u",
+            "alice",
+            "mailbox",
+            "Patienten/Ärzte",
+            "uid",
+            "1",
+        ],
+        None,
+    );
     server.doveadm(
         &[
             "mailbox",
@@ -484,10 +525,18 @@ fn sweep_resumes_with_new_messages_only() {
         None,
     );
     let fourth = server.scan(home.path(), &args);
+    let (all, fetched) = message_items(&fourth);
+    assert_eq!(fetched, [at("INBOX/1"), at("INBOX/2")]);
     assert_eq!(
-        message_items(&fourth),
-        [format!("{mailbox}!/INBOX/1"), format!("{mailbox}!/INBOX/2")]
+        all,
+        [
+            at("Befunde/日本語/1"),
+            at("INBOX/1"),
+            at("INBOX/2"),
+            at("Patienten/Ärzte/2")
+        ]
     );
+    assert!(fourth.item(&at("Patienten/Ärzte/1!/befunde.csv")).is_none());
 }
 
 #[test]
@@ -747,7 +796,7 @@ fn lost_connection_is_retried_then_recorded() {
         .item(&format!("{url}!/Befunde/日本語/1"))
         .expect("large message");
     assert_eq!(large["coverage"], "complete");
-    assert_eq!(message_items(&result).len(), 4);
+    assert_eq!(message_items(&result).0.len(), 4);
 
     // Every connection drops: the large message is recorded as not fetched,
     // the others are read, and the next sweep fetches only what is missing.
@@ -797,12 +846,14 @@ fn lost_connection_is_retried_then_recorded() {
         home.path(),
         &[&url, "--ca-cert", &ca, "--quiet", "--db", db],
     );
+    let (all, fetched) = message_items(&result);
     assert_eq!(
-        message_items(&result),
+        fetched,
         [format!("{url}!/Befunde/日本語/1")],
         "{}",
         result.stderr
     );
+    assert_eq!(all.len(), 4);
     let fetched = result.item(&format!("{url}!/Befunde/日本語/1")).unwrap();
     assert_eq!(fetched["coverage"], "complete");
     let state = phiscan_inventory::ImapState::open(Path::new(db)).unwrap();

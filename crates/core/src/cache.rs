@@ -95,4 +95,14 @@ pub trait ItemCache: Send + Sync {
     /// Returns the earlier records of a top-level file with this content
     /// digest, size and file name, wherever it was.
     fn by_content(&self, content_id: &str, size: u64, name: &str) -> Option<CachedFile>;
+
+    /// Returns true when an earlier scan recorded the mail message at
+    /// `location` in a way that may be reused. RFC 3501 requires a UID under
+    /// the same UIDVALIDITY to name the same message, so the location alone
+    /// identifies it.
+    fn has_message(&self, location: &str) -> bool;
+
+    /// Returns the earlier records of the mail message at `location`: its
+    /// attachments first and the message's own item last, with its flows.
+    fn message(&self, location: &str) -> Option<CachedFile>;
 }

@@ -9,6 +9,12 @@ use std::sync::OnceLock;
 /// Separator between a container's location and the inner path of a member.
 pub const MEMBER_SEPARATOR: char = '!';
 
+/// Returns true when `location` is in a mailbox on a mail server
+/// (`imaps://user@host:993!/INBOX/7`), not in a file.
+pub fn is_mail_server_location(location: &str) -> bool {
+    location.starts_with("imap://") || location.starts_with("imaps://")
+}
+
 /// Formats a path as a location string.
 ///
 /// Valid UTF-8 is kept as is. Bytes that are not UTF-8 (possible in Unix file

@@ -116,7 +116,7 @@ impl Scanner {
 
     /// Sends earlier records again, moved from `old` to `new` when the file
     /// was found by content, with the file's current facts on its own item.
-    fn send_cached(
+    pub(crate) fn send_cached(
         &self,
         earlier: CachedFile,
         old: &str,

@@ -561,6 +561,38 @@ impl Scanner {
                 );
                 send_item(sender, record, PeopleCounter::default(), 0, false);
             }
+            MailEvent::Known { location } => {
+                let earlier = self.options.imap[sweep]
+                    .cache()
+                    .and_then(|cache| cache.message(&location));
+                match earlier {
+                    Some(earlier) => {
+                        // A message has no file facts to refresh: its own
+                        // earlier facts stay.
+                        let meta = earlier
+                            .items
+                            .last()
+                            .map(|item| item.record.meta.clone())
+                            .unwrap_or_default();
+                        self.send_cached(earlier, &location, &location, meta, 0, sender);
+                    }
+                    None => {
+                        // Error items are never reused, so the next scan
+                        // fetches this message again.
+                        let reason = "the results of an earlier scan could not be read from the store; the message is fetched again on the next scan";
+                        let record = bare_item(
+                            &location,
+                            &mailbox,
+                            "unknown",
+                            0,
+                            None,
+                            Coverage::Error,
+                            Some(reason.to_string()),
+                        );
+                        send_item(sender, record, PeopleCounter::default(), 0, false);
+                    }
+                }
+            }
             MailEvent::Message {
                 location,
                 folder,

@@ -10,7 +10,7 @@ use crate::read::{
 use phiscan_core::cache::{
     CachedFile, CachedItem, FileKey, ItemCache, ItemOrigin, facts_digest, meta_digest,
 };
-use phiscan_core::location::MEMBER_SEPARATOR;
+use phiscan_core::location::{MEMBER_SEPARATOR, is_mail_server_location};
 use phiscan_core::records::{ItemMeta, ItemRecord};
 use phiscan_core::{Class, Coverage};
 use rusqlite::{Connection, OpenFlags, params};
@@ -158,9 +158,32 @@ impl EarlierResults {
         sweep: &str,
         rules_version: &str,
     ) -> Vec<&'a ScanInfo> {
+        EarlierResults::sources_where(scans, rules_version, |scan| {
+            scan.sweep.as_deref() == Some(sweep)
+        })
+    }
+
+    /// Picks the scans whose messages of a mailbox on a mail server may be
+    /// reused: scans with the mailbox among their roots, chosen as
+    /// [`EarlierResults::sources`] chooses a sweep's scans.
+    pub fn mailbox_sources<'a>(
+        scans: &'a [ScanInfo],
+        mailbox: &str,
+        rules_version: &str,
+    ) -> Vec<&'a ScanInfo> {
+        EarlierResults::sources_where(scans, rules_version, |scan| {
+            scan.roots.iter().any(|root| root == mailbox)
+        })
+    }
+
+    fn sources_where<'a>(
+        scans: &'a [ScanInfo],
+        rules_version: &str,
+        matches: impl Fn(&ScanInfo) -> bool,
+    ) -> Vec<&'a ScanInfo> {
         let mut sources = Vec::new();
         for scan in scans.iter().rev() {
-            if scan.sweep.as_deref() != Some(sweep) || scan.rules_version != rules_version {
+            if !matches(scan) || scan.rules_version != rules_version {
                 continue;
             }
             sources.push(scan);
@@ -245,6 +268,12 @@ impl EarlierResults {
             && indexed.modified_ns() == key.modified_ns
             && indexed.file_id() == key.file_id;
         same.then(|| self.found(location, earlier))
+    }
+
+    /// Finds the earlier item of a mail message by its location.
+    pub fn message(&self, location: &str) -> Option<Found<'_>> {
+        let (location, earlier) = self.by_location.get_key_value(location)?;
+        Some(self.found(location, earlier))
     }
 
     /// Returns true when an earlier file has this size and name.
@@ -683,6 +712,12 @@ fn references_of(
     for path in statement.query_map([scan_id], |row| row.get::<_, String>(0))? {
         containers.insert(path?);
     }
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT DISTINCT parent FROM reused_items WHERE scan_id = ?1 AND parent IS NOT NULL AND {MAIL_SERVER_PATH}"
+    ))?;
+    for parent in statement.query_map([scan_id], |row| row.get::<_, String>(0))? {
+        containers.insert(parent?);
+    }
     Ok(())
 }
 
@@ -706,14 +741,40 @@ fn flow_locations_of(connection: &Connection, scan_id: &str) -> rusqlite::Result
         .collect()
 }
 
-/// Returns the paths of the files that have member rows in `scan_id`.
+/// Returns the paths of the files that have member rows in `scan_id`, and
+/// the locations of the mail-server messages with attachments.
 fn containers_of(connection: &Connection, scan_id: &str) -> rusqlite::Result<HashSet<String>> {
     let mut statement = connection.prepare_cached(
         "SELECT DISTINCT path FROM items WHERE scan_id = ?1 AND parent IS NOT NULL",
     )?;
-    statement
+    let mut containers: HashSet<String> = statement
         .query_map([scan_id], |row| row.get::<_, String>(0))?
-        .collect()
+        .collect::<rusqlite::Result<_>>()?;
+    // The path of an attachment on a mail server is its mailbox, shared by
+    // every message, so its message is found through the parent. A parent
+    // that is an attachment itself is harmless here.
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT DISTINCT parent FROM items WHERE scan_id = ?1 AND parent IS NOT NULL AND {MAIL_SERVER_PATH}"
+    ))?;
+    for parent in statement.query_map([scan_id], |row| row.get::<_, String>(0))? {
+        containers.insert(parent?);
+    }
+    Ok(containers)
+}
+
+/// An SQL condition true when the row's `path` is a mailbox on a mail
+/// server. It is written as ranges so that the index on `path` serves it.
+const MAIL_SERVER_PATH: &str =
+    "((path >= 'imap://' AND path < 'imap:/0') OR (path >= 'imaps://' AND path < 'imaps:/0'))";
+
+/// Returns the bounds between which the locations of a message's
+/// attachments sort: after `location!` and before `location"`.
+fn member_bounds(location: &str) -> (String, String) {
+    let next = char::from_u32(u32::from(MEMBER_SEPARATOR) + 1).unwrap_or(MEMBER_SEPARATOR);
+    (
+        format!("{location}{MEMBER_SEPARATOR}"),
+        format!("{location}{next}"),
+    )
 }
 
 /// Returns the member records of a container, in the order they were
@@ -722,6 +783,9 @@ fn members_of(
     connection: &Connection,
     found: &Found<'_>,
 ) -> rusqlite::Result<Vec<(ItemRecord, Option<ItemOrigin>)>> {
+    if is_mail_server_location(found.location) {
+        return attachments_of(connection, found);
+    }
     match (found.stored, found.origin) {
         (Stored::Row, Some(origin)) => {
             let mut statement = connection.prepare_cached(&format!(
@@ -747,6 +811,42 @@ fn members_of(
     }
 }
 
+/// Returns the attachment records of a message on a mail server, found by
+/// location because they share their path, the mailbox, with every message.
+fn attachments_of(
+    connection: &Connection,
+    found: &Found<'_>,
+) -> rusqlite::Result<Vec<(ItemRecord, Option<ItemOrigin>)>> {
+    match (found.stored, found.origin) {
+        (Stored::Row, Some(origin)) => {
+            let (low, high) = member_bounds(&origin.location);
+            let mut statement = connection.prepare_cached(&format!(
+                "SELECT {ITEM_COLUMNS}, ordinal FROM items
+                 WHERE scan_id = ?1 AND location > ?2 AND location < ?3 AND parent IS NOT NULL
+                 ORDER BY rowid"
+            ))?;
+            statement
+                .query_map(params![origin.scan_id, low, high], |row| {
+                    row_with_ordinal(row, &origin.scan_id)
+                })?
+                .collect()
+        }
+        _ => {
+            let (low, high) = member_bounds(found.location);
+            let mut statement = connection.prepare_cached(&format!(
+                "SELECT {REFERENCE_COLUMNS} FROM reused_items r
+                 JOIN items o ON o.scan_id = r.origin_scan AND o.location = r.origin_location
+                 WHERE r.scan_id = ?1 AND r.location > ?2 AND r.location < ?3
+                   AND r.parent IS NOT NULL
+                 ORDER BY r.rowid"
+            ))?;
+            statement
+                .query_map(params![found.scan_id, low, high], reference_from_row)?
+                .collect()
+        }
+    }
+}
+
 impl ItemCache for SqliteCache {
     fn unchanged(&self, key: &FileKey<'_>) -> Option<CachedFile> {
         self.cached(self.results.unchanged(key), Some(key.meta))
@@ -758,6 +858,21 @@ impl ItemCache for SqliteCache {
 
     fn by_content(&self, content_id: &str, size: u64, name: &str) -> Option<CachedFile> {
         self.cached(self.results.by_content(content_id, size, name), None)
+    }
+
+    fn has_message(&self, location: &str) -> bool {
+        self.results.message(location).is_some()
+    }
+
+    fn message(&self, location: &str) -> Option<CachedFile> {
+        let found = self.results.message(location)?;
+        match self.records_of(&found, None) {
+            Ok(message) => Some(message),
+            Err(err) => {
+                tracing::warn!(location, error = %err, "cannot read a message's earlier results from the store");
+                None
+            }
+        }
     }
 }
 
@@ -853,6 +968,15 @@ impl ItemCache for LoadingCache {
 
     fn by_content(&self, content_id: &str, size: u64, name: &str) -> Option<CachedFile> {
         self.cache()?.by_content(content_id, size, name)
+    }
+
+    fn has_message(&self, location: &str) -> bool {
+        self.cache()
+            .is_some_and(|cache| cache.has_message(location))
+    }
+
+    fn message(&self, location: &str) -> Option<CachedFile> {
+        self.cache()?.message(location)
     }
 }
 

@@ -206,6 +206,32 @@ impl Database {
         }
     }
 
+    /// Builds the cache of the messages earlier scans read from `mailbox`
+    /// under the same rules, or returns None when there are none. Only a
+    /// SQLite store keeps where a mailbox scan stopped, so a PostgreSQL store
+    /// returns None.
+    pub fn mailbox_cache(
+        &mut self,
+        mailbox: &str,
+        rules_version: &str,
+        summaries_suffice: bool,
+    ) -> Result<Option<Arc<dyn ItemCache>>, StoreError> {
+        let scans = self.scans()?;
+        let sources = EarlierResults::mailbox_sources(&scans, mailbox, rules_version);
+        match &mut self.backend {
+            Backend::Sqlite(store) if !sources.is_empty() => {
+                let sources = sources.into_iter().cloned().collect();
+                let path = store.path().to_path_buf();
+                Ok(Some(Arc::new(LoadingCache::start(
+                    path,
+                    sources,
+                    summaries_suffice,
+                ))))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Takes the sweep lock of this store, waiting up to `wait`.
     pub fn lock_sweeps(&mut self, wait: Duration) -> Result<SweepLock, StoreError> {
         match &mut self.backend {

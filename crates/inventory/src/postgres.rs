@@ -1093,6 +1093,16 @@ impl ItemCache for PgCache {
     fn by_content(&self, content_id: &str, size: u64, name: &str) -> Option<CachedFile> {
         self.cached(self.results.by_content(content_id, size, name))
     }
+
+    // Where a mailbox scan stopped is kept in SQLite stores only, so a scan
+    // into this store fetches every message and never asks for earlier ones.
+    fn has_message(&self, _location: &str) -> bool {
+        false
+    }
+
+    fn message(&self, _location: &str) -> Option<CachedFile> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -10,9 +10,11 @@
 //! Sweeps resume: [`FolderState`] keeps, per folder, the UIDVALIDITY, the
 //! highest UID looked at and the UIDs that were not fetched. The next sweep
 //! fetches the pending UIDs and those above the highest, or the whole folder
-//! when UIDVALIDITY changed. A connection lost mid-fetch is reopened with
-//! backoff; messages still not fetched become [`MailEvent::Failed`] and stay
-//! pending.
+//! when UIDVALIDITY changed. A message read before and still on the server
+//! is not fetched: it becomes a [`MailEvent::Known`], whose earlier results
+//! the scan records again, as a file sweep does for an unchanged file. A
+//! connection lost mid-fetch is reopened with backoff; messages still not
+//! fetched become [`MailEvent::Failed`] and stay pending.
 
 mod connect;
 mod sweep;
@@ -258,6 +260,9 @@ pub enum MailEvent {
         /// INTERNALDATE, the server's arrival time, as Unix seconds.
         received: Option<i64>,
     },
+    /// A message an earlier scan read, left on the server: its earlier
+    /// results are reused from the sweep's cache.
+    Known { location: String },
     /// A message, a folder or the whole mailbox that could not be read.
     Failed {
         location: String,

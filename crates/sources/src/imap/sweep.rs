@@ -3,6 +3,7 @@
 use super::connect::{self, Session};
 use super::{FolderState, ImapAccount, ImapError, MailEvent, MailboxState, utf7};
 use phiscan_core::Coverage;
+use phiscan_core::cache::ItemCache;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -47,15 +48,29 @@ pub struct FolderPlan {
 }
 
 /// A sweep of one mailbox.
-#[derive(Debug)]
 pub struct Sweep {
     account: ImapAccount,
     prior: MailboxState,
     retry: RetryPolicy,
     max_message_bytes: u64,
+    /// Earlier results of this mailbox; a message they hold is not fetched
+    /// again.
+    cache: Option<Arc<dyn ItemCache>>,
     plans: Mutex<BTreeMap<String, FolderPlan>>,
     /// Why the mailbox could not be read at all, when it could not.
     failure: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for Sweep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sweep")
+            .field("account", &self.account)
+            .field("prior", &self.prior)
+            .field("retry", &self.retry)
+            .field("max_message_bytes", &self.max_message_bytes)
+            .field("reuses_earlier_results", &self.cache.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A folder as listed by the server.
@@ -69,18 +84,21 @@ struct ListedFolder {
 }
 
 impl Sweep {
-    /// Prepares a sweep; `prior` is what the last sweep of this mailbox left.
+    /// Prepares a sweep; `prior` is what the last sweep of this mailbox left,
+    /// and `cache` contains the results of the messages it read.
     pub fn new(
         account: ImapAccount,
         prior: MailboxState,
         retry: RetryPolicy,
         max_message_bytes: u64,
+        cache: Option<Arc<dyn ItemCache>>,
     ) -> Sweep {
         Sweep {
             account,
             prior,
             retry,
             max_message_bytes,
+            cache,
             plans: Mutex::new(BTreeMap::new()),
             failure: Mutex::new(None),
         }
@@ -93,6 +111,12 @@ impl Sweep {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Returns the earlier results of this mailbox, when a sweep of it was
+    /// resumed.
+    pub fn cache(&self) -> Option<&Arc<dyn ItemCache>> {
+        self.cache.as_ref()
     }
 
     /// Returns the mailbox part of this sweep's locations.
@@ -187,9 +211,10 @@ impl Sweep {
             tracing::info!(folder = %folder.name, "UIDVALIDITY changed; the whole folder is fetched again");
         }
         let start = prior.map_or(1, |state| state.last_uid.saturating_add(1));
-        let search = format!("UID {start}:*");
+        // Every UID is listed, so that the messages read before and still
+        // on the server are recorded again, like unchanged files in a sweep.
         let found = match connection.retry(cancel, |session| {
-            session.uid_search(&search).map_err(imap_error)
+            session.uid_search("UID 1:*").map_err(imap_error)
         }) {
             Ok(found) => found,
             Err(err) => {
@@ -201,10 +226,25 @@ impl Sweep {
                 });
             }
         };
-        // `n:*` always matches the highest UID, even when it is below n.
-        let mut targets: BTreeSet<u32> = found.into_iter().filter(|&uid| uid >= start).collect();
-        if let Some(prior) = prior {
-            targets.extend(prior.pending.iter().copied());
+        let mut targets: BTreeSet<u32> = prior
+            .map(|state| state.pending.iter().copied().collect())
+            .unwrap_or_default();
+        let mut known = Vec::new();
+        for uid in found {
+            let read_before = uid < start && !targets.contains(&uid);
+            let message = format!("{location}/{uid}");
+            // A message whose earlier results cannot be reused (it failed,
+            // or the rules changed since) is fetched again.
+            if read_before
+                && self
+                    .cache
+                    .as_ref()
+                    .is_some_and(|cache| cache.has_message(&message))
+            {
+                known.push(message);
+            } else {
+                targets.insert(uid);
+            }
         }
         let targets: Vec<u32> = targets.into_iter().collect();
         let last_uid = targets
@@ -221,7 +261,12 @@ impl Sweep {
                 vanished: BTreeSet::new(),
             },
         );
-        tracing::info!(folder = %folder.name, messages = targets.len(), "IMAP folder examined");
+        tracing::info!(folder = %folder.name, messages = targets.len(), reused = known.len(), "IMAP folder examined");
+        for location in known {
+            if !emit(MailEvent::Known { location }) {
+                return false;
+            }
+        }
         if targets.is_empty() {
             return true;
         }
