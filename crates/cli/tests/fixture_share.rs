@@ -459,10 +459,27 @@ fn store_blocks_hold_the_jsonl_findings() {
         .collect();
     people_store.sort();
     assert!(!people_store.is_empty());
-    assert!(
-        people_store == people_jsonl,
-        "people rows differ from the records"
-    );
+    let missing: Vec<&String> = people_jsonl
+        .iter()
+        .filter(|person| !people_store.contains(person))
+        .collect();
+    assert!(missing.is_empty(), "people rows missing: {missing:?}");
+    // The store also counts whole names put together from name parts in
+    // separate fields, which are not findings of their own.
+    let with_name_parts: Vec<&str> = result
+        .findings
+        .iter()
+        .filter(|finding| finding["category"] == "name" && finding["person"] != true)
+        .map(|finding| finding["location"].as_str().unwrap())
+        .collect();
+    for extra in people_store
+        .iter()
+        .filter(|person| !people_jsonl.contains(person))
+    {
+        let (location, rest) = extra.split_once('|').unwrap();
+        assert!(rest.starts_with("name|"), "{extra}");
+        assert!(with_name_parts.contains(&location), "{extra}");
+    }
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

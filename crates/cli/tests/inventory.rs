@@ -101,7 +101,7 @@ fn fixture_figures_per_folder() {
                 "account-number",
             ],
             &["diagnosis", "clinical-term"],
-            (7, 21),
+            (7, 23),
         ),
         (
             "share/Notes",
@@ -183,8 +183,8 @@ fn fixture_figures_per_folder() {
 
     let totals = &inventory["totals"];
     assert_eq!(totals["items"], 16);
-    assert_eq!(totals["individuals"]["low"], 7);
-    assert_eq!(totals["individuals"]["high"], 27);
+    assert_eq!(totals["individuals"]["low"], 8);
+    assert_eq!(totals["individuals"]["high"], 29);
     assert_eq!(inventory["coverage"]["unsupported"], 2);
     assert_eq!(inventory["gaps"].as_array().unwrap().len(), 2);
     assert_eq!(row(&inventory, "share/Scans")["incomplete"], 1);
@@ -204,7 +204,7 @@ fn fixture_grouped_by_root() {
     let share = row(&inventory, "share");
     assert_eq!(share["items"], 16);
     assert_eq!(share["by_class"]["phi"], 6);
-    assert_eq!(share["individuals"]["high"], 27);
+    assert_eq!(share["individuals"]["high"], 29);
 }
 
 #[cfg(unix)]

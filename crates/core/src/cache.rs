@@ -55,6 +55,11 @@ pub struct CachedItem {
     /// The scan and location whose stored rows hold the item and its
     /// findings, so a store can refer to them instead of copying them.
     pub origin: Option<ItemOrigin>,
+    /// The item's stored person fingerprints (category and hex), when they
+    /// may differ from its findings' `person` flags: a whole name put
+    /// together from name parts is counted without a finding of its own.
+    /// None means the flags suffice.
+    pub people: Option<Vec<(crate::Category, String)>>,
 }
 
 /// The stored rows an item was first recorded as.

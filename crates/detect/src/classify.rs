@@ -158,6 +158,12 @@ impl ItemClassifier {
         }
     }
 
+    /// Counts a person identified by a value that is not a finding of its
+    /// own: a whole name put together from parts in separate fields.
+    pub fn add_person(&mut self, category: Category, fingerprint: [u8; 16]) {
+        self.people.add(category, Role::Direct, fingerprint);
+    }
+
     /// The distinct person-identifying values seen so far.
     pub fn people(&self) -> &PeopleCounter {
         &self.people

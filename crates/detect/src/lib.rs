@@ -20,6 +20,7 @@ pub mod classify;
 pub mod data;
 mod embedded;
 pub mod matcher;
+pub mod name_parts;
 pub mod normalize;
 pub mod privacy;
 pub mod rule;
@@ -28,6 +29,7 @@ pub mod validate;
 
 pub use classify::{ItemClassifier, LinkInput, PeopleCounter, RecordScope, Verdict, counts_person};
 pub use matcher::{Field, Match, Matcher, SegmentInput};
+pub use name_parts::{NamePart, NameParts, name_part};
 pub use privacy::{Fingerprinter, KEY_LEN, mask};
 pub use rule::{Rule, RuleError, RuleSpec};
 pub use ruleset::{RuleSet, RuleSources};

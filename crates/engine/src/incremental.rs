@@ -135,10 +135,16 @@ impl Scanner {
                 finding.location = relocate(&finding.location, old, new);
                 // The stored person flag already says whether the value
                 // identifies one patient, as the scan that read it decided.
-                if finding.person
+                if cached.people.is_none()
+                    && finding.person
                     && let Some(fingerprint) = parse_fingerprint(&finding.fingerprint)
                 {
                     people.add(finding.category, Role::Direct, fingerprint);
+                }
+            }
+            for (category, hex) in cached.people.iter().flatten() {
+                if let Some(fingerprint) = parse_fingerprint(hex) {
+                    people.add(*category, Role::Direct, fingerprint);
                 }
             }
             record.location = relocate(&record.location, old, new);

@@ -10,8 +10,8 @@ use phiscan_core::records::{FindingRecord, FlowRecord, Individuals, ItemMeta, It
 use phiscan_core::{Category, Class, Coverage, Locator, Role};
 use phiscan_detect::privacy::hex_fingerprint;
 use phiscan_detect::{
-    ItemClassifier, LinkInput, Match, Matcher, PeopleCounter, RecordScope, RuleSet, SegmentInput,
-    counts_person, mask,
+    ItemClassifier, LinkInput, Match, Matcher, NamePart, NameParts, PeopleCounter, RecordScope,
+    RuleSet, SegmentInput, counts_person, mask, name_part,
 };
 use phiscan_extract::mail::Envelope;
 use phiscan_extract::{
@@ -73,6 +73,10 @@ struct PreparedFinding {
     /// Byte offsets in the segment.
     start: usize,
     end: usize,
+    /// A first, middle or last name alone in a field labelled with that part: the
+    /// part, whose name it is, and the canonical value, kept in memory only
+    /// until the record's parts are put together.
+    name_part: Option<Box<(NamePart, String, String)>>,
     /// The finding's block fields after the rule number, in
     /// [`PreparedSegment::fields`], or empty when no sink takes blocks.
     fields: Range<usize>,
@@ -122,6 +126,12 @@ fn prepare_findings(
         };
         let person =
             rule.role == Role::Direct && !staff && counts_person(rule.category, &found.canonical);
+        let name_part =
+            (rule.category == Category::Name && rule.role == Role::Direct && !person && !staff)
+                .then(|| label_at(segment, found.start))
+                .flatten()
+                .and_then(name_part)
+                .map(|(part, owner)| Box::new((part, owner, found.canonical.clone())));
         let mut prepared = PreparedFinding {
             rule: found.rule,
             fingerprint,
@@ -129,6 +139,7 @@ fn prepare_findings(
             staff,
             start: found.start,
             end: found.end,
+            name_part,
             fields: 0..0,
         };
         // Without a sink for findings (`--no-db --quiet`), only counts.
@@ -182,6 +193,16 @@ fn prepare_findings(
         }
         out.findings.push(prepared);
     }
+}
+
+/// Returns the field label over a segment offset, or the segment's label.
+fn label_at<'a>(segment: &Segment<'a>, offset: usize) -> Option<&'a str> {
+    segment
+        .fields
+        .iter()
+        .find(|field| field.range.contains(&offset))
+        .map(|field| field.label)
+        .or(segment.label)
 }
 
 /// Returns true when the text after a name is the address of a mail header's
@@ -692,6 +713,9 @@ struct ItemSink<'s> {
     envelope: Option<Envelope>,
     /// Classes and categories of the item's members.
     members: Rollup,
+    /// Name parts of the current record, and the record's key.
+    name_parts: NameParts,
+    name_record: Option<u64>,
 }
 
 impl<'s> ItemSink<'s> {
@@ -721,6 +745,8 @@ impl<'s> ItemSink<'s> {
             incomplete_children: 0,
             envelope: None,
             members: Rollup::default(),
+            name_parts: NameParts::default(),
+            name_record: None,
         }
     }
 
@@ -830,10 +856,22 @@ impl<'s> ItemSink<'s> {
     /// Adds a segment's prepared findings to the item, in order: counts,
     /// block, people, records and the links that classify the item.
     fn record_prepared(&mut self, segment: &Segment<'_>, prepared: &mut PreparedSegment) {
+        let record = match segment.scope {
+            RecordScope::Record(key) => Some(key),
+            RecordScope::Window => None,
+        };
+        if record.is_none() || record != self.name_record {
+            self.count_whole_names();
+            self.name_record = record;
+        }
         let rules = &*self.scanner.rules;
         let worker = &mut *self.worker;
         worker.links.clear();
         for finding in prepared.findings.drain(..) {
+            if let Some(part) = &finding.name_part {
+                let (part, owner, canonical) = &**part;
+                self.name_parts.add(*part, owner, canonical);
+            }
             let rule = rules.rule(finding.rule);
             self.batch.count(rule.category);
             if worker.forms.blocks {
@@ -868,6 +906,24 @@ impl<'s> ItemSink<'s> {
             || self.people.is_full()
         {
             self.flush(false);
+        }
+    }
+
+    /// Counts the people named by the whole names that the current record's
+    /// name parts make up.
+    fn count_whole_names(&mut self) {
+        if self.name_parts.is_empty() {
+            return;
+        }
+        for name in self.name_parts.close() {
+            let fingerprint = self
+                .scanner
+                .fingerprinter
+                .fingerprint(Category::Name, &name);
+            if self.worker.forms.blocks {
+                self.people.add(Category::Name, fingerprint);
+            }
+            self.classifier.add_person(Category::Name, fingerprint);
         }
     }
 
@@ -913,6 +969,7 @@ impl<'s> ItemSink<'s> {
         modified: Option<SystemTime>,
         content_id: Option<String>,
     ) -> Finished {
+        self.count_whole_names();
         self.flush(true);
         let mut coverage = outcome.coverage;
         let mut reason = outcome.reason;

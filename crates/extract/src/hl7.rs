@@ -11,7 +11,7 @@
 use crate::lines::LineCounter;
 use crate::{Flow, Format, Outcome, Segment, Sink};
 use phiscan_core::Locator;
-use phiscan_detect::RecordScope;
+use phiscan_detect::{Field, RecordScope};
 
 /// Delimiters declared in MSH-1 and MSH-2 (or FHS, BHS).
 #[derive(Clone, Copy, Debug)]
@@ -185,6 +185,11 @@ fn emit_repetitions(
             } else {
                 reference.clone()
             };
+            let fields = if is_person_name(context.name, number) {
+                name_components(value, component)
+            } else {
+                Vec::new()
+            };
             let segment_name = context.name.to_string();
             let message = context.message;
             let occurrence = context.occurrence;
@@ -213,7 +218,7 @@ fn emit_repetitions(
                 line,
                 column,
                 label: Some(&label),
-                fields: &[],
+                fields: &fields,
                 report: 0..value.len(),
                 scope: RecordScope::Record(u64::from(context.message)),
                 locate: &locate,
@@ -252,6 +257,39 @@ fn emit_plain(
         locate: &locate,
     };
     sink.segment(&segment)
+}
+
+/// Returns true for the fields of a patient's or relative's name (data type
+/// XPN), whose components are family name, given name and middle name.
+fn is_person_name(segment: &str, number: u32) -> bool {
+    matches!(
+        (segment, number),
+        ("PID", 5 | 6 | 9) | ("NK1", 2 | 30) | ("GT1", 3) | ("IN1", 16) | ("MRG", 7)
+    )
+}
+
+/// Labels the first three components of a name field, so that the given
+/// name after `^` is found as well as the family name, and the parts can be
+/// put together to count the person.
+fn name_components(value: &str, component: u8) -> Vec<Field<'static>> {
+    const PARTS: [&str; 3] = ["family name", "given name", "middle name"];
+    let mut fields = Vec::new();
+    let mut start = 0;
+    for (index, part) in value
+        .split(char::from(component))
+        .enumerate()
+        .take(PARTS.len())
+    {
+        let range = start..start + part.len();
+        start = range.end + 1;
+        if !part.trim().is_empty() {
+            fields.push(Field {
+                range,
+                label: PARTS[index],
+            });
+        }
+    }
+    fields
 }
 
 /// Returns the identifier type code of a CX value (component 5) as label words.

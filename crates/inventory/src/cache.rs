@@ -5,7 +5,8 @@
 use crate::model::ScanInfo;
 use crate::ranges::RangeSet;
 use crate::read::{
-    ITEM_COLUMNS, REFERENCE_COLUMNS, findings_of, flows_of_file, item_from_row, unchanged_ranges,
+    ITEM_COLUMNS, REFERENCE_COLUMNS, findings_of, flows_of_file, item_from_row,
+    may_have_whole_names, people_of, unchanged_ranges,
 };
 use phiscan_core::cache::{
     CachedFile, CachedItem, FileKey, ItemCache, ItemOrigin, facts_digest, meta_digest,
@@ -477,6 +478,7 @@ impl SqliteCache {
             record,
             findings: Vec::new(),
             origin: Some(origin.clone()),
+            people: None,
         })
     }
 
@@ -527,8 +529,13 @@ impl SqliteCache {
     ) -> rusqlite::Result<CachedFile> {
         if let Some(mut item) = current.and_then(|current| self.summary_of(found, current)) {
             if let Some(origin) = item.origin.as_ref().filter(|_| found.findings > 0) {
-                item.findings = self.pool.with(|connection| {
-                    findings_of(connection, &origin.scan_id, &origin.location)
+                self.pool.with(|connection| {
+                    item.findings = findings_of(connection, &origin.scan_id, &origin.location)?;
+                    if may_have_whole_names(&item.findings) {
+                        item.people =
+                            Some(people_of(connection, &origin.scan_id, &origin.location)?);
+                    }
+                    Ok(())
                 })?;
             }
             return Ok(CachedFile {
@@ -548,6 +555,7 @@ impl SqliteCache {
                     record: own.0,
                     findings: Vec::new(),
                     origin: own.1,
+                    people: None,
                 }],
             });
         }
@@ -561,12 +569,16 @@ impl SqliteCache {
             let mut items = Vec::with_capacity(records.len());
             for (record, origin) in records {
                 let mut findings = Vec::new();
+                let mut people = None;
                 if record.findings > 0 {
                     let (scan_id, location) = match &origin {
                         Some(origin) => (origin.scan_id.as_str(), origin.location.as_str()),
                         None => (found.scan_id, record.location.as_str()),
                     };
                     findings = findings_of(connection, scan_id, location)?;
+                    if may_have_whole_names(&findings) {
+                        people = Some(people_of(connection, scan_id, location)?);
+                    }
                     // The stored blocks may be under an older location of a moved file.
                     for finding in &mut findings {
                         finding.location.clone_from(&record.location);
@@ -576,6 +588,7 @@ impl SqliteCache {
                     record,
                     findings,
                     origin,
+                    people,
                 });
             }
             Ok(CachedFile {

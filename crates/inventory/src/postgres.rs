@@ -16,7 +16,7 @@ use phiscan_core::records::{
     FindingForm, FindingRecord, FlowRecord, Individuals, ItemMeta, ItemRecord, Record, RecordSink,
     ScanRecord, SinkError, SummaryRecord,
 };
-use phiscan_core::{Class, Coverage};
+use phiscan_core::{Category, Class, Coverage};
 use postgres::{Client, NoTls, Row, Statement};
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -1013,10 +1013,34 @@ impl PgCache {
                     }
                 }
             }
+            let mut people = None;
+            if crate::read::may_have_whole_names(&findings) {
+                let rows = client.query(
+                    "SELECT category, fingerprints::text FROM people WHERE scan_id = $1 AND location = $2",
+                    &[&scan_id, &record.location],
+                )?;
+                let mut found = Vec::new();
+                for row in rows {
+                    let Ok(category) = row.get::<_, &str>(0).parse::<Category>() else {
+                        continue;
+                    };
+                    match serde_json::from_str::<Vec<String>>(row.get(1)) {
+                        Ok(fingerprints) => {
+                            found.extend(fingerprints.into_iter().map(|hex| (category, hex)));
+                        }
+                        Err(err) => {
+                            tracing::warn!(error = %err, "cannot read stored person fingerprints; reading the file again");
+                            return Ok(None);
+                        }
+                    }
+                }
+                people = Some(found);
+            }
             items.push(CachedItem {
                 record,
                 findings,
                 origin: None,
+                people,
             });
         }
         // Messages with PHI have findings, so every file with flows comes
@@ -1050,6 +1074,7 @@ impl PgCache {
                     record: record.clone(),
                     findings: Vec::new(),
                     origin: None,
+                    people: None,
                 }],
             });
         }

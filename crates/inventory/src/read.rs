@@ -227,6 +227,42 @@ pub(crate) fn findings_of(
     Ok(findings)
 }
 
+/// Returns true when an item's findings include a name that did not count a
+/// person on its own: a name part, which with others may have counted one.
+pub(crate) fn may_have_whole_names(findings: &[FindingRecord]) -> bool {
+    findings
+        .iter()
+        .any(|finding| finding.category == Category::Name && !finding.person)
+}
+
+/// Returns an item's stored person fingerprints as (category, hex) pairs.
+pub(crate) fn people_of(
+    connection: &Connection,
+    scan_id: &str,
+    location: &str,
+) -> rusqlite::Result<Vec<(Category, String)>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT category, fingerprints FROM people WHERE scan_id = ?1 AND location = ?2",
+    )?;
+    let mut rows = statement.query(params![scan_id, location])?;
+    let mut people = Vec::new();
+    while let Some(row) = rows.next()? {
+        let Ok(category) = row.get_ref(0)?.as_str()?.parse::<Category>() else {
+            continue;
+        };
+        let fingerprints: Vec<String> =
+            serde_json::from_str(row.get_ref(1)?.as_str()?).map_err(|err| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    1,
+                    rusqlite::types::Type::Text,
+                    Box::new(err),
+                )
+            })?;
+        people.extend(fingerprints.into_iter().map(|hex| (category, hex)));
+    }
+    Ok(people)
+}
+
 pub(crate) fn scan_from_row(row: &Row<'_>) -> rusqlite::Result<ScanInfo> {
     let roots: String = row.get(3)?;
     let summary: Option<String> = row.get(10)?;

@@ -1,0 +1,107 @@
+//! Counting people when a name is split over separate fields: spreadsheet
+//! columns and HL7 name components. Every value here is invented.
+
+mod common;
+
+use serde_json::Value;
+use std::path::Path;
+
+fn write(folder: &Path, name: &str, text: &str) {
+    std::fs::create_dir_all(folder).unwrap();
+    std::fs::write(folder.join(name), text).unwrap();
+}
+
+fn individuals(value: &Value) -> (u64, u64) {
+    (
+        value["individuals"]["low"].as_u64().unwrap(),
+        value["individuals"]["high"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn split_name_columns_count_people() {
+    let home = tempfile::tempdir().unwrap();
+    let share = home.path().join("share");
+    write(
+        &share,
+        "split.csv",
+        "Last Name,First Name,DOB,Diagnosis\n\
+         Quinlan,Theodora,07/19/1944,E11.9\n\
+         Ashcroft,Wendell,09/02/1951,I10\n\
+         Marchetti,Ines,03/11/1962,J45.909\n",
+    );
+    let result = common::scan(home.path(), home.path(), &["share", "--no-db", "--quiet"]);
+    let item = result.item("share/split.csv").expect("split.csv item");
+    assert_eq!(item["class"], "phi");
+    assert_eq!(individuals(item), (3, 3));
+    // The parts alone are findings, but none counts a person by itself.
+    assert!(
+        result
+            .findings_at("share/split.csv")
+            .filter(|finding| finding["category"] == "name")
+            .all(|finding| finding["person"] != true)
+    );
+}
+
+#[test]
+fn split_and_whole_names_are_one_person() {
+    let home = tempfile::tempdir().unwrap();
+    let share = home.path().join("share");
+    write(
+        &share,
+        "split.csv",
+        "LNAME,FNAME,Guarantor Last Name,Guarantor First Name\n\
+         Quinlan,Theodora,Quinlan,Bertram\n\
+         Ashcroft,Wendell,Ashcroft,Wendell\n",
+    );
+    write(
+        &share,
+        "letter.txt",
+        "Patient: Theodora Quinlan\nPatient: Ashcroft, Wendell\n",
+    );
+    let result = common::scan(home.path(), home.path(), &["share", "--no-db", "--quiet"]);
+    let split = result.item("share/split.csv").expect("split.csv item");
+    // Theodora Quinlan, Bertram Quinlan and Wendell Ashcroft, who is his own
+    // guarantor.
+    assert_eq!(individuals(split), (3, 3));
+    assert_eq!(individuals(&result.summary), (3, 3));
+}
+
+#[test]
+fn hl7_name_components_count_people() {
+    let home = tempfile::tempdir().unwrap();
+    let share = home.path().join("share");
+    write(
+        &share,
+        "adt.hl7",
+        "MSH|^~\\&|ADT|CLINIC|EHR|CLINIC|202402051200||ADT^A01|MSG0001|P|2.5\r\
+         PID|1||PATID4471^^^CLINIC^MR||QUINLAN^THEODORA^M||19440719173619|F\r\
+         NK1|1|QUINLAN^BERTRAM^J|SPO\r",
+    );
+    let result = common::scan(home.path(), home.path(), &["share", "--no-db", "--quiet"]);
+    let item = result.item("share/adt.hl7").expect("adt.hl7 item");
+    let categories: Vec<(&str, &str)> = result
+        .findings_at("share/adt.hl7")
+        .map(|finding| {
+            (
+                finding["category"].as_str().unwrap(),
+                finding["locator"]["field"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    for expected in [
+        ("mrn", "PID-3.1"),
+        ("name", "PID-5.1"),
+        ("name", "PID-5.2"),
+        ("date", "PID-7"),
+        ("name", "NK1-2.1"),
+        ("name", "NK1-2.2"),
+    ] {
+        assert!(
+            categories.contains(&expected),
+            "{expected:?} in {categories:?}"
+        );
+    }
+    // Two names and one record number: two to three people.
+    assert_eq!(individuals(item), (2, 3));
+}
