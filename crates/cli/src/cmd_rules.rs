@@ -1,12 +1,13 @@
 //! `phiscan rules`: list, check, explain and export detection rules.
 
+use crate::console::print_stdout;
 use crate::exit;
 use anyhow::{Context, Result, bail};
 use clap::{Subcommand, ValueEnum};
 use phiscan_detect::check::check_examples;
 use phiscan_detect::rule::Anchor;
-use phiscan_detect::ruleset::ripgrep_pattern;
 use phiscan_detect::{RuleSet, RuleSources};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
@@ -74,17 +75,22 @@ fn list(rules: &RuleSet) -> Result<u8> {
         .map(|rule| rule.spec.id.len())
         .max()
         .unwrap_or(2);
-    println!(
-        "{:width$}  {:15}  {:>10}  DESCRIPTION",
+    let mut out = format!(
+        "{:width$}  {:15}  {:>10}  DESCRIPTION\n",
         "ID", "CATEGORY", "CONFIDENCE"
     );
     for rule in rules.rules() {
         let confidence = format!("{}/{}", rule.spec.confidence, rule.context_confidence());
-        println!(
+        writeln!(
+            out,
             "{:width$}  {:15}  {:>10}  {}",
-            rule.spec.id, rule.category, confidence, rule.spec.description
-        );
+            rule.spec.id,
+            rule.category.as_str(),
+            confidence,
+            rule.spec.description
+        )?;
     }
+    print_stdout(&out)?;
     Ok(exit::CLEAN)
 }
 
@@ -117,66 +123,68 @@ fn check(dir: Option<PathBuf>) -> Result<u8> {
 
 fn explain(rules: &RuleSet, id: &str) -> Result<u8> {
     let Some((_, rule)) = rules.find(id) else {
-        bail!("no rule with id {id:?}; `phiscan rules list` shows the ids");
+        bail!(
+            "no rule with id {id:?}; `phiscan rules list` shows the ids, and a rule of your own needs --rules DIR"
+        );
     };
     let spec = &rule.spec;
-    println!("id:                 {}", spec.id);
-    println!("name:               {}", spec.name);
-    println!("file:               {}", rule.file);
-    println!("category:           {}", rule.category);
-    println!("role:               {}", rule.role.as_str());
-    println!("description:        {}", spec.description);
-
-    match &spec.dictionary {
-        Some(dictionary) => {
-            println!("dictionary:         {dictionary} (terms matched as whole words)")
-        }
-        None => println!("pattern:            {}", spec.pattern),
+    let (source_label, source) = match &spec.dictionary {
+        Some(dictionary) => (
+            "dictionary",
+            format!("{dictionary} (terms matched as whole words)"),
+        ),
+        None => ("pattern", spec.pattern.clone()),
+    };
+    let anchor = match spec.anchor {
+        Anchor::Pattern => "pattern (tried everywhere)",
+        Anchor::Keyword => "keyword (tried after a keyword or under a header)",
+        Anchor::KeywordStart => "keyword-start (tried where a keyword starts)",
+    };
+    let fields = [
+        ("id", spec.id.clone()),
+        ("name", spec.name.clone()),
+        ("file", rule.file.clone()),
+        ("category", rule.category.as_str().to_string()),
+        ("role", rule.role.as_str().to_string()),
+        ("description", spec.description.clone()),
+        (source_label, source),
+        ("anchor", anchor.to_string()),
+        (
+            "validator",
+            spec.validator.as_deref().unwrap_or("none").to_string(),
+        ),
+        (
+            "confidence",
+            format!(
+                "{} without context, {} with context",
+                spec.confidence,
+                rule.context_confidence()
+            ),
+        ),
+        (
+            "requires context",
+            if spec.requires_context { "yes" } else { "no" }.to_string(),
+        ),
+        ("keywords", join_or_none(&spec.keywords)),
+        ("anchor keywords", join_or_none(&spec.anchor_keywords)),
+        ("exclude keywords", join_or_none(&spec.exclude_keywords)),
+        (
+            "keyword window",
+            format!(
+                "{} characters before, {} after",
+                spec.window.before, spec.window.after
+            ),
+        ),
+        ("headers", join_or_none(&spec.headers)),
+        ("excluded values", join_or_none(&spec.exclude)),
+        ("examples", join_or_none(&spec.examples)),
+        ("negative examples", join_or_none(&spec.negative_examples)),
+    ];
+    let mut out = String::new();
+    for (label, value) in fields {
+        writeln!(out, "{:20}{value}", format!("{label}:"))?;
     }
-    println!(
-        "anchor:             {}",
-        match spec.anchor {
-            Anchor::Pattern => "pattern (tried everywhere)",
-            Anchor::Keyword => "keyword (tried after a keyword or under a header)",
-            Anchor::KeywordStart => "keyword-start (tried where a keyword starts)",
-        }
-    );
-
-    println!(
-        "validator:          {}",
-        spec.validator.as_deref().unwrap_or("none")
-    );
-    println!(
-        "confidence:         {} without context, {} with context",
-        spec.confidence,
-        rule.context_confidence()
-    );
-    println!(
-        "requires context:   {}",
-        if spec.requires_context { "yes" } else { "no" }
-    );
-
-    println!("keywords:           {}", join_or_none(&spec.keywords));
-    println!(
-        "anchor keywords:    {}",
-        join_or_none(&spec.anchor_keywords)
-    );
-    println!(
-        "exclude keywords:   {}",
-        join_or_none(&spec.exclude_keywords)
-    );
-    println!(
-        "keyword window:     {} characters before, {} after",
-        spec.window.before, spec.window.after
-    );
-    println!("headers:            {}", join_or_none(&spec.headers));
-    println!("excluded values:    {}", join_or_none(&spec.exclude));
-
-    println!("examples:           {}", join_or_none(&spec.examples));
-    println!(
-        "negative examples:  {}",
-        join_or_none(&spec.negative_examples)
-    );
+    print_stdout(&out)?;
     Ok(exit::CLEAN)
 }
 
@@ -193,8 +201,10 @@ fn join_or_none(values: &[String]) -> String {
 }
 
 fn export_ripgrep(rules: &RuleSet) -> Result<u8> {
+    let mut out = String::new();
     for rule in rules.rules() {
-        println!("{}", ripgrep_pattern(rule));
+        writeln!(out, "{}", rules.ripgrep_pattern(rule))?;
     }
+    print_stdout(&out)?;
     Ok(exit::CLEAN)
 }

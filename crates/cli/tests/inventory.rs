@@ -608,6 +608,9 @@ fn closed_pipe_ends_output_quietly() {
         vec!["inventory", "--db", store.to_str().unwrap()],
         vec!["inventory", "--db", store.to_str().unwrap(), "--json"],
         vec!["diff", "--db", store.to_str().unwrap(), "--json"],
+        vec!["rules", "list"],
+        vec!["rules", "explain", "us.ssn"],
+        vec!["rules", "export"],
     ] {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_phiscan"))
             .env("PHISCAN_HOME", home.path())

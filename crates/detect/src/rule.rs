@@ -280,10 +280,16 @@ fn failing_rule_id(text: &str) -> Option<String> {
 }
 
 fn toml_message(err: &toml::de::Error, text: &str) -> String {
-    // Rule authors read TOML, not Rust, so number types get plain names.
+    // Rule authors read TOML, not Rust, so types get plain names. The only
+    // u8 fields are the two confidences.
     let mut message = err.message().trim().to_string();
     for (rust, plain) in [
-        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected u8", "expected a whole number from 0 to 100"),
+        (
+            "expected a sequence",
+            "expected a list in brackets, such as [\"a\", \"b\"]",
+        ),
+        ("expected a boolean", "expected true or false"),
         ("expected u16", "expected a whole number"),
         ("expected u32", "expected a whole number"),
         ("expected u64", "expected a whole number"),
@@ -389,6 +395,18 @@ fn check_rule(file: &str, spec: RuleSpec) -> Result<Rule, RuleError> {
     {
         return Err(fail("empty keyword".into()));
     }
+    // A header is compared after the label is reduced to lower-case letters
+    // and digits, so a header without any would never match.
+    if let Some(header) = spec.headers.iter().find(|header| {
+        !header
+            .trim_start_matches('=')
+            .chars()
+            .any(|c| c.is_ascii_alphanumeric())
+    }) {
+        return Err(fail(format!(
+            "header {header:?} has no letter or digit, so no column header or field name can match it; remove it or write the header's words"
+        )));
+    }
     if let Some(keyword) = spec
         .keywords
         .iter()
@@ -482,8 +500,19 @@ examples = ["Chart MR0012345"]
         let text = VALID.replace("confidence = 70", "confidence = \"high\"");
         let err = parse_rule_file("user.toml", &text).unwrap_err();
         assert!(err.message.contains("line 9"), "{err}");
-        assert!(err.message.contains("expected a whole number"), "{err}");
+        assert!(
+            err.message
+                .contains("expected a whole number from 0 to 100"),
+            "{err}"
+        );
         assert_eq!(err.rule.as_deref(), Some("practice.mrn"));
+    }
+
+    #[test]
+    fn header_without_letters_is_rejected() {
+        let text = VALID.replace("keywords", "headers = [\"=\", \"  \"]\nkeywords");
+        let err = parse_rule_file("user.toml", &text).unwrap_err();
+        assert!(err.message.contains("header \"=\" has no letter"), "{err}");
     }
 
     #[test]

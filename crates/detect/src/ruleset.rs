@@ -76,6 +76,8 @@ pub struct RuleSet {
     /// Length in bytes of the longest keyword.
     pub(crate) max_keyword_len: usize,
     pub(crate) data: RuleData,
+    /// Terms of the dictionary rules, by dictionary name.
+    dictionaries: Dictionaries,
     version: String,
 }
 
@@ -226,49 +228,44 @@ fn syntax_config() -> syntax::Config {
     syntax::Config::new().unicode(false).utf8(false)
 }
 
-/// Returns the terms of a built-in term list, lower case, such as
-/// `drug-names.txt`; None when no built-in list has that name.
-pub fn dictionary_terms(name: &str) -> Option<Vec<String>> {
-    let text = crate::embedded::data_file(name)?;
-    Some(data_lines(text).map(str::to_ascii_lowercase).collect())
-}
-
-/// Returns the pattern ripgrep needs to find the same candidates as the
-/// matcher's first pass: the rule's pattern, preceded by its keywords for a
-/// keyword-anchored rule, or its terms for a dictionary rule. `(?-u)` gives
-/// ripgrep, which defaults to Unicode mode, the matcher's ASCII classes and
-/// word boundaries.
-///
-/// NOTE: a dictionary rule whose list sits beside a user rule file exports
-/// an empty alternation, because only built-in lists are read here.
-pub fn ripgrep_pattern(rule: &Rule) -> String {
-    let spec = &rule.spec;
-    if let Some(dictionary) = &spec.dictionary {
-        let terms = dictionary_terms(dictionary).unwrap_or_default();
-        let alternation: Vec<String> = terms.iter().map(|term| escape_literal(term)).collect();
-        return format!("(?-u)(?i)\\b(?:{})\\b", alternation.join("|"));
-    }
-    // ripgrep joins the lines of a pattern file into one alternation, in
-    // which a group name may appear only once. It also searches line by line
-    // and rejects patterns that can match a line break unless run with
-    // --multiline, which slows every pattern down; a label and a name on
-    // consecutive lines are matched as if on one line instead.
-    let pattern = spec
-        .pattern
-        .replace("(?P<value>", "(?:")
-        .replace(r"\r?\n", r"[ \t]")
-        .replace(r"\n", r"[ \t]");
-    match spec.anchor {
-        Anchor::Keyword if spec.anchor_words().is_empty() => format!("(?-u){pattern}"),
-        // The pattern of a keyword-start rule matches the keyword itself.
-        Anchor::Pattern | Anchor::KeywordStart => format!("(?-u){pattern}"),
-        Anchor::Keyword => {
-            let keywords: Vec<String> = spec
-                .anchor_words()
-                .iter()
-                .map(|keyword| escape_literal(keyword))
-                .collect();
-            format!("(?-u)(?i:\\b(?:{}))(?-i:{pattern})", keywords.join("|"))
+impl RuleSet {
+    /// Returns the pattern ripgrep needs to find the same candidates as the
+    /// matcher's first pass: the rule's pattern, preceded by its keywords for
+    /// a keyword-anchored rule, or its terms for a dictionary rule. `(?-u)`
+    /// gives ripgrep, which defaults to Unicode mode, the matcher's ASCII
+    /// classes and word boundaries.
+    pub fn ripgrep_pattern(&self, rule: &Rule) -> String {
+        let spec = &rule.spec;
+        if let Some(dictionary) = &spec.dictionary {
+            let terms = self
+                .dictionaries
+                .get(dictionary)
+                .map_or(&[][..], Vec::as_slice);
+            let alternation: Vec<String> = terms.iter().map(|term| escape_literal(term)).collect();
+            return format!("(?-u)(?i)\\b(?:{})\\b", alternation.join("|"));
+        }
+        // ripgrep joins the lines of a pattern file into one alternation, in
+        // which a group name may appear only once. It also searches line by
+        // line and rejects patterns that can match a line break unless run
+        // with --multiline, which slows every pattern down. So a label and a
+        // name on consecutive lines are matched as if on one line instead.
+        let pattern = spec
+            .pattern
+            .replace("(?P<value>", "(?:")
+            .replace(r"\r?\n", r"[ \t]")
+            .replace(r"\n", r"[ \t]");
+        match spec.anchor {
+            Anchor::Keyword if spec.anchor_words().is_empty() => format!("(?-u){pattern}"),
+            // The pattern of a keyword-start rule matches the keyword itself.
+            Anchor::Pattern | Anchor::KeywordStart => format!("(?-u){pattern}"),
+            Anchor::Keyword => {
+                let keywords: Vec<String> = spec
+                    .anchor_words()
+                    .iter()
+                    .map(|keyword| escape_literal(keyword))
+                    .collect();
+                format!("(?-u)(?i:\\b(?:{}))(?-i:{pattern})", keywords.join("|"))
+            }
         }
     }
 }
@@ -397,6 +394,7 @@ fn compile(
         keyword_uses,
         max_keyword_len,
         data: RuleData::embedded(),
+        dictionaries: dictionaries.clone(),
         version,
     })
 }
@@ -701,14 +699,14 @@ mod tests {
         let rules = RuleSet::embedded().unwrap();
         let (_, ssn) = rules.find("us.ssn").unwrap();
         let expected = ssn.spec.pattern.replace("(?P<value>", "(?:");
-        assert_eq!(ripgrep_pattern(ssn), format!("(?-u){expected}"));
+        assert_eq!(rules.ripgrep_pattern(ssn), format!("(?-u){expected}"));
     }
 
     #[test]
     fn ripgrep_export_puts_keywords_before_anchored_patterns() {
         let rules = RuleSet::embedded().unwrap();
         let (_, mrn) = rules.find("us.mrn.labelled").unwrap();
-        let pattern = ripgrep_pattern(mrn);
+        let pattern = rules.ripgrep_pattern(mrn);
         assert!(
             pattern.starts_with("(?-u)(?i:\\b(?:mrn|mrn\\#|"),
             "{pattern}"
@@ -721,7 +719,7 @@ mod tests {
     fn ripgrep_export_lists_dictionary_terms() {
         let rules = RuleSet::embedded().unwrap();
         let (_, drugs) = rules.find("medication.name").unwrap();
-        let pattern = ripgrep_pattern(drugs);
+        let pattern = rules.ripgrep_pattern(drugs);
         assert!(pattern.contains("|metformin|"), "{pattern}");
         assert!(pattern.contains("insulin glargine"), "{pattern}");
     }
@@ -729,7 +727,10 @@ mod tests {
     #[test]
     fn ripgrep_export_parses_as_one_alternation() {
         let rules = RuleSet::embedded().unwrap();
-        let patterns: Vec<String> = rules.rules().map(ripgrep_pattern).collect();
+        let patterns: Vec<String> = rules
+            .rules()
+            .map(|rule| rules.ripgrep_pattern(rule))
+            .collect();
         for (rule, pattern) in rules.rules().zip(&patterns) {
             assert!(
                 !pattern.contains("(?:))"),
@@ -818,6 +819,33 @@ examples = ["1X"]
         assert_eq!(err.file, "u.toml");
         assert_eq!(err.rule.as_deref(), Some("user.runaway"));
         assert!(err.message.contains("unbounded repetition"), "{err}");
+    }
+
+    #[test]
+    fn ripgrep_export_reads_user_dictionaries() {
+        let folder = tempfile::tempdir().unwrap();
+        std::fs::write(
+            folder.path().join("procs.txt"),
+            "arthroscopy\nbunionectomy\n",
+        )
+        .unwrap();
+        let text = r#"
+[[rule]]
+id = "practice.procedures"
+name = "Procedures"
+category = "procedure"
+description = "Procedures the practice performs."
+dictionary = "procs.txt"
+confidence = 60
+examples = ["arthroscopy"]
+"#;
+        std::fs::write(folder.path().join("procs.toml"), text).unwrap();
+        let rules = RuleSet::from_dir(folder.path()).unwrap();
+        let (_, procedures) = rules.find("practice.procedures").unwrap();
+        assert_eq!(
+            rules.ripgrep_pattern(procedures),
+            "(?-u)(?i)\\b(?:arthroscopy|bunionectomy)\\b"
+        );
     }
 
     #[test]
