@@ -119,7 +119,28 @@ pub fn print_diff(diff: &ScanDiff, json: bool) -> Result<()> {
             phiscan_inventory::ChangeKind::Moved => '>',
         };
         let class = |class: Option<phiscan_core::Class>| class.map_or("absent", |c| c.as_str());
-        let categories: Vec<&str> = change.new_categories.iter().map(|c| c.as_str()).collect();
+        // A changed item lists the categories it gained and lost. A gained
+        // or lost item lists those it contains.
+        let categories: Vec<String> = if change.change == phiscan_inventory::ChangeKind::Changed {
+            let added = change
+                .new_categories
+                .iter()
+                .filter(|category| !change.old_categories.contains(category))
+                .map(|category| format!("+{}", category.as_str()));
+            let removed = change
+                .old_categories
+                .iter()
+                .filter(|category| !change.new_categories.contains(category))
+                .map(|category| format!("-{}", category.as_str()));
+            added.chain(removed).collect()
+        } else {
+            let held = if change.new_categories.is_empty() {
+                &change.old_categories
+            } else {
+                &change.new_categories
+            };
+            held.iter().map(|c| c.as_str().to_string()).collect()
+        };
         let mut line = format!(
             "{mark} {:<8} {} ({} -> {}; {} -> {} findings",
             change.change.as_str(),
@@ -139,6 +160,13 @@ pub fn print_diff(diff: &ScanDiff, json: bool) -> Result<()> {
         writeln!(out, "{line}")?;
     }
     writeln!(out, "{}", change_counts(diff))?;
+    if diff.old.rules_version != diff.new.rules_version {
+        writeln!(
+            out,
+            "Note: the two scans used different rules ({} and {}), so a change may come from the rules rather than the files; compare scans made under the same rules to see what changed on the share.",
+            diff.old.rules_version, diff.new.rules_version
+        )?;
+    }
     print_stdout(&out)?;
     Ok(())
 }

@@ -883,3 +883,64 @@ fn missing_output_folder_is_created() {
         assert_eq!(mode & 0o777, 0o700);
     }
 }
+
+/// A changed item lists the categories it gained, and a diff across a rules
+/// change says that the rules differ.
+#[test]
+fn diff_notes_changed_rules_and_categories() {
+    let home = tempdir();
+    let share = home.path().join("share");
+    let note = "Patient: Theodora Quinlan\nDx: E11.9\n";
+    write_file(&share, "note.txt", note, 0o644);
+    let store = home.path().join("inventory.sqlite");
+    let store = store.to_str().unwrap();
+    let share_arg = share.to_str().unwrap();
+    let first = run(home.path(), &["scan", "-q", "--db", store, share_arg]);
+    assert_eq!(first.status.code(), Some(1), "{:?}", texts(&first));
+
+    write_file(
+        &share,
+        "note.txt",
+        &format!("{note}SSN 287-45-6612\n"),
+        0o644,
+    );
+    let rules = home.path().join("rules");
+    write_file(
+        &rules,
+        "practice.toml",
+        r#"
+[[rule]]
+id = "practice.chart"
+name = "Practice chart number"
+category = "mrn"
+description = "Chart numbers of the practice: CH- and six digits."
+pattern = '\bCH-\d{6}\b'
+confidence = 90
+examples = ["CH-123456"]
+"#,
+        0o644,
+    );
+    let second = run(
+        home.path(),
+        &[
+            "scan",
+            "-q",
+            "--db",
+            store,
+            "--rules",
+            rules.to_str().unwrap(),
+            share_arg,
+        ],
+    );
+    assert_eq!(second.status.code(), Some(1), "{:?}", texts(&second));
+
+    let output = run(home.path(), &["diff", "--db", store]);
+    let (stdout, stderr) = texts(&output);
+    assert!(stdout.contains("used different rules"), "{stdout}{stderr}");
+    let changed: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.starts_with("~ changed"))
+        .collect();
+    assert_eq!(changed.len(), 1, "{stdout}");
+    assert!(changed[0].contains("; +ssn)"), "{stdout}");
+}
