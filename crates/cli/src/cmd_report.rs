@@ -73,19 +73,23 @@ pub fn run(command: ReportCommand) -> Result<u8> {
     let inventory = command.store.inventory(&mut database)?;
     let generated = phiscan_engine::rfc3339(std::time::SystemTime::now());
     let text = phiscan_report::render(&inventory, format, &generated, command.mask_paths);
-    write_report(output, &text)?;
+    write_report(output, &text, paths::MissingFolder::Reject)?;
     Ok(exit::CLEAN)
 }
 
-/// Writes a report to a file created with mode 0600, or to stdout for `-`.
-pub fn write_report(output: &std::path::Path, text: &str) -> Result<()> {
+/// Writes a report to a file with mode 0600, or to stdout for `-`.
+pub fn write_report(
+    output: &std::path::Path,
+    text: &str,
+    missing: paths::MissingFolder,
+) -> Result<()> {
     if output.as_os_str() == "-" {
         std::io::stdout()
             .write_all(text.as_bytes())
             .context("cannot write the report to stdout")?;
         return Ok(());
     }
-    let mut file = paths::open_private_output(output)?;
+    let mut file = paths::open_private_output(output, missing)?;
     file.write_all(text.as_bytes())
         .and_then(|()| file.flush())
         .with_context(|| format!("cannot write the report {}", output.display()))?;

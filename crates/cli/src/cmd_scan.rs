@@ -164,7 +164,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         if jsonl_to_stdout {
             sinks.push(Box::new(JsonLines::new(BufWriter::new(std::io::stdout()))));
         } else {
-            let file = paths::open_private_output(path)?;
+            let file = paths::open_private_output(path, paths::MissingFolder::Reject)?;
             own_files.push(path.clone());
             sinks.push(Box::new(JsonLines::new(BufWriter::new(file))));
         }

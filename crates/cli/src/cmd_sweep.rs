@@ -333,7 +333,7 @@ pub fn run(command: SweepCommand) -> Result<u8> {
 
     let mut sinks: Vec<Box<dyn RecordSink>> = Vec::new();
     if let Some(path) = &outputs.jsonl {
-        let file = paths::open_private_output(path)?;
+        let file = paths::open_private_output(path, paths::MissingFolder::Create)?;
         sinks.push(Box::new(JsonLines::new(BufWriter::new(file))));
     }
     sinks.push(database.into_sink());
@@ -454,7 +454,7 @@ fn finish(config: &SweepConfig, target: &StoreTarget, summary: &SummaryRecord) -
             if let Some(path) = path {
                 let text =
                     phiscan_report::render(&inventory, format, &generated, outputs.mask_paths);
-                write_report(path, &text)?;
+                write_report(path, &text, paths::MissingFolder::Create)?;
             }
         }
     }

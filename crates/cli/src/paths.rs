@@ -105,15 +105,32 @@ pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
     options.open(path)
 }
 
-/// Opens an output file for writing, truncating it, readable only by its owner.
-pub fn open_private_output(path: &Path) -> Result<std::fs::File> {
-    // A missing folder is created like the store's: private to the user,
-    // so that an unattended sweep writes its first report.
+/// The handling of an output file's missing folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MissingFolder {
+    /// Create it, private to the user, so that an unattended sweep writes
+    /// its first report.
+    Create,
+    /// Fail: on the command line a missing folder is more likely a typo.
+    Reject,
+}
+
+/// Opens an output file for writing, truncating it, readable only by its
+/// owner. An existing file readable by others is made owner-only too,
+/// because the output lists where PHI is.
+pub fn open_private_output(path: &Path, missing: MissingFolder) -> Result<std::fs::File> {
     if let Some(folder) = path
         .parent()
         .filter(|folder| !folder.as_os_str().is_empty())
         && !folder.exists()
     {
+        if missing == MissingFolder::Reject {
+            anyhow::bail!(
+                "the folder {} of the output file {} does not exist; create it first or choose another path",
+                folder.display(),
+                path.display()
+            );
+        }
         let mut builder = std::fs::DirBuilder::new();
         builder.recursive(true);
         #[cfg(unix)]
@@ -136,7 +153,26 @@ pub fn open_private_output(path: &Path) -> Result<std::fs::File> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options
+    let file = options
         .open(path)
-        .with_context(|| format!("cannot create the output file {}", path.display()))
+        .with_context(|| format!("cannot create the output file {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let metadata = file
+            .metadata()
+            .with_context(|| format!("cannot read the permissions of {}", path.display()))?;
+        let mode = metadata.permissions().mode();
+        // Only a regular file is restricted: `/dev/stdout` is not ours.
+        if metadata.is_file() && mode & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(mode & 0o700))
+                .with_context(|| {
+                    format!(
+                        "cannot make {} readable by its owner only; run chmod 600 on it",
+                        path.display()
+                    )
+                })?;
+        }
+    }
+    Ok(file)
 }

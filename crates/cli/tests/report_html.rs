@@ -369,3 +369,51 @@ fn masked_report_hides_names() {
         "the method says so"
     );
 }
+
+/// A report path in a missing folder is rejected, as a typo would be, and
+/// a report written over a file readable by others is made owner-only.
+#[cfg(unix)]
+#[test]
+fn report_output_folder_and_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempdir();
+    let home = tempdir();
+    let report = write_report(dir.path(), home.path(), &[]);
+    let store = home.path().join("inventory.sqlite");
+    let store = store.to_str().unwrap();
+
+    let missing = dir.path().join("no-such-folder/report.html");
+    let output = run(
+        home.path(),
+        &[
+            "report",
+            "--db",
+            store,
+            "--format",
+            "html",
+            "--output",
+            missing.to_str().unwrap(),
+        ],
+    );
+    let (_, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    assert!(!missing.parent().unwrap().exists());
+
+    std::fs::set_permissions(&report, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = run(
+        home.path(),
+        &[
+            "report",
+            "--db",
+            store,
+            "--format",
+            "html",
+            "--output",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
+    let mode = std::fs::metadata(&report).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
