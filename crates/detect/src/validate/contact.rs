@@ -71,6 +71,9 @@ pub(super) fn email(value: &str) -> Option<String> {
     if tld.len() < 2 || !tld.bytes().all(|b| b.is_ascii_alphabetic()) {
         return None;
     }
+    if is_machine_identifier(local) {
+        return None;
+    }
     let reserved = RESERVED_EMAIL_DOMAINS.iter().any(|reserved| {
         domain
             .strip_suffix(reserved)
@@ -80,6 +83,16 @@ pub(super) fn email(value: &str) -> Option<String> {
         .any(|suffix| domain.ends_with(suffix))
         || domain == "localhost";
     (!reserved).then_some(lower)
+}
+
+/// Returns true for the part before `@` of a message id or other machine
+/// identifier written like an address (`<BY3PR11MB4721...@...outlook.com>`):
+/// at least 24 characters with six or more digits and no `.`, `_` or `-`.
+/// A person's address of that length separates its words.
+fn is_machine_identifier(local: &str) -> bool {
+    local.len() >= 24
+        && !local.contains(['.', '_', '-'])
+        && local.bytes().filter(u8::is_ascii_digit).count() >= 6
 }
 
 /// Accepts public IPv4 addresses.
@@ -242,6 +255,16 @@ mod tests {
         );
         assert_eq!(email("a@host.test"), None);
         assert_eq!(email("a@b.c1"), None);
+    }
+
+    #[test]
+    fn email_rejects_message_ids() {
+        assert_eq!(
+            email("BY3PR11MB4721C0FFEE12345678ABCDEF90@BY3PR11MB4721.namprd11.prod.outlook.com"),
+            None
+        );
+        assert!(email("jonathan.whitfield19840412@gmail.com").is_some());
+        assert!(email("theodoraquinlan1944@yahoo.com").is_some());
     }
 
     #[test]
