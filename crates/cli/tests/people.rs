@@ -1,5 +1,6 @@
-//! Counting people when a name is split over separate fields: spreadsheet
-//! columns and HL7 name components. Every value here is invented.
+//! Counting people: names split over separate fields (spreadsheet columns,
+//! HL7 name components), and clinicians who are not patients. Every value
+//! here is invented.
 
 mod common;
 
@@ -104,4 +105,50 @@ fn hl7_name_components_count_people() {
     }
     // Two names and one record number: two to three people.
     assert_eq!(individuals(item), (2, 3));
+}
+
+#[test]
+fn clinicians_are_not_counted_as_patients() {
+    let home = tempfile::tempdir().unwrap();
+    let share = home.path().join("share");
+    write(
+        &share,
+        "practitioners.json",
+        r#"{"resourceType": "Bundle", "entry": [{"resource": {
+            "resourceType": "Practitioner",
+            "name": [{"family": "Okonkwo", "given": ["Adaeze"], "prefix": ["Dr."]}],
+            "telecom": [{"system": "phone", "value": "(413) 555-2231"}],
+            "address": [{"line": ["14 Maple Street"], "city": "Amherst", "state": "MA"}]
+        }}]}"#,
+    );
+    write(
+        &share,
+        "visits.csv",
+        "Attending Physician,Visit Date\nAdaeze Okonkwo,2024-03-02\n",
+    );
+    write(
+        &share,
+        "note.xml",
+        "<ClinicalDocument><author><assignedAuthor><assignedPerson><name>\
+         <given>Adaeze</given><family>Okonkwo</family></name></assignedPerson>\
+         </assignedAuthor></author><recordTarget><patientRole><patient><name>\
+         <given>Theodora</given><family>Quinlan</family></name></patient>\
+         </patientRole></recordTarget></ClinicalDocument>",
+    );
+    let result = common::scan(home.path(), home.path(), &["share", "--no-db", "--quiet"]);
+    for location in ["share/practitioners.json", "share/visits.csv"] {
+        let item = result.item(location).expect(location);
+        assert_eq!(item["class"], "none", "{location}");
+        assert!(item["individuals"].is_null(), "{location}: {item}");
+    }
+    // The clinician's name is still listed, but only the patient counts.
+    let note = result.item("share/note.xml").expect("note.xml item");
+    assert_eq!(individuals(note), (1, 1));
+    assert_eq!(
+        result
+            .findings_at("share/note.xml")
+            .filter(|finding| finding["category"] == "name")
+            .count(),
+        4
+    );
 }

@@ -29,7 +29,7 @@ pub mod validate;
 
 pub use classify::{ItemClassifier, LinkInput, PeopleCounter, RecordScope, Verdict, counts_person};
 pub use matcher::{Field, Match, Matcher, SegmentInput};
-pub use name_parts::{NamePart, NameParts, name_part};
+pub use name_parts::{NamePart, NameParts, is_provider_label, name_part};
 pub use privacy::{Fingerprinter, KEY_LEN, mask};
 pub use rule::{Rule, RuleError, RuleSpec};
 pub use ruleset::{RuleSet, RuleSources};

@@ -6,6 +6,26 @@
 
 use crate::ruleset::normalize_label;
 
+/// Returns true when a field label marks its value as belonging to a
+/// clinician or an organization (`Attending Physician`, `practitioner name
+/// given`), not to a patient.
+pub fn is_provider_label(label: &str) -> bool {
+    normalize_label(label).split(' ').any(|word| {
+        matches!(
+            word,
+            "provider"
+                | "practitioner"
+                | "physician"
+                | "clinician"
+                | "doctor"
+                | "prescriber"
+                | "attending"
+                | "referring"
+                | "npi"
+        )
+    })
+}
+
 /// The part of a person's name that a field contains.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NamePart {
@@ -93,6 +113,17 @@ impl NameParts {
                 self.open.len() - 1
             }
         };
+        // A second given name before the family name is a middle name, as
+        // C-CDA writes `<given>Ralph</given><given>B</given>`.
+        let name = &self.open[index];
+        if part == NamePart::First
+            && name.first.is_some()
+            && name.middle.is_none()
+            && name.last.is_none()
+        {
+            self.open[index].middle = Some(canonical.to_string());
+            return;
+        }
         if self.open[index].slot(part).is_some() {
             let done = self.open.swap_remove(index);
             self.whole.extend(done.whole());
@@ -144,6 +175,23 @@ mod tests {
             let found = found.as_ref().map(|(part, owner)| (*part, owner.as_str()));
             assert_eq!(found, expected, "{label}");
         }
+    }
+
+    #[test]
+    fn provider_labels() {
+        assert!(is_provider_label("Attending Physician"));
+        assert!(is_provider_label("practitioner name given"));
+        assert!(!is_provider_label("Patient Name"));
+        assert!(!is_provider_label("guardianPerson name given"));
+    }
+
+    #[test]
+    fn second_given_name_is_a_middle_name() {
+        let mut parts = NameParts::default();
+        parts.add(NamePart::First, "", "ralph");
+        parts.add(NamePart::First, "", "b");
+        parts.add(NamePart::Last, "", "jones");
+        assert_eq!(parts.close(), ["ralph b jones"]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use phiscan_core::{Category, Class, Coverage, Locator, Role};
 use phiscan_detect::privacy::hex_fingerprint;
 use phiscan_detect::{
     ItemClassifier, LinkInput, Match, Matcher, NamePart, NameParts, PeopleCounter, RecordScope,
-    RuleSet, SegmentInput, counts_person, mask, name_part,
+    RuleSet, SegmentInput, counts_person, is_provider_label, mask, name_part,
 };
 use phiscan_extract::mail::Envelope;
 use phiscan_extract::{
@@ -118,9 +118,14 @@ fn prepare_findings(
         let staff = match rule.category {
             Category::Email => {
                 flow::is_organization_address(&found.canonical, &scanner.internal_domains)
+                    || under_provider_label(segment, found.start)
             }
             Category::Name => {
                 display_name_of_organization(&segment.text[found.end..], &scanner.internal_domains)
+                    || under_provider_label(segment, found.start)
+            }
+            Category::Phone | Category::Fax | Category::Address => {
+                under_provider_label(segment, found.start)
             }
             _ => false,
         };
@@ -193,6 +198,12 @@ fn prepare_findings(
         }
         out.findings.push(prepared);
     }
+}
+
+/// Returns true when the field over a segment offset belongs to a clinician
+/// or an organization (see [`is_provider_label`]).
+fn under_provider_label(segment: &Segment<'_>, offset: usize) -> bool {
+    label_at(segment, offset).is_some_and(is_provider_label)
 }
 
 /// Returns the field label over a segment offset, or the segment's label.

@@ -57,6 +57,9 @@ fn walk(
                 pointer.push_str(&escape(key));
                 match key.as_str() {
                     "identifier" => label_each(child, pointer, labels, identifier_label),
+                    "telecom" if is_provider_resource(resource) => {
+                        label_each(child, pointer, labels, provider_telecom_label);
+                    }
                     "telecom" => label_each(child, pointer, labels, telecom_label),
                     "birthDate" => {
                         labels.insert(pointer.clone(), "birthDate date of birth".into());
@@ -66,6 +69,9 @@ fn walk(
                     }
                     "code" | "medicationCodeableConcept" | "valueCodeableConcept" => {
                         label_codings(child, pointer, labels, code_meaning(resource));
+                    }
+                    "name" | "address" if is_provider_resource(resource) => {
+                        label_strings(child, pointer, &format!("practitioner {key}"), labels, 0);
                     }
                     _ => {}
                 }
@@ -80,6 +86,66 @@ fn walk(
                 pointer.push_str(&index.to_string());
                 walk(child, pointer, resource, labels, depth + 1);
                 pointer.truncate(length);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Returns true for resources that describe a clinician or an organization,
+/// whose names, addresses and contacts are not a patient's.
+fn is_provider_resource(resource: &str) -> bool {
+    matches!(
+        resource,
+        "Practitioner"
+            | "PractitionerRole"
+            | "Organization"
+            | "Location"
+            | "HealthcareService"
+            | "Endpoint"
+    )
+}
+
+/// Labels every string below `value` with `prefix` and the key that contains
+/// it (`practitioner name given`), replacing labels set before.
+fn label_strings(
+    value: &Value,
+    pointer: &str,
+    prefix: &str,
+    labels: &mut HashMap<String, String>,
+    depth: u32,
+) {
+    if depth > 8 {
+        return;
+    }
+    match value {
+        Value::String(_) => {
+            let key = pointer
+                .rsplit('/')
+                .find(|part| !part.bytes().all(|byte| byte.is_ascii_digit()))
+                .unwrap_or("");
+            labels.insert(pointer.to_string(), format!("{prefix} {key}"));
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                label_strings(
+                    item,
+                    &format!("{pointer}/{index}"),
+                    prefix,
+                    labels,
+                    depth + 1,
+                );
+            }
+        }
+        Value::Object(map) => {
+            for (key, child) in map {
+                label_strings(
+                    child,
+                    &format!("{pointer}/{}", escape(key)),
+                    prefix,
+                    labels,
+                    depth + 1,
+                );
             }
         }
         _ => {}
@@ -143,6 +209,11 @@ fn identifier_label(identifier: &Value) -> String {
             "identifier"
         };
     format!("identifier value {meaning}")
+}
+
+/// Labels a clinician's or an organization's phone, fax or email.
+fn provider_telecom_label(telecom: &Value) -> String {
+    format!("practitioner {}", telecom_label(telecom))
 }
 
 fn telecom_label(telecom: &Value) -> String {

@@ -297,7 +297,10 @@ impl<'t> Walker<'t, '_> {
     }
 
     /// Returns the label of XML text: the parent and the element's local names
-    /// (`name given`), so both can match a rule's headers.
+    /// (`name given`), so both can match a rule's headers. Below a C-CDA
+    /// clinician or organization (`assignedPerson`, `representedOrganization`)
+    /// the label starts with `practitioner`, so the value is not taken for a
+    /// patient's.
     fn element_label(&self) -> Option<String> {
         let mut names = self
             .stack
@@ -307,7 +310,17 @@ impl<'t> Walker<'t, '_> {
             .map(|name| local_name(name))
             .collect::<Vec<_>>();
         names.reverse();
-        (!names.is_empty()).then(|| names.join(" "))
+        if names.is_empty() {
+            return None;
+        }
+        let provider = self
+            .stack
+            .iter()
+            .any(|name| PROVIDER_ELEMENTS.contains(&local_name(name)));
+        if provider {
+            names.insert(0, "practitioner");
+        }
+        Some(names.join(" "))
     }
 
     fn emit(
@@ -354,6 +367,20 @@ impl<'t> Walker<'t, '_> {
         self.sink.segment(&segment)
     }
 }
+
+/// C-CDA elements whose content describes a clinician or an organization:
+/// authors, performers, recipients, custodians and the organizations they
+/// represent.
+const PROVIDER_ELEMENTS: [&str; 8] = [
+    "assignedAuthor",
+    "assignedEntity",
+    "assignedPerson",
+    "intendedRecipient",
+    "representedOrganization",
+    "representedCustodianOrganization",
+    "serviceProviderOrganization",
+    "healthCareFacility",
+];
 
 fn local_name(name: &str) -> &str {
     name.rsplit(':').next().unwrap_or(name)
