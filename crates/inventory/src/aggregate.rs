@@ -3,7 +3,7 @@
 //! suggested risk level.
 
 use crate::model::{ScanData, ScanInfo};
-use phiscan_core::records::{FlowRecord, Individuals, ItemRecord};
+use phiscan_core::records::{FlowRecord, Individuals, ItemMeta, ItemRecord};
 use phiscan_core::{Category, Class, Coverage, Role};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -143,6 +143,9 @@ pub struct Exposure {
     /// Readable by a group of accounts, and not by every account: the
     /// group-read bit, or Guests in the access control list.
     pub group: u64,
+    /// Readable by their owner only, as far as their permissions show. Items
+    /// without permissions (mail on a server) are in no tier.
+    pub owner_only: u64,
 }
 
 /// Email flows of PHI from one location, counted in messages: a message to
@@ -582,7 +585,7 @@ impl RowBuilder {
             return;
         }
         row.protection.unprotected += 1;
-        count_exposure(&mut row.exposure, &file.meta.exposure);
+        count_exposure(&mut row.exposure, &file.meta);
         for place in &file.meta.places {
             *row.places.entry(place.clone()).or_insert(0) += 1;
         }
@@ -674,12 +677,15 @@ const GROUP_READERS: &[&str] = &["group", "guests"];
 
 /// Counts one sensitive item in the widest exposure tier its file's readers
 /// reach.
-fn count_exposure(exposure: &mut Exposure, readers: &[String]) {
+fn count_exposure(exposure: &mut Exposure, meta: &ItemMeta) {
+    let readers = &meta.exposure;
     let any_of = |tier: &[&str]| readers.iter().any(|reader| tier.contains(&reader.as_str()));
     if any_of(EVERY_ACCOUNT_READERS) {
         exposure.world += 1;
     } else if any_of(GROUP_READERS) {
         exposure.group += 1;
+    } else if meta.mode.is_some() || !readers.is_empty() {
+        exposure.owner_only += 1;
     }
 }
 
@@ -890,25 +896,32 @@ mod tests {
 
     #[test]
     fn exposure_values_count_in_tiers() {
-        let cases: &[(&[&str], (u64, u64))] = &[
-            (&["world", "group"], (1, 0)),
-            (&["group"], (0, 1)),
-            (&["everyone"], (1, 0)),
-            (&["anonymous"], (1, 0)),
-            (&["authenticated-users"], (1, 0)),
-            (&["users"], (1, 0)),
-            (&["domain-users"], (1, 0)),
-            (&["guests"], (0, 1)),
-            (&["users", "everyone"], (1, 0)),
-            (&[], (0, 0)),
-            (&["unknown-group"], (0, 0)),
+        // (readers, permission bits known, (world, group, owner only))
+        let cases: &[(&[&str], bool, (u64, u64, u64))] = &[
+            (&["world", "group"], true, (1, 0, 0)),
+            (&["group"], true, (0, 1, 0)),
+            (&["everyone"], false, (1, 0, 0)),
+            (&["anonymous"], false, (1, 0, 0)),
+            (&["authenticated-users"], false, (1, 0, 0)),
+            (&["users"], false, (1, 0, 0)),
+            (&["domain-users"], false, (1, 0, 0)),
+            (&["guests"], false, (0, 1, 0)),
+            (&["users", "everyone"], false, (1, 0, 0)),
+            (&[], true, (0, 0, 1)),
+            (&[], false, (0, 0, 0)),
+            (&["unknown-group"], false, (0, 0, 1)),
         ];
-        for (readers, (world, group)) in cases {
-            let readers: Vec<String> = readers.iter().map(|reader| reader.to_string()).collect();
+        for (readers, known, (world, group, owner_only)) in cases {
+            let meta = ItemMeta {
+                exposure: readers.iter().map(|reader| reader.to_string()).collect(),
+                mode: known.then(|| "-rw-------".to_string()),
+                ..ItemMeta::default()
+            };
             let mut exposure = Exposure::default();
-            count_exposure(&mut exposure, &readers);
+            count_exposure(&mut exposure, &meta);
             assert_eq!(exposure.world, *world, "{readers:?}");
             assert_eq!(exposure.group, *group, "{readers:?}");
+            assert_eq!(exposure.owner_only, *owner_only, "{readers:?} {known}");
         }
     }
 

@@ -92,10 +92,16 @@ pub fn protection(row: &LocationRow) -> String {
     }
 }
 
-/// `N readable by all accounts, M by a group`, or `owner only`.
+/// `N readable by all accounts, M by a group`, `owner only`, or nothing
+/// when no sensitive item has permissions to judge by.
 pub fn exposure(row: &LocationRow) -> String {
     if row.exposure.world == 0 && row.exposure.group == 0 {
-        return "owner only".into();
+        let text = if row.exposure.owner_only > 0 {
+            "owner only"
+        } else {
+            ""
+        };
+        return text.into();
     }
     format!(
         "{} readable by all accounts, {} by a group",
