@@ -270,7 +270,12 @@ impl Walker<'_, '_> {
                 continue;
             }
             self.emitted += 1;
-            let label = format!("{} {}", words_of(&keyword), value_hint(element.vr()));
+            // A patient identifier is one by definition, whatever its shape
+            // (`1CT1`, `id00001`): the `dicom` word lets a rule accept any.
+            let label = match keyword.as_str() {
+                "PatientID" | "OtherPatientIDs" => format!("dicom {}", words_of(&keyword)),
+                _ => format!("{} {}", words_of(&keyword), value_hint(element.vr())),
+            };
             let locator = Locator::Dicom {
                 tag: format!("({:04X},{:04X})", tag.group(), tag.element()),
                 keyword: Some(if path.is_empty() {
