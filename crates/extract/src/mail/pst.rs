@@ -249,7 +249,12 @@ impl StoreReader<'_> {
                     name: &name,
                     data: &[],
                     modified: None,
-                    unreadable: Some((Coverage::Error, format!("message is unreadable: {err}"))),
+                    unreadable: Some((
+                        Coverage::Error,
+                        format!(
+                            "the message is damaged or stored in a form phiscan cannot read (PST reader: {err}); export the mailbox again from Outlook, or scan it on the mail server"
+                        ),
+                    )),
                 }),
             };
             if flow == Flow::Stop {
@@ -277,7 +282,10 @@ impl StoreReader<'_> {
                     Ok(attachment) => mapi.attachments.push(attachment_of(attachment.as_ref())),
                     Err(err) => mapi
                         .problems
-                        .push(format!("attachment {} is unreadable: {err}", index + 1)),
+                        .push(format!(
+                            "attachment {} is damaged or stored in a form phiscan cannot read (PST reader: {err})",
+                            index + 1
+                        )),
                 }
             }
         }
