@@ -990,7 +990,7 @@ impl<'s> ItemSink<'s> {
         if self.incomplete_children > 0 && coverage == Coverage::Complete {
             coverage = Coverage::Partial;
             reason = Some(format!(
-                "{} of {} members not fully examined; see their item records",
+                "{} of {} members not fully examined; each is listed with its own reason",
                 self.incomplete_children, self.children
             ));
         }

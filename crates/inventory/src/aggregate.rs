@@ -897,7 +897,8 @@ mod tests {
     #[test]
     fn exposure_values_count_in_tiers() {
         // (readers, permission bits known, (world, group, owner only))
-        let cases: &[(&[&str], bool, (u64, u64, u64))] = &[
+        type Case<'a> = (&'a [&'a str], bool, (u64, u64, u64));
+        let cases: &[Case] = &[
             (&["world", "group"], true, (1, 0, 0)),
             (&["group"], true, (0, 1, 0)),
             (&["everyone"], false, (1, 0, 0)),

@@ -133,6 +133,9 @@ pub(crate) struct MapiMessage {
     pub attachments: Vec<MapiAttachment>,
     /// Parts that could not be read, as coverage reasons.
     pub problems: Vec<String>,
+    /// Names of the file's named properties (ids 0x8000 and up) that are
+    /// named by a string, such as `x-ms-exchange-organization-originalclientipaddress`.
+    pub property_names: std::sync::Arc<BTreeMap<u16, String>>,
 }
 
 #[derive(Clone, Debug)]
@@ -225,7 +228,7 @@ impl Emitter {
             }
             let Some(text) = props.text(id) else { continue };
             let locator = Locator::Property {
-                name: property_name(id),
+                name: property_name(id, &message.property_names),
             };
             if self.send(&text, locator, next_scope(), sink) == Flow::Stop {
                 return Flow::Stop;
@@ -415,9 +418,13 @@ fn join_name_address(name: Option<String>, address: Option<String>) -> Option<St
     }
 }
 
-/// Names a property for locators: `0x3A06`, or the MS-OXPROPS name of
-/// common contact and appointment properties.
-fn property_name(id: u16) -> String {
+/// Names a property for locators: the MS-OXPROPS name of common contact
+/// and appointment properties, the string name of a named property, or the
+/// id (`0x3A06`).
+fn property_name(id: u16, named: &BTreeMap<u16, String>) -> String {
+    if let Some(name) = named.get(&id) {
+        return name.clone();
+    }
     let known = match id {
         0x3A06 => "GivenName",
         0x3A11 => "Surname",

@@ -38,7 +38,8 @@ pub fn extract(bytes: &[u8], limits: &Limits, sink: &mut dyn Sink) -> Outcome {
             );
         }
     };
-    match read_message(&mut file, Path::new("/"), 32, 0) {
+    let names = std::sync::Arc::new(named_property_names(&mut file));
+    match read_message(&mut file, Path::new("/"), 32, 0, &names) {
         Ok(message) => super::mapi::emit(&message, limits, sink),
         Err(err) => Outcome::with(
             Format::Msg,
@@ -56,9 +57,11 @@ fn read_message<F: Read + Seek>(
     root: &Path,
     header_len: usize,
     depth: u32,
+    names: &PropertyNames,
 ) -> std::io::Result<MapiMessage> {
     let mut message = MapiMessage {
         props: read_props(file, root, header_len)?,
+        property_names: names.clone(),
         ..MapiMessage::default()
     };
     let entries: Vec<(String, PathBuf)> = file
@@ -86,7 +89,7 @@ fn read_message<F: Read + Seek>(
         }
     }
     for (name, path) in attachments {
-        match read_attachment(file, &path, depth) {
+        match read_attachment(file, &path, depth, names) {
             Ok(attachment) => message.attachments.push(attachment),
             Err(err) => message
                 .problems
@@ -100,6 +103,7 @@ fn read_attachment<F: Read + Seek>(
     file: &mut cfb::CompoundFile<F>,
     path: &Path,
     depth: u32,
+    names: &PropertyNames,
 ) -> std::io::Result<MapiAttachment> {
     let props = read_props(file, path, 8)?;
     let embedded = path.join("__substg1.0_3701000D");
@@ -109,7 +113,13 @@ fn read_attachment<F: Read + Seek>(
                 "attached message nested deeper than {MAX_NESTING} messages; not opened"
             ))
         } else {
-            AttachmentContent::Message(Box::new(read_message(file, &embedded, 24, depth + 1)?))
+            AttachmentContent::Message(Box::new(read_message(
+                file,
+                &embedded,
+                24,
+                depth + 1,
+                names,
+            )?))
         }
     } else if let Some(data) = props.bytes(ATTACH_DATA) {
         AttachmentContent::Data(data.to_vec())
@@ -131,6 +141,62 @@ fn read_attachment<F: Read + Seek>(
 /// Reads the properties of one storage: variable-length values from their
 /// `__substg1.0_IIIITTTT` streams, fixed-size values from the
 /// `__properties_version1.0` stream.
+/// String names of named properties, by property id.
+type PropertyNames = std::sync::Arc<std::collections::BTreeMap<u16, String>>;
+
+/// Reads the string names of the file's named properties from its name-id
+/// storage (MS-OXMSG 2.2.3): 8-byte entries whose first four bytes are an
+/// offset into the string stream when the low bit of the next four is set,
+/// and whose top 16 bits give the property id less 0x8000. Numeric names
+/// and a missing or damaged storage give no name, so the locator keeps the id.
+fn named_property_names<F: Read + Seek>(
+    file: &mut cfb::CompoundFile<F>,
+) -> std::collections::BTreeMap<u16, String> {
+    let mut names = std::collections::BTreeMap::new();
+    let mut read = |name: &str| -> Option<Vec<u8>> {
+        let mut data = Vec::new();
+        let path = Path::new("/__nameid_version1.0").join(name);
+        file.open_stream(&path).ok()?.read_to_end(&mut data).ok()?;
+        Some(data)
+    };
+    let (Some(entries), Some(strings)) =
+        (read("__substg1.0_00030102"), read("__substg1.0_00040102"))
+    else {
+        return names;
+    };
+    for entry in entries.chunks_exact(8) {
+        let offset = u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]) as usize;
+        let info = u32::from_le_bytes([entry[4], entry[5], entry[6], entry[7]]);
+        let Ok(index) = u16::try_from(info >> 16) else {
+            continue;
+        };
+        let Some(id) = 0x8000u16.checked_add(index) else {
+            continue;
+        };
+        if info & 1 == 0 || offset + 4 > strings.len() {
+            continue;
+        }
+        let length = u32::from_le_bytes([
+            strings[offset],
+            strings[offset + 1],
+            strings[offset + 2],
+            strings[offset + 3],
+        ]) as usize;
+        let Some(bytes) = strings.get(offset + 4..offset + 4 + length) else {
+            continue;
+        };
+        let units: Vec<u16> = bytes
+            .chunks_exact(2)
+            .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
+            .collect();
+        let name = String::from_utf16_lossy(&units);
+        if !name.is_empty() {
+            names.insert(id, name);
+        }
+    }
+    names
+}
+
 fn read_props<F: Read + Seek>(
     file: &mut cfb::CompoundFile<F>,
     dir: &Path,
