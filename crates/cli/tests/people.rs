@@ -29,12 +29,14 @@ fn split_name_columns_count_people() {
         "Last Name,First Name,DOB,Diagnosis\n\
          Quinlan,Theodora,07/19/1944,E11.9\n\
          Ashcroft,Wendell,09/02/1951,I10\n\
-         Marchetti,Ines,03/11/1962,J45.909\n",
+         Marchetti,Ines,03/11/1962,J45.909\n\
+         De La Cruz,Ana Sofia,05/30/1971,I10\n",
     );
     let result = common::scan(home.path(), home.path(), &["share", "--no-db", "--quiet"]);
     let item = result.item("share/split.csv").expect("split.csv item");
     assert_eq!(item["class"], "phi");
-    assert_eq!(individuals(item), (3, 3));
+    // A part of several words is still a part, not a whole name.
+    assert_eq!(individuals(item), (4, 4));
     // The parts alone are findings, but none counts a person by itself.
     assert!(
         result
@@ -131,12 +133,22 @@ fn clinicians_are_not_counted_as_patients() {
         "note.xml",
         "<ClinicalDocument><author><assignedAuthor><assignedPerson><name>\
          <given>Adaeze</given><family>Okonkwo</family></name></assignedPerson>\
-         </assignedAuthor></author><recordTarget><patientRole><patient><name>\
+         <telecom value=\"tel:+1-412-867-5501\"/></assignedAuthor></author><recordTarget><patientRole><patient><name>\
          <given>Theodora</given><family>Quinlan</family></name></patient>\
          </patientRole></recordTarget></ClinicalDocument>",
     );
+    write(
+        &share,
+        "author.xml",
+        "<ClinicalDocument><author><assignedAuthor>\
+         <telecom value=\"tel:+1-412-867-5501\"/></assignedAuthor></author></ClinicalDocument>",
+    );
     let result = common::scan(home.path(), home.path(), &["share", "--no-db", "--quiet"]);
-    for location in ["share/practitioners.json", "share/visits.csv"] {
+    for location in [
+        "share/practitioners.json",
+        "share/visits.csv",
+        "share/author.xml",
+    ] {
         let item = result.item(location).expect(location);
         assert_eq!(item["class"], "none", "{location}");
         assert!(item["individuals"].is_null(), "{location}: {item}");

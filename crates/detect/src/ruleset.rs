@@ -241,8 +241,20 @@ impl RuleSet {
                 .dictionaries
                 .get(dictionary)
                 .map_or(&[][..], Vec::as_slice);
-            let alternation: Vec<String> = terms.iter().map(|term| escape_literal(term)).collect();
-            return format!("(?-u)(?i)\\b(?:{})\\b", alternation.join("|"));
+            // A word boundary follows a term only when it ends in a letter
+            // or digit: after `(test)` there is none to match.
+            let alternation: Vec<String> = terms
+                .iter()
+                .map(|term| {
+                    let boundary = if term.ends_with(|c: char| c.is_ascii_alphanumeric()) {
+                        "\\b"
+                    } else {
+                        ""
+                    };
+                    format!("{}{boundary}", escape_literal(term))
+                })
+                .collect();
+            return format!("(?-u)(?i)\\b(?:{})", alternation.join("|"));
         }
         // ripgrep joins the lines of a pattern file into one alternation, in
         // which a group name may appear only once. It also searches line by
@@ -720,7 +732,7 @@ mod tests {
         let rules = RuleSet::embedded().unwrap();
         let (_, drugs) = rules.find("medication.name").unwrap();
         let pattern = rules.ripgrep_pattern(drugs);
-        assert!(pattern.contains("|metformin|"), "{pattern}");
+        assert!(pattern.contains("|metformin\\b|"), "{pattern}");
         assert!(pattern.contains("insulin glargine"), "{pattern}");
     }
 
@@ -826,7 +838,7 @@ examples = ["1X"]
         let folder = tempfile::tempdir().unwrap();
         std::fs::write(
             folder.path().join("procs.txt"),
-            "arthroscopy\nbunionectomy\n",
+            "arthroscopy\nbunionectomy\nknee scope (left)\n",
         )
         .unwrap();
         let text = r#"
@@ -844,7 +856,7 @@ examples = ["arthroscopy"]
         let (_, procedures) = rules.find("practice.procedures").unwrap();
         assert_eq!(
             rules.ripgrep_pattern(procedures),
-            "(?-u)(?i)\\b(?:arthroscopy|bunionectomy)\\b"
+            "(?-u)(?i)\\b(?:arthroscopy\\b|bunionectomy\\b|knee scope \\(left\\))"
         );
     }
 

@@ -129,14 +129,17 @@ fn prepare_findings(
             }
             _ => false,
         };
-        let person =
-            rule.role == Role::Direct && !staff && counts_person(rule.category, &found.canonical);
-        let name_part =
-            (rule.category == Category::Name && rule.role == Role::Direct && !person && !staff)
-                .then(|| label_at(segment, found.start))
-                .flatten()
-                .and_then(name_part)
-                .map(|(part, owner)| Box::new((part, owner, found.canonical.clone())));
+        // A value under a first, middle or last name label is a part even
+        // when it has several words (`Ana Sofia`, `De La Cruz`).
+        let name_part = (rule.category == Category::Name && rule.role == Role::Direct && !staff)
+            .then(|| label_at(segment, found.start))
+            .flatten()
+            .and_then(name_part)
+            .map(|(part, owner)| Box::new((part, owner, found.canonical.clone())));
+        let person = rule.role == Role::Direct
+            && !staff
+            && name_part.is_none()
+            && counts_person(rule.category, &found.canonical);
         let mut prepared = PreparedFinding {
             rule: found.rule,
             fingerprint,

@@ -250,7 +250,7 @@ impl<'t> Walker<'t, '_> {
             if value.is_empty() || namespace || SKIPPED_ATTRIBUTES.contains(&lower.as_str()) {
                 continue;
             }
-            let label = match (&control_name, lower.as_str()) {
+            let mut label = match (&control_name, lower.as_str()) {
                 (Some(control), "value") if self.html => control.clone(),
                 _ => match cda_meaning(element, &lower, attributes, self.text) {
                     Some(meaning) => {
@@ -259,6 +259,9 @@ impl<'t> Walker<'t, '_> {
                     None => format!("{} {}", local_name(element), local_name(name)),
                 },
             };
+            if !self.html && self.below_provider() {
+                label.insert_str(0, "practitioner ");
+            }
             let attribute = Some(name.to_string());
             if self.emit(value.clone(), true, Some(&label), attribute) == Flow::Stop {
                 return Flow::Stop;
@@ -313,14 +316,18 @@ impl<'t> Walker<'t, '_> {
         if names.is_empty() {
             return None;
         }
-        let provider = self
-            .stack
-            .iter()
-            .any(|name| PROVIDER_ELEMENTS.contains(&local_name(name)));
-        if provider {
+        if self.below_provider() {
             names.insert(0, "practitioner");
         }
         Some(names.join(" "))
+    }
+
+    /// Returns true inside a C-CDA element that describes a clinician or an
+    /// organization (see [`PROVIDER_ELEMENTS`]).
+    fn below_provider(&self) -> bool {
+        self.stack
+            .iter()
+            .any(|name| PROVIDER_ELEMENTS.contains(&local_name(name)))
     }
 
     fn emit(
