@@ -3,7 +3,7 @@
 
 use crate::model::{ScanData, ScanInfo};
 use phiscan_core::records::ItemRecord;
-use phiscan_core::{Category, Class};
+use phiscan_core::{Category, Class, Role};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -52,8 +52,9 @@ pub struct ItemChange {
     pub new_categories: Vec<Category>,
     pub old_findings: u64,
     pub new_findings: u64,
-    /// True when the item contains PHI now and did not before: new
-    /// unprotected PHI for a scheduler.
+    /// True when the item contains PHI now and did not before, or contains
+    /// PHI with a kind of direct identifier it did not have: new unprotected
+    /// PHI for a scheduler.
     pub new_phi: bool,
 }
 
@@ -153,7 +154,20 @@ fn compare_item(old: Option<&ItemRecord>, new: Option<&ItemRecord>) -> Option<It
         new_categories: new.map(|item| item.categories.clone()).unwrap_or_default(),
         old_findings: old.map_or(0, |item| item.findings),
         new_findings: new.map_or(0, |item| item.findings),
-        new_phi: new_class.is_some_and(Class::is_phi) && !old_class.is_some_and(Class::is_phi),
+        new_phi: new_class.is_some_and(Class::is_phi)
+            && (!old_class.is_some_and(Class::is_phi) || gained_identifier(old, new)),
+    })
+}
+
+/// Returns true when an item has a kind of direct identifier now that it
+/// did not have before, such as an SSN added to a letter that already
+/// named the patient.
+fn gained_identifier(old: Option<&ItemRecord>, new: Option<&ItemRecord>) -> bool {
+    let (Some(old), Some(new)) = (old, new) else {
+        return false;
+    };
+    new.categories.iter().any(|category| {
+        category.default_role() == Role::Direct && !old.categories.contains(category)
     })
 }
 
@@ -423,6 +437,24 @@ mod tests {
         let moved = &diff.changes[3];
         assert_eq!(moved.moved_from.as_deref(), Some("share/old-place.txt"));
         assert_eq!(diff.new_phi(), 2, "new-phi.txt and more.txt now hold PHI");
+    }
+
+    #[test]
+    fn phi_item_gaining_an_identifier_is_new_phi() {
+        let mut before = item("share/letter.txt", Class::Phi, 2, "a");
+        before.categories = vec![Category::Name, Category::Diagnosis];
+        let mut after = item("share/letter.txt", Class::Phi, 3, "b");
+        after.categories = vec![Category::Name, Category::Ssn, Category::Diagnosis];
+        let mut dated = item("share/letter.txt", Class::Phi, 3, "c");
+        dated.categories = vec![Category::Name, Category::Date, Category::Diagnosis];
+        let data = |item: &ItemRecord| ScanData {
+            items: vec![item.clone()],
+            ..ScanData::default()
+        };
+        let diff = ScanDiff::compare((&scan("1"), &data(&before)), (&scan("2"), &data(&after)));
+        assert_eq!(diff.new_phi(), 1, "an SSN was added");
+        let diff = ScanDiff::compare((&scan("1"), &data(&before)), (&scan("2"), &data(&dated)));
+        assert_eq!(diff.new_phi(), 0, "a date is not a direct identifier");
     }
 
     #[test]
