@@ -65,7 +65,9 @@ fn canonical(words: &[&str]) -> String {
 
 pub(super) fn person_name(value: &str, data: &RuleData) -> Option<String> {
     let words = name_words(value);
-    if words.is_empty() || words.len() > 4 || !words.iter().all(|word| is_name_word(word)) {
+    // Five words fit a given name and a family name of two or three words
+    // each: `Ana Sofia De La Cruz`.
+    if words.is_empty() || words.len() > 5 || !words.iter().all(|word| is_name_word(word)) {
         return None;
     }
     if words.iter().all(|word| is_initial(word)) {
