@@ -370,13 +370,26 @@ fn sniff_text(head: &[u8], encoding: TextEncoding) -> Format {
     if looks_like_x12(trimmed) {
         return Format::X12;
     }
-    if text.starts_with("From ")
+    // A `From` line of any shape (a damaged separator too) before headers.
+    if text.starts_with("From")
+        && !text.starts_with("From:")
         && looks_like_mail_headers(text.split_once('\n').map_or("", |(_, rest)| rest))
     {
         return Format::Mbox;
     }
     if looks_like_mail_headers(text) {
-        return Format::Eml;
+        // A message whose mailbox lost its first separator: a later
+        // separator line after a blank line makes it a mailbox.
+        let later_separator = text.split("\n\n").skip(1).any(|block| {
+            block.split_once('\n').is_some_and(|(first, rest)| {
+                crate::mail::mbox::looks_like_separator(first) && looks_like_mail_headers(rest)
+            })
+        });
+        return if later_separator {
+            Format::Mbox
+        } else {
+            Format::Eml
+        };
     }
     if trimmed.starts_with("{\\rtf") {
         return Format::Rtf;
@@ -537,6 +550,17 @@ mod tests {
         );
         assert_eq!(
             format_of(b"From a@b.org Mon Jan 1 00:00:00 2024\nFrom: a@b.org\nSubject: x\n\nbody\n"),
+            Format::Mbox
+        );
+        // Mailboxes whose first separator is damaged or missing.
+        assert_eq!(
+            format_of(b"From\nFrom: a@b.org\nSubject: x\n\nbody\n"),
+            Format::Mbox
+        );
+        assert_eq!(
+            format_of(
+                b"From: a@b.org\nSubject: x\n\nbody\n\nFrom c@d.org Mon Jan 1 00:00:00 2024\nFrom: c@d.org\nSubject: y\n\nz\n"
+            ),
             Format::Mbox
         );
     }

@@ -27,17 +27,61 @@ pub fn extract(
     let mut first_line = true;
     let mut messages = 0u64;
     let mut ends_with_newline = true;
+    // Damage to the mailbox's own structure: the messages are still
+    // read, but the mailbox is partial.
+    let mut damage: Vec<String> = Vec::new();
+    // A line after a blank line that starts like a separator but is not
+    // one, held until the next line shows whether headers follow it.
+    let mut suspect: Option<(Vec<u8>, u64)> = None;
+    let mut line_number = 0u64;
 
     loop {
         line.clear();
         if reader.read_until(b'\n', &mut line)? == 0 {
             break;
         }
+        line_number += 1;
         if first_line && line.starts_with(&[0xEF, 0xBB, 0xBF]) {
             line.drain(..3);
         }
-        first_line = false;
         ends_with_newline = line.ends_with(b"\n");
+
+        if let Some((held, held_line)) = suspect.take() {
+            if starts_message_header(&line) {
+                damage.push(format!(
+                    "line {held_line} looks like a damaged message separator (`From ` line); it was read as the start of a message"
+                ));
+                if let Some(pending) = current.take()
+                    && pending.finish(false, limits, sink) == Flow::Stop
+                {
+                    return Ok(Outcome::stopped(Format::Mbox));
+                }
+                messages += 1;
+                current = Some(Pending::new(messages));
+            } else if let Some(pending) = &mut current {
+                pending.push(&held, limits.max_whole_bytes);
+            }
+        }
+        // Text before the first separator is a message whose separator is
+        // damaged or missing, when it starts with mail headers.
+        if first_line && !is_separator(&line) {
+            first_line = false;
+            let damaged_separator = line.starts_with(b"From") && !line.starts_with(b"From:");
+            if damaged_separator || is_header_line(&line) {
+                damage.push(
+                    "the mailbox does not start with a valid message separator (`From ` line); the text before the first separator was read as a message".into(),
+                );
+                messages += 1;
+                let mut pending = Pending::new(messages);
+                if !damaged_separator {
+                    pending.push(&line, limits.max_whole_bytes);
+                }
+                current = Some(pending);
+                previous_blank = false;
+                continue;
+            }
+        }
+        first_line = false;
 
         if previous_blank && is_separator(&line) {
             if let Some(pending) = current.take()
@@ -50,10 +94,20 @@ pub fn extract(
             previous_blank = false;
             continue;
         }
+        if previous_blank && current.is_some() && line.starts_with(b"From ") {
+            suspect = Some((line.clone(), line_number));
+            previous_blank = false;
+            continue;
+        }
         previous_blank = line == b"\n" || line == b"\r\n";
         if let Some(pending) = &mut current {
             pending.push(&line, limits.max_whole_bytes);
         }
+    }
+    if let Some((held, _)) = suspect.take()
+        && let Some(pending) = &mut current
+    {
+        pending.push(&held, limits.max_whole_bytes);
     }
 
     if let Some(pending) = current.take()
@@ -68,7 +122,44 @@ pub fn extract(
             "no message separator (a `From ` line) found in the mailbox",
         ));
     }
+    if !damage.is_empty() {
+        return Ok(Outcome::with(
+            Format::Mbox,
+            Coverage::Partial,
+            damage.join("; "),
+        ));
+    }
     Ok(Outcome::complete(Format::Mbox))
+}
+
+/// Returns true for a header field that starts a message in mailboxes
+/// (`Return-Path:`, `Received:`, `From:`...), as the line after a damaged
+/// separator would be. A body line such as `Re: your results` is not one.
+fn starts_message_header(line: &[u8]) -> bool {
+    const FIRST_FIELDS: [&[u8]; 8] = [
+        b"return-path:",
+        b"received:",
+        b"delivered-to:",
+        b"from:",
+        b"date:",
+        b"message-id:",
+        b"x-mozilla-status:",
+        b"x-gm-thrid:",
+    ];
+    FIRST_FIELDS
+        .iter()
+        .any(|field| line.len() >= field.len() && line[..field.len()].eq_ignore_ascii_case(field))
+}
+
+/// Returns true for a line that starts a mail header field (`Subject: ...`).
+fn is_header_line(line: &[u8]) -> bool {
+    let Some(colon) = line.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    colon > 0
+        && line[..colon]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
 }
 
 /// A message being collected.
@@ -136,6 +227,11 @@ impl Pending {
             outcome
         })
     }
+}
+
+/// Returns true for a `From ` separator line, for format detection.
+pub(crate) fn looks_like_separator(line: &str) -> bool {
+    is_separator(line.as_bytes())
 }
 
 /// Returns true for a `From ` separator line (see the module documentation).
@@ -228,6 +324,37 @@ From now on, a body line that is not a separator.\n";
         for (name, outcome) in &sink.items {
             assert_eq!(outcome.coverage, Coverage::Complete, "message {name}");
         }
+    }
+
+    #[test]
+    fn damaged_separators_start_messages_and_mark_partial() {
+        let damaged_first =
+            MAILBOX.replacen("From alice@clinic.org Mon Jan  1 09:00:00 2024", "From", 1);
+        let missing_first =
+            MAILBOX.replacen("From alice@clinic.org Mon Jan  1 09:00:00 2024\n", "", 1);
+        let damaged_middle = MAILBOX.replacen("From - Tue Jan 02 10:00:00 2024", "From ", 1);
+        for text in [damaged_first, missing_first, damaged_middle] {
+            let (outcome, sink) = run(text.as_bytes(), &Limits::default());
+            assert_eq!(outcome.coverage, Coverage::Partial, "{text}");
+            assert!(outcome.reason.unwrap().contains("separator"));
+            let names: Vec<&str> = sink.items.iter().map(|(name, _)| name.as_str()).collect();
+            assert_eq!(names, ["1", "2"], "{text}");
+            let bodies = sink.texts.join("|");
+            assert!(bodies.contains("First body."), "{bodies}");
+            assert!(bodies.contains("From now on"), "{bodies}");
+        }
+        // A body line after a blank line that starts with `From ` stays
+        // text, even before a line shaped like a header.
+        let letter = MAILBOX.replace(
+            "First body.\n",
+            "First body.\n\nFrom the desk of Dr. Lee\nRe: your results\n",
+        );
+        let (outcome, sink) = run(letter.as_bytes(), &Limits::default());
+        assert_eq!(outcome.coverage, Coverage::Complete);
+        assert_eq!(sink.items.len(), 2);
+        let (outcome, sink) = run(MAILBOX.as_bytes(), &Limits::default());
+        assert_eq!(outcome.coverage, Coverage::Complete);
+        assert_eq!(sink.items.len(), 2);
     }
 
     #[test]
