@@ -224,7 +224,10 @@ impl Walk<'_, '_> {
             PartType::Text(text) | PartType::Html(text) if is_body => {
                 let text = match &recovered {
                     Some(bytes) => decode_charset(bytes, part.content_type()),
-                    None => fix_latin1(text, part.content_type()),
+                    None => match self.undeclared_8bit(part) {
+                        Some(text) => text,
+                        None => fix_latin1(text, part.content_type()),
+                    },
                 };
                 self.check_inline_pgp(&text);
                 let html = matches!(body, PartType::Html(_));
@@ -236,6 +239,18 @@ impl Walk<'_, '_> {
                     None => fix_latin1(text, part.content_type()).into_bytes(),
                 };
                 self.send_attachment(part, number, &bytes, "", sink)
+            }
+            // A detached signature holds a certificate and a digest, no
+            // content, so it is not an attachment to read.
+            PartType::Binary(_) | PartType::InlineBinary(_)
+                if matches!(
+                    media_type.as_str(),
+                    "application/pkcs7-signature"
+                        | "application/x-pkcs7-signature"
+                        | "application/pgp-signature"
+                ) =>
+            {
+                Flow::Continue
             }
             PartType::Binary(bytes) | PartType::InlineBinary(bytes) => {
                 let bytes = recovered.as_deref().unwrap_or(bytes);
@@ -328,6 +343,39 @@ impl Walk<'_, '_> {
             modified: None,
             unreadable,
         })
+    }
+
+    /// Decodes an unencoded part with 8-bit bytes that are not UTF-8 and no
+    /// charset, or US-ASCII, declared as Windows-1252, as mail clients do:
+    /// such text comes from Windows programs. Returns None for other parts.
+    fn undeclared_8bit(&self, part: &MessagePart<'_>) -> Option<String> {
+        let declared = part
+            .content_type()
+            .and_then(|ct| ct.attribute("charset"))
+            .map(|label| label.trim().to_ascii_lowercase());
+        if !matches!(declared.as_deref(), None | Some("us-ascii" | "ascii")) {
+            return None;
+        }
+        let transfer = part
+            .content_transfer_encoding()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if !matches!(transfer.as_str(), "" | "7bit" | "8bit" | "binary") {
+            return None;
+        }
+        let start = (part.offset_body as usize).min(self.raw.len());
+        let end = (part.offset_end as usize).clamp(start, self.raw.len());
+        let raw = &self.raw[start..end];
+        if std::str::from_utf8(raw).is_ok() {
+            return None;
+        }
+        Some(
+            encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(raw)
+                .0
+                .into_owned(),
+        )
     }
 
     /// Decodes a part that mail-parser gave up on, as far as it decodes, and
@@ -885,6 +933,7 @@ bmFtZSxkb2IKQSwx\r\n\
             Protection::Signed
         );
         assert!(body_texts(&sink).concat().contains("readable body"));
+        assert!(sink.children.is_empty(), "{:?}", sink.children);
     }
 
     #[test]
@@ -914,6 +963,23 @@ bmFtZSxkb2IKQSwx\r\n\
         assert_eq!(sink.children.len(), 1);
         assert!(sink.children[0].1.is_empty(), "data handed on");
         assert_eq!(sink.skipped, ["résultats.csv"]);
+    }
+
+    #[test]
+    fn undeclared_8bit_text_is_windows_1252() {
+        let mut raw =
+            b"From: a@clinic-a.org\r\nTo: b@clinic-b.org\r\nSubject: x\r\n\r\nPatient Jos".to_vec();
+        raw.extend_from_slice(&[0xE9]);
+        raw.extend_from_slice(b" Mu\xF1oz\r\n".as_slice());
+        let mut sink = Collect::default();
+        extract_message(&raw, &Limits::default(), &mut sink);
+        assert!(
+            body_texts(&sink)
+                .iter()
+                .any(|text| text.contains("Patient José Muñoz")),
+            "{:?}",
+            body_texts(&sink)
+        );
     }
 
     #[test]
