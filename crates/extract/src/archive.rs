@@ -281,10 +281,10 @@ fn zip_encryption_reason(bytes: &[u8], central_header: u64) -> String {
 
 /// Describes why an archive could not be opened, in words for a user where
 /// the zip crate's message names a structure of the format.
-fn plain_zip_error(err: &zip::result::ZipError) -> String {
+pub(crate) fn plain_zip_error(err: &zip::result::ZipError) -> String {
     let message = describe_zip_error(err);
     if message.contains("EOCD") {
-        format!("the end-of-archive record is missing: {message}")
+        format!("the zip directory at the end of the file is missing; zip reader: {message}")
     } else {
         message
     }

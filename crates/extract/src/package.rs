@@ -20,8 +20,12 @@ pub struct Package<'b, 'l> {
 impl<'b, 'l> Package<'b, 'l> {
     /// Opens a package from bytes.
     pub fn open(bytes: &'b [u8], limits: &'l Limits) -> Result<Package<'b, 'l>, String> {
-        let zip = zip::ZipArchive::new(Cursor::new(bytes))
-            .map_err(|err| format!("invalid zip package: {err}"))?;
+        let zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|err| {
+            format!(
+                "damaged or truncated document (a zip package): {}",
+                crate::archive::plain_zip_error(&err)
+            )
+        })?;
         let names = zip
             .file_names()
             .filter_map(Result::ok)
@@ -60,8 +64,12 @@ impl<'b, 'l> Package<'b, 'l> {
 /// without keeping the data. Used before handing a package to a parser that
 /// reads parts whole (calamine loads the shared-strings table at once).
 pub fn check_expansion(bytes: &[u8], limits: &Limits) -> Result<(), String> {
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
-        .map_err(|err| format!("invalid zip package: {err}"))?;
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|err| {
+        format!(
+            "damaged or truncated document (a zip package): {}",
+            crate::archive::plain_zip_error(&err)
+        )
+    })?;
     let mut total = 0u64;
     if zip.len() as u64 > limits.max_entries {
         return Err(format!(

@@ -546,7 +546,7 @@ fn truncated_zip_reason_gives_advice() {
         "{reason}"
     );
     assert!(
-        reason.contains("end-of-archive record is missing"),
+        reason.contains("zip directory at the end of the file is missing"),
         "{reason}"
     );
 }
