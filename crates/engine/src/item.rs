@@ -512,12 +512,16 @@ impl Scanner {
 
     /// Processes a container member held in memory; returns its coverage
     /// and what it and its own members hold.
+    /// Processes a member's bytes. `damaged` is the reason the bytes are
+    /// only part of the member, which is then at most `partial`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn process_bytes(
         &self,
         worker: &mut Worker,
         place: &ItemPlace<'_>,
         data: &[u8],
         modified: Option<SystemTime>,
+        damaged: Option<String>,
         sender: &Sender<Message>,
         cancel: &AtomicBool,
     ) -> (Coverage, Rollup) {
@@ -525,7 +529,13 @@ impl Scanner {
         let sniffed = sniff_named(&data[..data.len().min(SNIFF_LEN)], data.len() as u64, name);
         let mut sink = ItemSink::new(self, worker, place, sender, cancel);
         sink.scan_name_text(name);
-        let outcome = extract(Input::Bytes(data), sniffed, &self.options.limits, &mut sink);
+        let mut outcome = extract(Input::Bytes(data), sniffed, &self.options.limits, &mut sink);
+        if let Some(reason) = damaged
+            && outcome.coverage == Coverage::Complete
+        {
+            outcome.coverage = Coverage::Partial;
+            outcome.reason = Some(reason);
+        }
         let content_id = Some(keyed_digest(&self.content_key, data));
         let finished = sink.finish(outcome, "", data.len() as u64, modified, content_id);
         let result = (finished.record.coverage, finished.rollup.clone());
@@ -1124,6 +1134,7 @@ impl Sink for ItemSink<'_> {
                 &place,
                 child.data,
                 child.modified,
+                child.damaged,
                 self.sender,
                 self.cancel,
             );

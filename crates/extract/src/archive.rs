@@ -150,6 +150,7 @@ fn unreadable_member(
         data: &[],
         modified,
         unreadable: Some((coverage, reason)),
+        damaged: None,
     })
 }
 
@@ -204,6 +205,7 @@ pub fn extract_zip(bytes: &[u8], limits: &Limits, sink: &mut dyn Sink) -> Outcom
                 data: &[],
                 modified,
                 unreadable: Some((Coverage::Encrypted, reason)),
+                damaged: None,
             });
             if flow == Flow::Stop {
                 return Outcome::stopped(Format::Zip);
@@ -221,6 +223,7 @@ pub fn extract_zip(bytes: &[u8], limits: &Limits, sink: &mut dyn Sink) -> Outcom
                     data: &[],
                     modified,
                     unreadable: Some((Coverage::Unsupported, reason)),
+                    damaged: None,
                 });
                 if flow == Flow::Stop {
                     return Outcome::stopped(Format::Zip);
@@ -235,6 +238,7 @@ pub fn extract_zip(bytes: &[u8], limits: &Limits, sink: &mut dyn Sink) -> Outcom
                 data: &data,
                 modified,
                 unreadable: None,
+                damaged: None,
             }),
             Err(error) => {
                 let stop_after = expansion.is_full();
@@ -416,6 +420,7 @@ fn finish_single(
                 data: &data,
                 modified,
                 unreadable: None,
+                damaged: None,
             });
             if flow == Flow::Stop {
                 return Ok(Outcome::stopped(format));
@@ -495,6 +500,7 @@ pub fn extract_tar(
                 data: &data,
                 modified,
                 unreadable: None,
+                damaged: None,
             }),
             Err(MemberError::Io(err)) => {
                 let _ = unreadable_member(sink, &name, modified, MemberError::Io(err));

@@ -178,6 +178,10 @@ pub struct Child<'a> {
     /// Set when the member cannot be read (encrypted entry, unsupported
     /// compression); `data` is then empty.
     pub unreadable: Option<(Coverage, String)>,
+    /// Set when `data` is only part of the member, recovered from a damaged
+    /// container: the member is read, and is at most `partial`, with this
+    /// reason.
+    pub damaged: Option<String>,
 }
 
 /// An item nested in the one being extracted whose content the extractor

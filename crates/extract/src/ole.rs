@@ -468,6 +468,7 @@ fn extract_embedded_objects(
             data: &data,
             modified: None,
             unreadable,
+            damaged: None,
         });
         if flow == Flow::Stop {
             return Some(Outcome::stopped(Format::Ole2));
@@ -517,6 +518,7 @@ fn extract_embedded_objects(
             data,
             modified: None,
             unreadable,
+            damaged: None,
         });
         if flow == Flow::Stop {
             return Some(Outcome::stopped(Format::Ole2));

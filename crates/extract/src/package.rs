@@ -400,6 +400,7 @@ pub fn embedded_children(
                 data: &data,
                 modified: None,
                 unreadable: None,
+                damaged: None,
             }),
             Some(Err(error)) => {
                 let (coverage, reason) = match error {
@@ -413,6 +414,7 @@ pub fn embedded_children(
                     data: &[],
                     modified: None,
                     unreadable: Some((coverage, reason)),
+                    damaged: None,
                 })
             }
             None => Flow::Continue,

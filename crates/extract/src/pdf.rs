@@ -194,12 +194,14 @@ fn receive(receiver: Receiver<Event>, limits: &Limits, sink: &mut dyn crate::Sin
                     data: &data,
                     modified: None,
                     unreadable: None,
+                    damaged: None,
                 }),
                 Err(why) => out.sink.child(Child {
                     name: &name,
                     data: &[],
                     modified: None,
                     unreadable: Some((Coverage::Skipped, why)),
+                    damaged: None,
                 }),
             },
         };

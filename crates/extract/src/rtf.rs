@@ -122,6 +122,7 @@ pub fn extract(bytes: &[u8], limits: &Limits, sink: &mut dyn crate::Sink) -> Out
             data,
             modified: None,
             unreadable: None,
+            damaged: None,
         });
         if flow == Flow::Stop {
             return Outcome::stopped(format);

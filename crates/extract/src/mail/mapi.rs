@@ -369,7 +369,7 @@ impl Emitter {
                             ),
                         )
                     }),
-                })
+                 damaged: None, })
             }
             AttachmentContent::Message(nested) => {
                 let fallback = format!("attachment-{}.msg", index + 1);
@@ -390,6 +390,7 @@ impl Emitter {
                     data: &[],
                     modified: None,
                     unreadable: Some((Coverage::Unsupported, reason.clone())),
+                    damaged: None,
                 })
             }
         }

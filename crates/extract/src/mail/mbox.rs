@@ -210,7 +210,7 @@ impl Pending {
                         self.size >> 20
                     ),
                 )),
-            });
+             damaged: None, });
         }
         let item = Nested {
             name: &name,

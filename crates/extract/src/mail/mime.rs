@@ -78,6 +78,7 @@ pub fn extract_message(raw: &[u8], limits: &Limits, sink: &mut dyn Sink) -> Outc
         names: MemberNames::default(),
         attachments: 0,
         protection: Protection::None,
+        part_damage: None,
     };
 
     walk.protection = protection_of(&message);
@@ -105,6 +106,8 @@ struct Walk<'a, 'x> {
     names: MemberNames,
     attachments: u32,
     protection: Protection,
+    /// The reason the current part's content is damaged, for its attachment item.
+    part_damage: Option<String>,
 }
 
 impl Walk<'_, '_> {
@@ -240,7 +243,7 @@ impl Walk<'_, '_> {
                 };
                 self.send_attachment(part, number, &bytes, "", sink)
             }
-            // A detached signature holds a certificate and a digest, no
+            // A detached signature contains a certificate and a digest, no
             // content, so it is not an attachment to read.
             PartType::Binary(_) | PartType::InlineBinary(_)
                 if matches!(
@@ -342,6 +345,7 @@ impl Walk<'_, '_> {
             data: if too_large { &[] } else { data },
             modified: None,
             unreadable,
+            damaged: self.part_damage.clone(),
         })
     }
 
@@ -390,17 +394,18 @@ impl Walk<'_, '_> {
         let start = (part.offset_body as usize).min(self.raw.len());
         let end = (part.offset_end as usize).clamp(start, self.raw.len());
         let encoded = &self.raw[start..end];
+        self.part_damage = None;
         match transfer.as_str() {
             "base64" if part.is_encoding_problem => {
                 let (bytes, _) = decode_base64_lenient(encoded);
-                self.problems.partial(format!(
+                self.damage(format!(
                     "part {number}: invalid base64, decoded as far as possible"
                 ));
                 Some(bytes)
             }
             "base64" => {
                 if !base64_is_clean(encoded) {
-                    self.problems.partial(format!(
+                    self.damage(format!(
                         "part {number}: invalid characters or a truncated end in base64, decoded as far as possible"
                     ));
                 }
@@ -408,7 +413,7 @@ impl Walk<'_, '_> {
             }
             "quoted-printable" => {
                 if !quoted_printable_is_clean(encoded) {
-                    self.problems.partial(format!(
+                    self.damage(format!(
                         "part {number}: invalid quoted-printable escapes, kept as written"
                     ));
                 }
@@ -422,6 +427,13 @@ impl Walk<'_, '_> {
             }
             _ => None,
         }
+    }
+
+    /// Notes damage to the current part: the message is partial, and so is
+    /// the attachment item made from the part.
+    fn damage(&mut self, reason: String) {
+        self.problems.partial(reason.clone());
+        self.part_damage = Some(reason);
     }
 
     fn check_closing_boundary(&mut self, part: &MessagePart<'_>, number: &str) {
@@ -751,6 +763,7 @@ mod tests {
         texts: Vec<(String, Locator, RecordScope)>,
         children: Vec<(String, Vec<u8>)>,
         skipped: Vec<String>,
+        damaged: Vec<String>,
         envelope: Option<Envelope>,
     }
 
@@ -764,6 +777,9 @@ mod tests {
         fn child(&mut self, child: Child<'_>) -> Flow {
             if child.unreadable.is_some() {
                 self.skipped.push(child.name.to_string());
+            }
+            if child.damaged.is_some() {
+                self.damaged.push(child.name.to_string());
             }
             self.children
                 .push((child.name.to_string(), child.data.to_vec()));
@@ -879,6 +895,12 @@ bmFtZSxkb2IKQSwx\r\n\
         assert_eq!(outcome.coverage, Coverage::Partial);
         assert!(outcome.reason.unwrap().contains("base64"));
         assert!(body_texts(&sink).concat().contains("hello"));
+        assert!(sink.damaged.is_empty(), "a body is not an attachment");
+
+        // An attachment cut off in its base64 is read, and marked damaged.
+        let raw = "From: a@b.org\nTo: c@d.org\nSubject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nsee list\n--b\nContent-Type: text/csv; name=list.csv\nContent-Disposition: attachment; filename=list.csv\nContent-Transfer-Encoding: base64\n\nbmFtZSxkb2IKQSwx*bmFt\n--b--\n";
+        let (_, sink) = run(raw);
+        assert_eq!(sink.damaged, ["list.csv"]);
     }
 
     #[test]

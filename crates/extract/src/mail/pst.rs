@@ -255,7 +255,7 @@ impl StoreReader<'_> {
                             "the message is damaged or stored in a form phiscan cannot read (PST reader: {err}); export the mailbox again from Outlook, or scan it on the mail server"
                         ),
                     )),
-                }),
+                 damaged: None, }),
             };
             if flow == Flow::Stop {
                 return Flow::Stop;
