@@ -17,6 +17,13 @@ const VOID_ELEMENTS: [&str; 14] = [
     "track", "wbr",
 ];
 
+/// HTML elements that format text within a line: text on either side of them
+/// belongs to the same run (`287-45-<b>6612</b>`).
+const INLINE_ELEMENTS: [&str; 23] = [
+    "a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "font", "i", "kbd",
+    "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "u",
+];
+
 /// Attributes whose values are presentation only and never scanned.
 const SKIPPED_ATTRIBUTES: [&str; 2] = ["style", "class"];
 
@@ -58,6 +65,10 @@ struct Walker<'t, 's> {
     previous_text: Option<String>,
     record: u64,
     rows: u64,
+    /// HTML text nodes separated only by inline elements (`<b>`, `<span>`),
+    /// joined into one segment when a block element or `<br>` ends them, so
+    /// that `287-45-<b>6612</b>` is read as one value.
+    inline_run: Vec<Range<usize>>,
 }
 
 /// Extracts an XML or HTML document.
@@ -72,8 +83,13 @@ pub fn extract(text: &str, html: bool, sink: &mut dyn Sink) -> Outcome {
         previous_text: None,
         record: 0,
         rows: 0,
+        inline_run: Vec::new(),
     };
-    match walker.run() {
+    let flow = match walker.run() {
+        Flow::Continue => walker.flush_inline_run(),
+        Flow::Stop => Flow::Stop,
+    };
+    match flow {
         Flow::Continue => Outcome::complete(format),
         Flow::Stop => Outcome::stopped(format),
     }
@@ -85,13 +101,25 @@ impl<'t> Walker<'t, '_> {
         let mut position = 0;
         while position < bytes.len() {
             let Some(found) = memchr::memchr(b'<', &bytes[position..]) else {
-                return self.text_node(position..bytes.len(), true);
+                return self.document_text(position..bytes.len());
             };
             let lt = position + found;
-            if lt > position && self.text_node(position..lt, true) == Flow::Stop {
+            if lt > position && self.document_text(position..lt) == Flow::Stop {
                 return Flow::Stop;
             }
             let rest = &self.text[lt..];
+            // Comments, character data and block tags end an inline run.
+            let inline_tag = self.html && {
+                let name = rest
+                    .trim_start_matches(['<', '/'])
+                    .split(|c: char| c.is_whitespace() || c == '>' || c == '/')
+                    .next()
+                    .unwrap_or("");
+                INLINE_ELEMENTS.contains(&name.to_ascii_lowercase().as_str())
+            };
+            if !inline_tag && self.flush_inline_run() == Flow::Stop {
+                return Flow::Stop;
+            }
             let (next, flow) = if let Some(body) = rest.strip_prefix("<!--") {
                 let end = body.find("-->").map_or(bytes.len(), |i| lt + 4 + i);
                 (end + 3, self.text_node(lt + 4..end, true))
@@ -283,6 +311,58 @@ impl<'t> Walker<'t, '_> {
         }
     }
 
+    /// Takes text between tags: in HTML it joins the inline run, in XML it
+    /// is a value of its own.
+    fn document_text(&mut self, range: Range<usize>) -> Flow {
+        if self.html {
+            self.inline_run.push(range);
+            return Flow::Continue;
+        }
+        self.text_node(range, true)
+    }
+
+    /// Sends the pending inline run of HTML text as one segment.
+    fn flush_inline_run(&mut self) -> Flow {
+        let pieces = std::mem::take(&mut self.inline_run);
+        match pieces.as_slice() {
+            [] => return Flow::Continue,
+            [single] => return self.text_node(single.clone(), true),
+            _ => {}
+        }
+        let first = pieces[0].start;
+        let end = pieces[pieces.len() - 1].end;
+        if self.text[first..end].trim().is_empty() {
+            return Flow::Continue;
+        }
+
+        let mut text = String::new();
+        let mut map: Vec<(usize, u64)> = Vec::new();
+        for range in &pieces {
+            let raw = &self.text[range.clone()];
+            let at = text.len();
+            map.push((at, range.start as u64));
+            if raw.trim().is_empty() {
+                // Whitespace between inline elements is one space in HTML.
+                text.push(' ');
+                continue;
+            }
+            let (piece, piece_map) = decode(raw, range.start as u64);
+            map.extend(
+                piece_map
+                    .into_iter()
+                    .map(|(offset, item)| (at + offset, item)),
+            );
+            text.push_str(&piece);
+        }
+
+        let label = self.previous_text.clone();
+        let flow = self.emit_text(&text, &map, first, label.as_deref(), None);
+        let trimmed = text.trim();
+        self.previous_text =
+            (trimmed.chars().count() <= MAX_LABEL_CHARS).then(|| trimmed.to_string());
+        flow
+    }
+
     fn text_node(&mut self, range: Range<usize>, decode_entities: bool) -> Flow {
         let raw = &self.text[range.clone()];
         if raw.trim().is_empty() {
@@ -343,7 +423,20 @@ impl<'t> Walker<'t, '_> {
         } else {
             (Cow::Borrowed(raw), Vec::new())
         };
-        let (line, column) = self.lines.position(self.text, range.start);
+        self.emit_text(&text, &map, range.start, label, attribute)
+    }
+
+    /// Sends text that starts at byte `start` of the document, with its
+    /// offset breakpoints, as one segment.
+    fn emit_text(
+        &mut self,
+        text: &str,
+        map: &[(usize, u64)],
+        start: usize,
+        label: Option<&str>,
+        attribute: Option<String>,
+    ) -> Flow {
+        let (line, column) = self.lines.position(self.text, start);
         let path = format!("/{}", self.stack.join("/"));
         let html = self.html;
         let locate = |_: usize| {
@@ -360,9 +453,9 @@ impl<'t> Walker<'t, '_> {
             }
         };
         let segment = Segment {
-            text: &text,
-            offset: range.start as u64,
-            offset_map: &map,
+            text,
+            offset: start as u64,
+            offset_map: map,
             line,
             column,
             label,
@@ -623,6 +716,53 @@ mod tests {
                 attribute: None
             }
         );
+    }
+
+    #[test]
+    fn html_inline_elements_join_text() {
+        let text = "<p>SSN 287-45-<b>6612</b> &amp; <span>Wilhelmina</span>\n  <span>Trask</span></p><p>next</p>";
+        let mut sink = Collect::default();
+        extract(text, true, &mut sink);
+        let joined = find(&sink, "287-45-6612 & Wilhelmina Trask");
+        assert_eq!(joined.3, 3, "starts at the paragraph's text");
+        // Offsets map back to the document across the tags and the entity.
+        let mut segment_sink = Offsets::default();
+        extract(text, true, &mut segment_sink);
+        let trask = text.find("Trask").unwrap() as u64;
+        assert_eq!(segment_sink.offsets_of("Trask"), Some(trask));
+        // A block element ends the run.
+        assert!(sink.segments.iter().any(|segment| segment.0 == "next"));
+    }
+
+    /// Records the document offset of each word of each segment.
+    #[derive(Default)]
+    struct Offsets {
+        words: Vec<(String, u64)>,
+    }
+
+    impl Offsets {
+        fn offsets_of(&self, word: &str) -> Option<u64> {
+            self.words
+                .iter()
+                .find(|(found, _)| found == word)
+                .map(|(_, offset)| *offset)
+        }
+    }
+
+    impl Sink for Offsets {
+        fn segment(&mut self, segment: &Segment<'_>) -> Flow {
+            let mut start = 0;
+            for word in segment.text.split(' ') {
+                self.words
+                    .push((word.to_string(), segment.item_offset(start)));
+                start += word.len() + 1;
+            }
+            Flow::Continue
+        }
+
+        fn child(&mut self, _: Child<'_>) -> Flow {
+            Flow::Continue
+        }
     }
 
     #[test]
