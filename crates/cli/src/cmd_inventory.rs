@@ -75,19 +75,26 @@ pub fn run(command: InventoryCommand) -> Result<u8> {
         .max(40);
     writeln!(
         out,
-        "{:<width$} {:>6} {:>6} {:>6} {:>13} {:>10} {:<42} {:<6}",
-        "LOCATION", "ITEMS", "PHI", "PII", "INDIVIDUALS", "BYTES", "EXPOSURE", "RISK"
+        "{:<width$} {:>6} {:>6} {:>6} {:>13} {:>10} {:>14} {:<42} {:<6}",
+        "LOCATION", "ITEMS", "PHI", "PII", "INDIVIDUALS", "BYTES", "ENCRYPTED", "EXPOSURE", "RISK"
     )?;
     for (location, row) in rows {
+        // Items phiscan could not read because they are encrypted, and how
+        // many of them use a weak legacy cipher.
+        let encrypted = match row.protection.weak {
+            0 => row.protection.encrypted.to_string(),
+            weak => format!("{} ({weak} weak)", row.protection.encrypted + weak),
+        };
         writeln!(
             out,
-            "{:<width$} {:>6} {:>6} {:>6} {:>13} {:>10} {:<42} {:<6}",
+            "{:<width$} {:>6} {:>6} {:>6} {:>13} {:>10} {:>14} {:<42} {:<6}",
             location,
             row.items,
             row.phi_items(),
             row.count(Class::Pii),
             format!("{}-{}", row.individuals.low, row.individuals.high),
             human_bytes(row.bytes),
+            encrypted,
             columns::exposure(row),
             row.risk.as_str()
         )?;

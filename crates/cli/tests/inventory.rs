@@ -486,6 +486,57 @@ fn mail_flows_per_mailbox_folder() {
 /// The text table keeps its columns in line when a location is longer than
 /// the usual width.
 #[test]
+fn text_table_counts_encrypted_items() {
+    let home = tempdir();
+    let store = home.path().join("inventory.sqlite");
+    {
+        let mut sink = phiscan_inventory::Store::open(&store).unwrap();
+        let encrypted = |location: &str, reason: &str| ItemRecord {
+            format: "zip".into(),
+            class: Class::None,
+            coverage: Coverage::Encrypted,
+            reason: Some(reason.into()),
+            ..item(location, location, None, Class::None)
+        };
+        let records = [
+            Record::Scan(ScanRecord {
+                id: "crypt-scan".into(),
+                started: "2025-06-02T00:00:00Z".into(),
+                roots: vec!["share".into()],
+                version: "test".into(),
+                rules_version: "test".into(),
+                host: None,
+                sweep: None,
+                resumed_from: None,
+            }),
+            Record::Item(encrypted("share/a.zip", "encrypted with AES-256")),
+            Record::Item(encrypted(
+                "share/b.zip",
+                "encrypted with ZipCrypto, a weak legacy cipher",
+            )),
+            Record::Summary(SummaryRecord {
+                scan: "crypt-scan".into(),
+                complete: true,
+                ..SummaryRecord::default()
+            }),
+        ];
+        for record in &records {
+            sink.record(record).unwrap();
+        }
+        sink.finish().unwrap();
+    }
+    let output = run(home.path(), &["inventory", "--db", store.to_str().unwrap()]);
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("ENCRYPTED"), "{stdout}");
+    let totals = stdout
+        .lines()
+        .find(|line| line.starts_with("all locations"))
+        .unwrap();
+    assert!(totals.contains("2 (1 weak)"), "{stdout}");
+}
+
+#[test]
 fn columns_align_with_long_locations() {
     let home = tempdir();
     let store = home.path().join("inventory.sqlite");
