@@ -380,39 +380,28 @@ fn report_output_folder_and_mode() {
     let home = tempdir();
     let report = write_report(dir.path(), home.path(), &[]);
     let store = home.path().join("inventory.sqlite");
-    let store = store.to_str().unwrap();
-
-    let missing = dir.path().join("no-such-folder/report.html");
-    let output = run(
-        home.path(),
-        &[
+    let write_html = |output: &Path| {
+        let args = [
             "report",
             "--db",
-            store,
+            store.to_str().unwrap(),
             "--format",
             "html",
             "--output",
-            missing.to_str().unwrap(),
-        ],
-    );
+            output.to_str().unwrap(),
+        ];
+        run(home.path(), &args)
+    };
+
+    let missing = dir.path().join("no-such-folder/report.html");
+    let output = write_html(&missing);
     let (_, stderr) = texts(&output);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("does not exist"), "{stderr}");
     assert!(!missing.parent().unwrap().exists());
 
     std::fs::set_permissions(&report, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let output = run(
-        home.path(),
-        &[
-            "report",
-            "--db",
-            store,
-            "--format",
-            "html",
-            "--output",
-            report.to_str().unwrap(),
-        ],
-    );
+    let output = write_html(&report);
     assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
     let mode = std::fs::metadata(&report).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);

@@ -110,7 +110,7 @@ struct Walk<'a, 'x> {
     part_damage: Option<String>,
 }
 
-impl Walk<'_, '_> {
+impl<'a> Walk<'a, '_> {
     /// Scans the headers: each in its own record, except the subject, which
     /// shares the message record with the bodies and so goes last.
     fn scan_headers(&mut self, sink: &mut dyn Sink) -> Flow {
@@ -349,6 +349,14 @@ impl Walk<'_, '_> {
         })
     }
 
+    /// Returns a part's body as it is in the message, before any transfer
+    /// decoding.
+    fn raw_body(&self, part: &MessagePart<'_>) -> &'a [u8] {
+        let start = (part.offset_body as usize).min(self.raw.len());
+        let end = (part.offset_end as usize).clamp(start, self.raw.len());
+        &self.raw[start..end]
+    }
+
     /// Decodes an unencoded part with 8-bit bytes that are not UTF-8 and no
     /// charset, or US-ASCII, declared as Windows-1252, as mail clients do:
     /// such text comes from Windows programs. Returns None for other parts.
@@ -368,9 +376,7 @@ impl Walk<'_, '_> {
         if !matches!(transfer.as_str(), "" | "7bit" | "8bit" | "binary") {
             return None;
         }
-        let start = (part.offset_body as usize).min(self.raw.len());
-        let end = (part.offset_end as usize).clamp(start, self.raw.len());
-        let raw = &self.raw[start..end];
+        let raw = self.raw_body(part);
         if std::str::from_utf8(raw).is_ok() {
             return None;
         }
@@ -391,9 +397,7 @@ impl Walk<'_, '_> {
             .unwrap_or("")
             .trim()
             .to_ascii_lowercase();
-        let start = (part.offset_body as usize).min(self.raw.len());
-        let end = (part.offset_end as usize).clamp(start, self.raw.len());
-        let encoded = &self.raw[start..end];
+        let encoded = self.raw_body(part);
         self.part_damage = None;
         match transfer.as_str() {
             "base64" if part.is_encoding_problem => {
