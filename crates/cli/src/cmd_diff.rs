@@ -134,12 +134,12 @@ pub fn print_diff(diff: &ScanDiff, json: bool) -> Result<()> {
                 .map(|category| format!("-{}", category.as_str()));
             added.chain(removed).collect()
         } else {
-            let held = if change.new_categories.is_empty() {
+            let present = if change.new_categories.is_empty() {
                 &change.old_categories
             } else {
                 &change.new_categories
             };
-            held.iter().map(|c| c.as_str().to_string()).collect()
+            present.iter().map(|c| c.as_str().to_string()).collect()
         };
         let mut line = format!(
             "{mark} {:<8} {} ({} -> {}; {} -> {} findings",

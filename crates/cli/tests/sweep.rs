@@ -885,7 +885,7 @@ fn missing_output_folder_is_created() {
 }
 
 /// A changed item lists the categories it gained, and a diff across a rules
-/// change says that the rules differ.
+/// change notes that the rules differ.
 #[test]
 fn diff_notes_changed_rules_and_categories() {
     let home = tempdir();

@@ -115,7 +115,9 @@ impl<'t> Walker<'t, '_> {
                     .split(|c: char| c.is_whitespace() || c == '>' || c == '/')
                     .next()
                     .unwrap_or("");
-                INLINE_ELEMENTS.contains(&name.to_ascii_lowercase().as_str())
+                INLINE_ELEMENTS
+                    .iter()
+                    .any(|inline| inline.eq_ignore_ascii_case(name))
             };
             if !inline_tag && self.flush_inline_run() == Flow::Stop {
                 return Flow::Stop;

@@ -380,6 +380,7 @@ fn sniff_text(head: &[u8], encoding: TextEncoding) -> Format {
     if looks_like_mail_headers(text) {
         // A message whose mailbox lost its first separator: a later
         // separator line after a blank line makes it a mailbox.
+        let text = text.replace("\r\n", "\n");
         let later_separator = text.split("\n\n").skip(1).any(|block| {
             block.split_once('\n').is_some_and(|(first, rest)| {
                 crate::mail::mbox::looks_like_separator(first) && looks_like_mail_headers(rest)
@@ -560,6 +561,12 @@ mod tests {
         assert_eq!(
             format_of(
                 b"From: a@b.org\nSubject: x\n\nbody\n\nFrom c@d.org Mon Jan 1 00:00:00 2024\nFrom: c@d.org\nSubject: y\n\nz\n"
+            ),
+            Format::Mbox
+        );
+        assert_eq!(
+            format_of(
+                b"From: a@b.org\r\nSubject: x\r\n\r\nbody\r\n\r\nFrom c@d.org Mon Jan 1 00:00:00 2024\r\nFrom: c@d.org\r\nSubject: y\r\n\r\nz\r\n"
             ),
             Format::Mbox
         );

@@ -1119,8 +1119,8 @@ impl ItemCache for PgCache {
         self.cached(self.results.by_content(content_id, size, name))
     }
 
-    // Where a mailbox scan stopped is kept in SQLite stores only, so a scan
-    // into this store fetches every message and never asks for earlier ones.
+    // The point where a mailbox scan stopped is kept in SQLite stores only,
+    // so a scan into this store fetches every message and looks up none.
     fn has_message(&self, _location: &str) -> bool {
         false
     }
