@@ -377,20 +377,11 @@ fn sniff_text(head: &[u8], encoding: TextEncoding) -> Format {
     {
         return Format::Mbox;
     }
+    // NOTE: a mailbox that lost its first separator line reads as one
+    // message. A later separator cannot tell it apart from a message that
+    // attaches another message starting with a `From ` line.
     if looks_like_mail_headers(text) {
-        // A message whose mailbox lost its first separator: a later
-        // separator line after a blank line makes it a mailbox.
-        let text = text.replace("\r\n", "\n");
-        let later_separator = text.split("\n\n").skip(1).any(|block| {
-            block.split_once('\n').is_some_and(|(first, rest)| {
-                crate::mail::mbox::looks_like_separator(first) && looks_like_mail_headers(rest)
-            })
-        });
-        return if later_separator {
-            Format::Mbox
-        } else {
-            Format::Eml
-        };
+        return Format::Eml;
     }
     if trimmed.starts_with("{\\rtf") {
         return Format::Rtf;
@@ -553,22 +544,17 @@ mod tests {
             format_of(b"From a@b.org Mon Jan 1 00:00:00 2024\nFrom: a@b.org\nSubject: x\n\nbody\n"),
             Format::Mbox
         );
-        // Mailboxes whose first separator is damaged or missing.
+        // A mailbox whose first separator is damaged.
         assert_eq!(
             format_of(b"From\nFrom: a@b.org\nSubject: x\n\nbody\n"),
             Format::Mbox
         );
-        assert_eq!(
-            format_of(
-                b"From: a@b.org\nSubject: x\n\nbody\n\nFrom c@d.org Mon Jan 1 00:00:00 2024\nFrom: c@d.org\nSubject: y\n\nz\n"
-            ),
-            Format::Mbox
-        );
+        // A message that attaches a message starting with a separator line.
         assert_eq!(
             format_of(
                 b"From: a@b.org\r\nSubject: x\r\n\r\nbody\r\n\r\nFrom c@d.org Mon Jan 1 00:00:00 2024\r\nFrom: c@d.org\r\nSubject: y\r\n\r\nz\r\n"
             ),
-            Format::Mbox
+            Format::Eml
         );
     }
 

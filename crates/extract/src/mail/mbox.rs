@@ -229,11 +229,6 @@ impl Pending {
     }
 }
 
-/// Returns true for a `From ` separator line, for format detection.
-pub(crate) fn looks_like_separator(line: &str) -> bool {
-    is_separator(line.as_bytes())
-}
-
 /// Returns true for a `From ` separator line (see the module documentation).
 fn is_separator(line: &[u8]) -> bool {
     if !line.starts_with(b"From ") {
