@@ -6,6 +6,7 @@ use crate::exit;
 use crate::paths;
 use anyhow::{Result, bail};
 use clap::Args;
+use phiscan_core::Coverage;
 use phiscan_core::location::sanitize_for_terminal;
 use phiscan_inventory::{Database, ScanDiff, ScanInfo, StoreTarget};
 use std::fmt::Write as _;
@@ -99,7 +100,7 @@ pub fn status(diff: &ScanDiff) -> u8 {
 }
 
 /// Prints the changes, one line each: `+` gained, `-` lost, `~` changed,
-/// `>` moved.
+/// `>` moved, `!` incomplete.
 pub fn print_diff(diff: &ScanDiff, json: bool) -> Result<()> {
     if json {
         print_stdout(&format!("{}\n", serde_json::to_string_pretty(diff)?))?;
@@ -117,8 +118,16 @@ pub fn print_diff(diff: &ScanDiff, json: bool) -> Result<()> {
             phiscan_inventory::ChangeKind::Lost => '-',
             phiscan_inventory::ChangeKind::Changed => '~',
             phiscan_inventory::ChangeKind::Moved => '>',
+            phiscan_inventory::ChangeKind::Incomplete => '!',
         };
-        let class = |class: Option<phiscan_core::Class>| class.map_or("absent", |c| c.as_str());
+        // A member missing because its container was not read whole is
+        // not known to be absent.
+        let missing = if change.change == phiscan_inventory::ChangeKind::Incomplete {
+            "not read"
+        } else {
+            "absent"
+        };
+        let class = |class: Option<phiscan_core::Class>| class.map_or(missing, |c| c.as_str());
         // A changed item lists the categories it gained and lost. A gained
         // or lost item lists those it contains.
         let categories: Vec<String> = if change.change == phiscan_inventory::ChangeKind::Changed {
@@ -150,6 +159,16 @@ pub fn print_diff(diff: &ScanDiff, json: bool) -> Result<()> {
             change.old_findings,
             change.new_findings,
         );
+        if change.old_coverage != change.new_coverage
+            && let (Some(old), Some(new)) = (change.old_coverage, change.new_coverage)
+        {
+            line.push_str(&format!("; coverage {} -> {}", old.as_str(), new.as_str()));
+        }
+        if change.old_coverage.is_none()
+            && let Some(new) = change.new_coverage.filter(|new| *new != Coverage::Complete)
+        {
+            line.push_str(&format!("; coverage {}", new.as_str()));
+        }
         if !categories.is_empty() {
             line.push_str(&format!("; {}", categories.join(", ")));
         }
@@ -171,15 +190,17 @@ pub fn print_diff(diff: &ScanDiff, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// Returns `G gained, L lost, C changed, M moved; N items hold new PHI`.
+/// Returns `G gained, L lost, C changed, M moved, I incomplete; N items
+/// hold new PHI`.
 pub(crate) fn change_counts(diff: &phiscan_inventory::ScanDiff) -> String {
     let new_phi = diff.new_phi();
     format!(
-        "{} gained, {} lost, {} changed, {} moved; {new_phi} {} new PHI",
+        "{} gained, {} lost, {} changed, {} moved, {} incomplete; {new_phi} {} new PHI",
         diff.count(phiscan_inventory::ChangeKind::Gained),
         diff.count(phiscan_inventory::ChangeKind::Lost),
         diff.count(phiscan_inventory::ChangeKind::Changed),
         diff.count(phiscan_inventory::ChangeKind::Moved),
+        diff.count(phiscan_inventory::ChangeKind::Incomplete),
         if new_phi == 1 {
             "item holds"
         } else {

@@ -390,7 +390,7 @@ fn changed_file_appears_in_diff() {
     let (status, diff) = setup.diff();
     assert_eq!(status, Some(0), "{diff}");
     assert!(
-        diff.contains("0 gained, 0 lost, 0 changed, 0 moved"),
+        diff.contains("0 gained, 0 lost, 0 changed, 0 moved, 0 incomplete"),
         "{diff}"
     );
 }
@@ -464,14 +464,14 @@ fn relative_target_same_from_any_folder() {
     let (status, text) = sweep_from(&config_dir, "nightly.toml");
     assert_eq!(status, Some(0), "no new PHI: {text}");
     assert!(
-        text.contains("0 gained, 0 lost, 0 changed, 0 moved"),
+        text.contains("0 gained, 0 lost, 0 changed, 0 moved, 0 incomplete"),
         "{text}"
     );
     let absolute = config_dir.join("nightly.toml");
     let (status, text) = sweep_from(Path::new("/"), absolute.to_str().unwrap());
     assert_eq!(status, Some(0), "no new PHI: {text}");
     assert!(
-        text.contains("0 gained, 0 lost, 0 changed, 0 moved"),
+        text.contains("0 gained, 0 lost, 0 changed, 0 moved, 0 incomplete"),
         "{text}"
     );
 
@@ -505,6 +505,54 @@ fn removed_phi_is_lost_in_diff() {
             .any(|line| line.starts_with("- lost") && line.contains("visit-2024-03-14.txt")),
         "{diff}"
     );
+}
+
+/// A damaged archive hides its members: the diff lists the archive and the
+/// members it held PHI in as incomplete, not as lost.
+#[test]
+fn damaged_archive_is_incomplete_in_diff() {
+    let setup = Setup::new("");
+    let archive = setup.share.join("Exports/records.zip");
+    std::fs::create_dir_all(archive.parent().unwrap()).unwrap();
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(&archive).unwrap());
+    writer
+        .start_file("visit.txt", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    std::io::Write::write_all(
+        &mut writer,
+        visit_note("219-09-9999", "MRN-4417").as_bytes(),
+    )
+    .unwrap();
+    writer.finish().unwrap();
+    assert_eq!(setup.sweep().0, Some(1));
+
+    // Cut off the end, where the zip directory is.
+    let bytes = std::fs::read(&archive).unwrap();
+    std::fs::write(&archive, &bytes[..bytes.len() / 2]).unwrap();
+    let (status, _, stdout, stderr) = setup.sweep();
+    assert_eq!(status, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("2 incomplete"), "{stdout}");
+
+    let (status, diff) = setup.diff();
+    assert_eq!(status, Some(0), "{diff}");
+    let incomplete: Vec<&str> = diff
+        .lines()
+        .filter(|line| line.starts_with("! incomplete"))
+        .collect();
+    assert_eq!(incomplete.len(), 2, "{diff}");
+    assert!(
+        incomplete
+            .iter()
+            .all(|line| line.contains("records.zip") && line.contains("coverage complete -> error")),
+        "{diff}"
+    );
+    assert!(
+        incomplete
+            .iter()
+            .any(|line| line.contains("phi -> not read")),
+        "the member with PHI was not seen: {diff}"
+    );
+    assert!(!diff.contains("- lost"), "{diff}");
 }
 
 #[test]

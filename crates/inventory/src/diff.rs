@@ -1,9 +1,9 @@
 //! Changes between two scans: items that gained, lost or changed
-//! identifiers or PHI.
+//! identifiers or PHI, and items the newer scan could not read whole.
 
 use crate::model::{ScanData, ScanInfo};
 use phiscan_core::records::ItemRecord;
-use phiscan_core::{Category, Class, Role};
+use phiscan_core::{Category, Class, Coverage, Role};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -21,6 +21,11 @@ pub enum ChangeKind {
     /// The same content with identifiers is now at another location and
     /// gone from its old one.
     Moved,
+    /// The newer scan could not read the whole item (encrypted, damaged,
+    /// unsupported, failed or skipped) where the older scan read it in
+    /// another way, or the item is new and was not skipped on purpose.
+    /// Identifiers it had may still be there, so this is not a loss.
+    Incomplete,
 }
 
 impl ChangeKind {
@@ -31,6 +36,7 @@ impl ChangeKind {
             ChangeKind::Lost => "lost",
             ChangeKind::Changed => "changed",
             ChangeKind::Moved => "moved",
+            ChangeKind::Incomplete => "incomplete",
         }
     }
 }
@@ -52,6 +58,10 @@ pub struct ItemChange {
     pub new_categories: Vec<Category>,
     pub old_findings: u64,
     pub new_findings: u64,
+    /// Coverage in the old scan; None when the item did not exist.
+    pub old_coverage: Option<Coverage>,
+    /// Coverage in the new scan; None when the item is gone.
+    pub new_coverage: Option<Coverage>,
     /// True when the item contains PHI now and did not before, or contains
     /// PHI with a kind of direct identifier it did not have: new unprotected
     /// PHI for a scheduler.
@@ -91,11 +101,19 @@ impl ScanDiff {
             }
         }
         for item in &old.1.items {
-            if !new_items.contains_key(item.location.as_str())
-                && let Some(change) = compare_item(Some(item), None)
-            {
-                changes.push(change);
+            if new_items.contains_key(item.location.as_str()) {
+                continue;
             }
+            let Some(mut change) = compare_item(Some(item), None) else {
+                continue;
+            };
+            // A member that is gone because its container could not be
+            // read whole this time was not seen, not removed.
+            if let Some(container) = unread_container(item, &old_items, &new_items) {
+                change.change = ChangeKind::Incomplete;
+                change.new_coverage = Some(container.coverage);
+            }
+            changes.push(change);
         }
         let changes = pair_moves(changes, &old_items, &new_items);
         ScanDiff {
@@ -123,24 +141,56 @@ fn has_identifiers(class: Class) -> bool {
     matches!(class, Class::Phi | Class::PhiLikely | Class::Pii)
 }
 
+/// Returns the container of `item` in the new scan when it was not read
+/// whole there, looking through the item's containers in the old scan
+/// from the nearest.
+fn unread_container<'a>(
+    item: &ItemRecord,
+    old_items: &HashMap<&str, &ItemRecord>,
+    new_items: &HashMap<&str, &'a ItemRecord>,
+) -> Option<&'a ItemRecord> {
+    let mut parent = item.parent.as_deref();
+    while let Some(location) = parent {
+        if let Some(container) = new_items.get(location) {
+            return (container.coverage != Coverage::Complete).then_some(*container);
+        }
+        parent = old_items
+            .get(location)
+            .and_then(|container| container.parent.as_deref());
+    }
+    None
+}
+
 fn compare_item(old: Option<&ItemRecord>, new: Option<&ItemRecord>) -> Option<ItemChange> {
     let old_class = old.map(|item| item.class);
     let new_class = new.map(|item| item.class);
     let had = old_class.is_some_and(has_identifiers);
     let has = new_class.is_some_and(has_identifiers);
+    // Not read whole now, and read whole or in another way before. A new
+    // item skipped on purpose (excluded, a link, a device) is left out.
+    let unread = new.is_some_and(|new| {
+        new.coverage != Coverage::Complete
+            && match old {
+                Some(old) => old.coverage != new.coverage,
+                None => new.coverage != Coverage::Skipped,
+            }
+    });
     let change = match (had, has) {
+        (false, false) if unread => ChangeKind::Incomplete,
         (false, false) => return None,
         (false, true) => ChangeKind::Gained,
+        (true, false) if unread => ChangeKind::Incomplete,
         (true, false) => ChangeKind::Lost,
         (true, true) => {
             let (old, new) = (old?, new?);
-            if old.class == new.class
+            let same = old.class == new.class
                 && old.categories == new.categories
-                && old.findings == new.findings
-            {
-                return None;
+                && old.findings == new.findings;
+            match (same, unread) {
+                (true, true) => ChangeKind::Incomplete,
+                (true, false) => return None,
+                (false, _) => ChangeKind::Changed,
             }
-            ChangeKind::Changed
         }
     };
     let location = new.or(old).map(|item| item.location.clone())?;
@@ -154,6 +204,8 @@ fn compare_item(old: Option<&ItemRecord>, new: Option<&ItemRecord>) -> Option<It
         new_categories: new.map(|item| item.categories.clone()).unwrap_or_default(),
         old_findings: old.map_or(0, |item| item.findings),
         new_findings: new.map_or(0, |item| item.findings),
+        old_coverage: old.map(|item| item.coverage),
+        new_coverage: new.map(|item| item.coverage),
         new_phi: new_class.is_some_and(Class::is_phi)
             && (!old_class.is_some_and(Class::is_phi) || gained_identifier(old, new)),
     })
@@ -333,6 +385,7 @@ fn moved(to: &ItemChange, from: &ItemChange) -> ItemChange {
         old_class: from.old_class,
         old_categories: from.old_categories.clone(),
         old_findings: from.old_findings,
+        old_coverage: from.old_coverage,
         new_phi: false,
         ..to.clone()
     }
@@ -455,6 +508,107 @@ mod tests {
         assert_eq!(diff.new_phi(), 1, "an SSN was added");
         let diff = ScanDiff::compare((&scan("1"), &data(&before)), (&scan("2"), &data(&dated)));
         assert_eq!(diff.new_phi(), 0, "a date is not a direct identifier");
+    }
+
+    /// Returns `item` as the newer scan saw it: not read whole, without
+    /// findings.
+    fn unread(item: ItemRecord, coverage: Coverage) -> ItemRecord {
+        ItemRecord {
+            coverage,
+            class: Class::None,
+            findings: 0,
+            categories: Vec::new(),
+            content_id: None,
+            ..item
+        }
+    }
+
+    #[test]
+    fn unreadable_items_are_incomplete_not_lost() {
+        let zip = item("share/scans.zip", Class::None, 0, "z");
+        let member = ItemRecord {
+            parent: Some("share/scans.zip".into()),
+            ..item("share/scans.zip!/intake.csv", Class::Phi, 3, "m")
+        };
+
+        let old = ScanData {
+            items: vec![
+                item("share/roster.xlsx", Class::Phi, 5, "r"),
+                item("share/cleaned.txt", Class::Pii, 1, "c"),
+                unread(
+                    item("share/broken.pdf", Class::None, 0, "b"),
+                    Coverage::Error,
+                ),
+                zip.clone(),
+                member,
+            ],
+            ..ScanData::default()
+        };
+
+        let new = ScanData {
+            items: vec![
+                unread(
+                    item("share/roster.xlsx", Class::None, 0, ""),
+                    Coverage::Encrypted,
+                ),
+                item("share/cleaned.txt", Class::None, 0, "c2"),
+                unread(
+                    item("share/broken.pdf", Class::None, 0, ""),
+                    Coverage::Error,
+                ),
+                unread(zip, Coverage::Error),
+                unread(item("share/fax.pdf", Class::None, 0, ""), Coverage::Partial),
+                unread(item("share/link", Class::None, 0, ""), Coverage::Skipped),
+            ],
+            ..ScanData::default()
+        };
+
+        let diff = ScanDiff::compare((&scan("1"), &old), (&scan("2"), &new));
+        assert_eq!(
+            kinds_and_moves(&diff),
+            vec![
+                (ChangeKind::Lost, "share/cleaned.txt", None),
+                (ChangeKind::Incomplete, "share/fax.pdf", None),
+                (ChangeKind::Incomplete, "share/roster.xlsx", None),
+                (ChangeKind::Incomplete, "share/scans.zip", None),
+                (ChangeKind::Incomplete, "share/scans.zip!/intake.csv", None),
+            ],
+            "an item still unreadable, and a new link skipped on purpose, are not listed"
+        );
+
+        let roster = &diff.changes[2];
+        assert_eq!(roster.old_coverage, Some(Coverage::Complete));
+        assert_eq!(roster.new_coverage, Some(Coverage::Encrypted));
+        assert_eq!(roster.old_class, Some(Class::Phi));
+
+        let member = &diff.changes[4];
+        assert_eq!(member.new_class, None, "the member was not seen");
+        assert_eq!(
+            member.new_coverage,
+            Some(Coverage::Error),
+            "the coverage of the container that was not read"
+        );
+        assert_eq!(diff.new_phi(), 0);
+    }
+
+    #[test]
+    fn unread_item_with_other_findings_is_changed() {
+        let old = ScanData {
+            items: vec![item("share/notes.docx", Class::Phi, 4, "a")],
+            ..ScanData::default()
+        };
+        let mut partial = item("share/notes.docx", Class::Phi, 2, "b");
+        partial.coverage = Coverage::Partial;
+        let new = ScanData {
+            items: vec![partial],
+            ..ScanData::default()
+        };
+        let diff = ScanDiff::compare((&scan("1"), &old), (&scan("2"), &new));
+        assert_eq!(
+            kinds_and_moves(&diff),
+            vec![(ChangeKind::Changed, "share/notes.docx", None)]
+        );
+        assert_eq!(diff.changes[0].new_coverage, Some(Coverage::Partial));
     }
 
     #[test]
