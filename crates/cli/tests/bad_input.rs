@@ -526,23 +526,6 @@ fn excluded_paths_are_recorded_once() {
 }
 
 #[test]
-fn store_inside_root_is_not_scanned() {
-    let dir = tempfile::tempdir().unwrap();
-    let home = tempfile::tempdir().unwrap();
-    write(dir.path(), "note.txt", b"SSN 234-56-7890\n");
-    let db = dir.path().join("inventory.sqlite");
-    let result = scan(
-        dir.path(),
-        home.path(),
-        &[".", "--db", db.to_str().unwrap()],
-    );
-    assert_eq!(result.status, Some(1), "{}", result.stderr);
-    let own = result.item("./inventory.sqlite").unwrap();
-    assert_eq!(own["coverage"], "skipped");
-    assert!(own["reason"].as_str().unwrap().contains("own"));
-}
-
-#[test]
 fn invalid_exclude_pattern_is_fatal() {
     let home = tempfile::tempdir().unwrap();
     let output = phiscan(home.path())
@@ -605,4 +588,33 @@ fn unreadable_scan_warns_on_clean_exit() {
         &[".", "--no-db", "--quiet", "--fail-on-incomplete"],
     );
     assert_eq!(strict.status, Some(3), "{}", strict.stderr);
+}
+
+/// A store, key and JSON Lines output kept inside the scanned folder are
+/// phiscan's own: they are neither items nor counted as not examined.
+#[test]
+fn store_inside_root_is_not_scanned() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "note.txt", b"SSN 234-56-7890\n");
+    let store = dir.path().join("inventory.sqlite");
+    // The key and the JSON Lines output go to the scanned folder as well.
+    let result = scan(
+        dir.path(),
+        dir.path(),
+        &[".", "--db", store.to_str().unwrap()],
+    );
+    assert_eq!(result.status, Some(1), "{}", result.stderr);
+
+    let locations: Vec<&str> = result
+        .items
+        .iter()
+        .map(|item| item["location"].as_str().unwrap())
+        .collect();
+    assert_eq!(locations, vec!["./note.txt"], "{:?}", result.items);
+    assert_eq!(result.summary["items"], 1, "{}", result.summary);
+    assert_eq!(
+        result.summary["by_coverage"]["skipped"], 0,
+        "{}",
+        result.summary
+    );
 }

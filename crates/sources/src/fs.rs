@@ -85,8 +85,7 @@ pub struct Entry {
     pub depth: usize,
     pub kind: EntryKind,
     pub meta: FileMeta,
-    /// Reason the entry is not read, when an `--exclude` pattern matches it or
-    /// it is one of phiscan's own files.
+    /// Reason the entry is not read, when an `--exclude` pattern matches it.
     pub excluded: Option<String>,
 }
 
@@ -113,7 +112,8 @@ pub struct WalkOptions {
     /// Glob patterns of paths to leave out, matched against the path relative
     /// to its root, the full path and the file name.
     pub excludes: Vec<String>,
-    /// Files that belong to phiscan itself (store, key, outputs), never scanned.
+    /// Files that belong to phiscan itself (store, key, outputs). The walk
+    /// leaves them out, so they are neither scanned nor listed as items.
     pub own_files: Vec<PathBuf>,
 }
 
@@ -209,7 +209,9 @@ impl Walker {
         while let Some(next) = walk.next() {
             let event = match next {
                 Ok(dir_entry) => {
-                    let entry = self.entry(root_index, root, &dir_entry);
+                    let Some(entry) = self.entry(root_index, root, &dir_entry) else {
+                        continue;
+                    };
                     // An excluded folder is reported once and not entered.
                     if entry.kind == EntryKind::Directory && entry.excluded.is_some() {
                         walk.skip_current_dir();
@@ -225,7 +227,14 @@ impl Walker {
         true
     }
 
-    fn entry(&self, root_index: usize, root: &Path, dir_entry: &walkdir::DirEntry) -> Entry {
+    /// Builds the entry of a walked path, or returns None for one of
+    /// phiscan's own files.
+    fn entry(
+        &self,
+        root_index: usize,
+        root: &Path,
+        dir_entry: &walkdir::DirEntry,
+    ) -> Option<Entry> {
         let path = dir_entry.path().to_path_buf();
         let file_type = dir_entry.file_type();
         let kind = kind_of(&file_type);
@@ -233,29 +242,33 @@ impl Walker {
             .metadata()
             .map(|metadata| FileMeta::from_metadata(&metadata))
             .unwrap_or_default();
-        let excluded = self.exclusion(root, &path, &meta, dir_entry.depth());
-        Entry {
+        if self.is_own(&path, &meta) {
+            tracing::debug!(path = %path.display(), "left out: phiscan's own store, key or output file");
+            return None;
+        }
+        let excluded = self.exclusion(root, &path, dir_entry.depth());
+        Some(Entry {
             path,
             root: root_index,
             depth: dir_entry.depth(),
             kind,
             meta,
             excluded,
-        }
+        })
     }
 
-    fn exclusion(&self, root: &Path, path: &Path, meta: &FileMeta, depth: usize) -> Option<String> {
-        if meta.file_id.is_some_and(|id| self.own_ids.contains(&id))
+    /// Returns true for one of phiscan's own files, by file id or by path.
+    fn is_own(&self, path: &Path, meta: &FileMeta) -> bool {
+        meta.file_id.is_some_and(|id| self.own_ids.contains(&id))
             || (path
                 .file_name()
                 .is_some_and(|name| self.own_names.contains(name))
-                && {
-                    let absolute = phiscan_core::location::absolute_path(path);
-                    self.own_paths.contains(&absolute)
-                })
-        {
-            return Some("phiscan's own store, key or output file".into());
-        }
+                && self
+                    .own_paths
+                    .contains(&phiscan_core::location::absolute_path(path)))
+    }
+
+    fn exclusion(&self, root: &Path, path: &Path, depth: usize) -> Option<String> {
         if depth == 0 || self.excludes.is_empty() {
             return None;
         }
@@ -409,18 +422,24 @@ mod tests {
     }
 
     #[test]
-    fn own_files_are_marked() {
+    fn own_files_are_left_out() {
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().join("inventory.sqlite");
-        fs::write(&store, "x").unwrap();
+        let wal = dir.path().join("inventory.sqlite-wal");
+        let note = dir.path().join("note.txt");
+        for path in [&store, &note] {
+            fs::write(path, "x").unwrap();
+        }
         let options = WalkOptions {
-            own_files: vec![store.clone()],
+            // The write-ahead log does not exist yet when the walker is built.
+            own_files: vec![store.clone(), wal.clone()],
             ..WalkOptions::default()
         };
         let walker = Walker::new(vec![dir.path().to_path_buf()], &options).unwrap();
+        fs::write(&wal, "x").unwrap();
         let (entries, _) = collect(&walker);
-        let own = entries.iter().find(|e| e.path == store).unwrap();
-        assert!(own.excluded.as_deref().unwrap().contains("own"));
+        let paths: Vec<&Path> = entries.iter().map(|entry| entry.path.as_path()).collect();
+        assert_eq!(paths, vec![dir.path(), note.as_path()]);
     }
 
     #[cfg(unix)]
