@@ -8,6 +8,7 @@ use anyhow::{Result, bail};
 use clap::Args;
 use phiscan_core::Coverage;
 use phiscan_core::location::sanitize_for_terminal;
+use phiscan_core::records::ItemRecord;
 use phiscan_inventory::{Database, ScanDiff, ScanInfo, StoreTarget};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -69,7 +70,16 @@ pub fn compare(database: &mut Database, old: &ScanInfo, new: &ScanInfo) -> Resul
         items: new_items,
         ..Default::default()
     };
-    Ok(ScanDiff::compare((old, &old_data), (new, &new_data)))
+    let mut values_differ = |before: &ItemRecord, after: &ItemRecord| {
+        let old_values = database.fingerprints_of(&old.id, &before.location)?;
+        let new_values = database.fingerprints_of(&new.id, &after.location)?;
+        Ok::<_, phiscan_inventory::StoreError>(old_values != new_values)
+    };
+    Ok(ScanDiff::compare(
+        (old, &old_data),
+        (new, &new_data),
+        &mut values_differ,
+    )?)
 }
 
 /// Returns the complete scan before `new` of the same sweep, or of the same
@@ -171,6 +181,9 @@ pub fn print_diff(diff: &ScanDiff, json: bool) -> Result<()> {
         }
         if !categories.is_empty() {
             line.push_str(&format!("; {}", categories.join(", ")));
+        }
+        if change.other_values {
+            line.push_str("; other values");
         }
         line.push(')');
         if let Some(from) = &change.moved_from {

@@ -555,6 +555,60 @@ fn damaged_archive_is_incomplete_in_diff() {
     assert!(!diff.contains("- lost"), "{diff}");
 }
 
+/// A note rewritten for another patient keeps its class and counts: the
+/// diff lists it as changed with other values. A note saved again with the
+/// same values is not listed.
+#[test]
+fn same_counts_of_other_values_are_changed() {
+    let setup = Setup::new("");
+    let intake = write_file(
+        &setup.share,
+        "Intake/today.txt",
+        &visit_note("234-56-7890", "MRN-4417"),
+        0o644,
+    );
+    let resaved = write_file(
+        &setup.share,
+        "Intake/resaved.txt",
+        &visit_note("412-36-5178", "MRN-5520"),
+        0o644,
+    );
+    assert_eq!(setup.sweep().0, Some(1));
+    // The second sweep lists every file as unchanged, so the third is
+    // compared with rows the first sweep wrote.
+    let (status, summary, _, _) = setup.sweep();
+    assert_eq!(status, Some(0));
+    assert_eq!(summary["items_read"], 0, "{summary}");
+
+    std::fs::write(&intake, visit_note("345-12-6789", "MRN-6631")).unwrap();
+    std::fs::write(
+        &resaved,
+        format!("{}\n", visit_note("412-36-5178", "MRN-5520")),
+    )
+    .unwrap();
+    let (status, summary, stdout, stderr) = setup.sweep();
+    assert_eq!(
+        status,
+        Some(0),
+        "same counts are not new PHI: {stdout}{stderr}"
+    );
+    assert_eq!(summary["items_read"], 2, "{summary}");
+
+    let (status, diff) = setup.diff();
+    assert_eq!(status, Some(0), "{diff}");
+    let changed: Vec<&str> = diff
+        .lines()
+        .filter(|line| line.starts_with("~ changed"))
+        .collect();
+    assert_eq!(changed.len(), 1, "{diff}");
+    assert!(changed[0].contains("Intake/today.txt"), "{diff}");
+    assert!(changed[0].contains("other values"), "{diff}");
+    assert!(!diff.contains("resaved.txt"), "{diff}");
+    for value in ["234-56-7890", "345-12-6789", "MRN-4417", "MRN-6631"] {
+        assert!(!diff.contains(value), "no value in the diff: {diff}");
+    }
+}
+
 #[test]
 fn moved_file_is_recognized_by_content() {
     let setup = Setup::new("");

@@ -11,7 +11,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use sweep_common::{
-    copy_share_folder, copy_share_subset, run, summary, tempdir, texts, write_config,
+    copy_share_folder, copy_share_subset, run, summary, tempdir, texts, visit_note, write_config,
+    write_file,
 };
 
 /// A PostgreSQL server on a free loopback port, stopped on drop.
@@ -346,17 +347,23 @@ fn sweeps_are_incremental_and_locked(server: &Server) {
     let jsonl = home.path().join("last.jsonl");
     let share = home.path().join("copy/share");
     copy_share_subset(&share);
+    let intake = write_file(
+        &share,
+        "Intake/today.txt",
+        &visit_note("234-56-7890", "MRN-4417"),
+        0o644,
+    );
     let config = write_config(home.path(), &[&share], Path::new(&server.url), &jsonl, "");
     let config_arg = config.to_str().unwrap();
     let first = run(home.path(), &["sweep", "-q", "--config", config_arg]);
     assert_eq!(first.status.code(), Some(1), "{:?}", texts(&first));
-    assert_eq!(summary(&jsonl)["items_read"], 13);
+    assert_eq!(summary(&jsonl)["items_read"], 14);
 
     let second = run(home.path(), &["sweep", "-q", "--config", config_arg]);
     assert_eq!(second.status.code(), Some(0), "{:?}", texts(&second));
     let second = summary(&jsonl);
     assert_eq!(second["items_read"], 0, "{second}");
-    assert_eq!(second["items_reused"], 15, "{second}");
+    assert_eq!(second["items_reused"], 16, "{second}");
 
     // Hold the advisory lock the way a running sweep does.
     let mut holder = server.client();
@@ -375,11 +382,21 @@ fn sweeps_are_incremental_and_locked(server: &Server) {
     );
     assert!(!stderr.contains("password"), "{stderr}");
     drop(holder);
+    // The same counts of another patient's values.
+    std::fs::write(&intake, visit_note("345-12-6789", "MRN-6631")).unwrap();
     let freed = run(home.path(), &["sweep", "-q", "--config", config_arg]);
     assert_eq!(freed.status.code(), Some(0), "{:?}", texts(&freed));
 
     let diff = run(home.path(), &["diff", "--db", &server.url]);
-    assert_eq!(diff.status.code(), Some(0), "{:?}", texts(&diff));
+    let (stdout, stderr) = texts(&diff);
+    assert_eq!(diff.status.code(), Some(0), "{stdout}{stderr}");
+    let changed: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.starts_with("~ changed"))
+        .collect();
+    assert_eq!(changed.len(), 1, "{stdout}");
+    assert!(changed[0].contains("Intake/today.txt"), "{stdout}");
+    assert!(changed[0].contains("other values"), "{stdout}");
 }
 
 /// Checks that a second sweep over unchanged mail copies the rows of the

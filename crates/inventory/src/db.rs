@@ -179,6 +179,22 @@ impl Database {
         }
     }
 
+    /// Returns the category and fingerprint of each finding of one item in
+    /// a scan, sorted, for telling whether its values changed.
+    pub fn fingerprints_of(
+        &mut self,
+        scan_id: &str,
+        location: &str,
+    ) -> Result<Vec<(phiscan_core::Category, String)>, StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(store) => {
+                let result = read::fingerprints_of(store.connection(), scan_id, location);
+                result.map_err(|err| self.read_error(err))
+            }
+            Backend::Postgres(store) => Ok(store.fingerprints_of(scan_id, location)?),
+        }
+    }
+
     /// Builds the incremental cache of a sweep from its earlier scans under
     /// the same rules. `summaries_suffice` is true when the scan's outputs
     /// besides the store need only the class, coverage and findings of an

@@ -16,7 +16,8 @@ pub enum ChangeKind {
     /// The item held identifiers and no longer does (or is gone).
     Lost,
     /// The item contains identifiers in both scans, with another class,
-    /// other categories or another number of findings.
+    /// other categories, another number of findings, or the same counts of
+    /// other values.
     Changed,
     /// The same content with identifiers is now at another location and
     /// gone from its old one.
@@ -62,6 +63,10 @@ pub struct ItemChange {
     pub old_coverage: Option<Coverage>,
     /// Coverage in the new scan; None when the item is gone.
     pub new_coverage: Option<Coverage>,
+    /// True when the item contains other identifier values than before with
+    /// the same class, categories and number of findings, such as a
+    /// patient list exported again for other patients.
+    pub other_values: bool,
     /// True when the item contains PHI now and did not before, or contains
     /// PHI with a kind of direct identifier it did not have: new unprotected
     /// PHI for a scheduler.
@@ -79,7 +84,14 @@ pub struct ScanDiff {
 impl ScanDiff {
     /// Compares the items of two scans by location; an item whose content
     /// disappeared from one location and appeared at another is a move.
-    pub fn compare(old: (&ScanInfo, &ScanData), new: (&ScanInfo, &ScanData)) -> ScanDiff {
+    /// `values_differ` is asked about an item with identifiers whose content
+    /// changed while its class, categories and number of findings stayed
+    /// the same, and returns true when its values changed.
+    pub fn compare<E>(
+        old: (&ScanInfo, &ScanData),
+        new: (&ScanInfo, &ScanData),
+        values_differ: &mut dyn FnMut(&ItemRecord, &ItemRecord) -> Result<bool, E>,
+    ) -> Result<ScanDiff, E> {
         let old_items: HashMap<&str, &ItemRecord> = old
             .1
             .items
@@ -96,7 +108,16 @@ impl ScanDiff {
         let mut changes: Vec<ItemChange> = Vec::new();
         for item in &new.1.items {
             let before = old_items.get(item.location.as_str()).copied();
-            if let Some(change) = compare_item(before, Some(item)) {
+            if let Some(mut change) = compare_item(before, Some(item)) {
+                if change.change == ChangeKind::Changed
+                    && let Some(before) = before
+                    && same_counts(before, item)
+                {
+                    if !values_differ(before, item)? {
+                        continue;
+                    }
+                    change.other_values = true;
+                }
                 changes.push(change);
             }
         }
@@ -116,11 +137,11 @@ impl ScanDiff {
             changes.push(change);
         }
         let changes = pair_moves(changes, &old_items, &new_items);
-        ScanDiff {
+        Ok(ScanDiff {
             old: old.0.clone(),
             new: new.0.clone(),
             changes,
-        }
+        })
     }
 
     /// Items that hold PHI now and did not before, moves excepted.
@@ -135,6 +156,12 @@ impl ScanDiff {
             .filter(|change| change.change == kind)
             .count()
     }
+}
+
+/// Returns true when both records have the same class, categories and
+/// number of findings.
+fn same_counts(old: &ItemRecord, new: &ItemRecord) -> bool {
+    old.class == new.class && old.categories == new.categories && old.findings == new.findings
 }
 
 fn has_identifiers(class: Class) -> bool {
@@ -183,11 +210,14 @@ fn compare_item(old: Option<&ItemRecord>, new: Option<&ItemRecord>) -> Option<It
         (true, false) => ChangeKind::Lost,
         (true, true) => {
             let (old, new) = (old?, new?);
-            let same = old.class == new.class
-                && old.categories == new.categories
-                && old.findings == new.findings;
-            match (same, unread) {
+            // Other content with the same counts may hold other values: the
+            // caller compares them.
+            let other_content = old.content_id.is_some()
+                && new.content_id.is_some()
+                && old.content_id != new.content_id;
+            match (same_counts(old, new), unread) {
                 (true, true) => ChangeKind::Incomplete,
+                (true, false) if other_content => ChangeKind::Changed,
                 (true, false) => return None,
                 (false, _) => ChangeKind::Changed,
             }
@@ -206,6 +236,7 @@ fn compare_item(old: Option<&ItemRecord>, new: Option<&ItemRecord>) -> Option<It
         new_findings: new.map_or(0, |item| item.findings),
         old_coverage: old.map(|item| item.coverage),
         new_coverage: new.map(|item| item.coverage),
+        other_values: false,
         new_phi: new_class.is_some_and(Class::is_phi)
             && (!old_class.is_some_and(Class::is_phi) || gained_identifier(old, new)),
     })
@@ -396,6 +427,7 @@ mod tests {
     use super::*;
     use phiscan_core::Coverage;
     use phiscan_core::records::Individuals;
+    use std::convert::Infallible;
 
     fn scan(id: &str) -> ScanInfo {
         ScanInfo {
@@ -436,6 +468,14 @@ mod tests {
         }
     }
 
+    /// Compares two scans whose items' values are the same wherever their
+    /// counts are.
+    fn compare(old: &ScanData, new: &ScanData) -> ScanDiff {
+        let same_values = &mut |_: &ItemRecord, _: &ItemRecord| Ok::<_, Infallible>(false);
+        let Ok(diff) = ScanDiff::compare((&scan("1"), old), (&scan("2"), new), same_values);
+        diff
+    }
+
     /// Returns each change's kind, location and former location.
     fn kinds_and_moves(diff: &ScanDiff) -> Vec<(ChangeKind, &str, Option<&str>)> {
         diff.changes
@@ -472,7 +512,7 @@ mod tests {
             ],
             ..ScanData::default()
         };
-        let diff = ScanDiff::compare((&scan("1"), &old), (&scan("2"), &new));
+        let diff = compare(&old, &new);
         let summary: Vec<(ChangeKind, &str)> = diff
             .changes
             .iter()
@@ -504,9 +544,9 @@ mod tests {
             items: vec![item.clone()],
             ..ScanData::default()
         };
-        let diff = ScanDiff::compare((&scan("1"), &data(&before)), (&scan("2"), &data(&after)));
+        let diff = compare(&data(&before), &data(&after));
         assert_eq!(diff.new_phi(), 1, "an SSN was added");
-        let diff = ScanDiff::compare((&scan("1"), &data(&before)), (&scan("2"), &data(&dated)));
+        let diff = compare(&data(&before), &data(&dated));
         assert_eq!(diff.new_phi(), 0, "a date is not a direct identifier");
     }
 
@@ -563,7 +603,7 @@ mod tests {
             ..ScanData::default()
         };
 
-        let diff = ScanDiff::compare((&scan("1"), &old), (&scan("2"), &new));
+        let diff = compare(&old, &new);
         assert_eq!(
             kinds_and_moves(&diff),
             vec![
@@ -603,12 +643,45 @@ mod tests {
             items: vec![partial],
             ..ScanData::default()
         };
-        let diff = ScanDiff::compare((&scan("1"), &old), (&scan("2"), &new));
+        let diff = compare(&old, &new);
         assert_eq!(
             kinds_and_moves(&diff),
             vec![(ChangeKind::Changed, "share/notes.docx", None)]
         );
         assert_eq!(diff.changes[0].new_coverage, Some(Coverage::Partial));
+    }
+
+    #[test]
+    fn same_counts_with_other_values_are_changed() {
+        let old = ScanData {
+            items: vec![
+                item("share/list.csv", Class::Phi, 2, "a"),
+                item("share/saved-again.txt", Class::Phi, 2, "b"),
+            ],
+            ..ScanData::default()
+        };
+        let new = ScanData {
+            items: vec![
+                item("share/list.csv", Class::Phi, 2, "a2"),
+                item("share/saved-again.txt", Class::Phi, 2, "b2"),
+            ],
+            ..ScanData::default()
+        };
+        let mut compared = Vec::new();
+        let mut values_differ = |before: &ItemRecord, _: &ItemRecord| {
+            compared.push(before.location.clone());
+            Ok::<_, Infallible>(before.location == "share/list.csv")
+        };
+        let Ok(diff) =
+            ScanDiff::compare((&scan("1"), &old), (&scan("2"), &new), &mut values_differ);
+
+        assert_eq!(compared, vec!["share/list.csv", "share/saved-again.txt"]);
+        assert_eq!(
+            kinds_and_moves(&diff),
+            vec![(ChangeKind::Changed, "share/list.csv", None)]
+        );
+        assert!(diff.changes[0].other_values);
+        assert_eq!(diff.new_phi(), 0, "the same kinds of identifier");
     }
 
     #[test]
@@ -644,7 +717,7 @@ mod tests {
             ],
             ..ScanData::default()
         };
-        let diff = ScanDiff::compare((&scan("1"), &old), (&scan("2"), &new));
+        let diff = compare(&old, &new);
         let summary = kinds_and_moves(&diff);
         assert_eq!(
             summary,
@@ -699,7 +772,7 @@ mod tests {
             ],
             ..ScanData::default()
         };
-        let diff = ScanDiff::compare((&scan("1"), &old), (&scan("2"), &new));
+        let diff = compare(&old, &new);
         let summary = kinds_and_moves(&diff);
         assert_eq!(
             summary,

@@ -522,6 +522,28 @@ impl PgStore {
         Ok(rows.iter().map(scan_from_row).collect())
     }
 
+    /// Returns the category and fingerprint of each finding of one item in
+    /// a scan, sorted, wherever the scan keeps them.
+    pub fn fingerprints_of(
+        &mut self,
+        scan_id: &str,
+        location: &str,
+    ) -> Result<Vec<(Category, String)>, PgError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT category, fingerprint FROM all_findings WHERE scan_id = $1 AND location = $2",
+                &[&scan_id, &location],
+            )
+            .map_err(|err| self.query_error(err))?;
+        let mut fingerprints: Vec<(Category, String)> = rows
+            .iter()
+            .map(|row| (parse_category(row.get(0)), row.get(1)))
+            .collect();
+        fingerprints.sort_unstable();
+        Ok(fingerprints)
+    }
+
     /// Loads the items, person fingerprints and flows of one scan.
     pub fn scan_data(&mut self, scan_id: &str) -> Result<ScanData, PgError> {
         let rows = self

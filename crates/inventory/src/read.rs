@@ -6,7 +6,7 @@ use crate::ranges::RangeSet;
 use phiscan_core::location::MEMBER_SEPARATOR;
 use phiscan_core::records::{FindingRecord, FlowRecord, Individuals, ItemMeta, ItemRecord};
 use phiscan_core::{Category, Class, Coverage};
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::collections::HashMap;
 
 /// Item columns in the order [`item_from_row`] reads them.
@@ -225,6 +225,63 @@ pub(crate) fn findings_of(
         findings.extend(block);
     }
     Ok(findings)
+}
+
+/// Returns the category and fingerprint of each finding of one item in a
+/// scan, sorted. The findings may be the scan's own rows, a reference to an
+/// earlier scan's row, or a range of unchanged rows of an earlier scan.
+pub(crate) fn fingerprints_of(
+    connection: &Connection,
+    scan_id: &str,
+    location: &str,
+) -> rusqlite::Result<Vec<(Category, String)>> {
+    let Some((origin, origin_location)) = origin_of(connection, scan_id, location)? else {
+        return Ok(Vec::new());
+    };
+    let mut fingerprints: Vec<(Category, String)> =
+        findings_of(connection, &origin, &origin_location)?
+            .into_iter()
+            .map(|finding| (finding.category, finding.fingerprint))
+            .collect();
+    fingerprints.sort_unstable();
+    Ok(fingerprints)
+}
+
+/// Returns the scan and location whose rows hold an item's findings, or
+/// None when the scan has no such item.
+fn origin_of(
+    connection: &Connection,
+    scan_id: &str,
+    location: &str,
+) -> rusqlite::Result<Option<(String, String)>> {
+    let own = connection
+        .prepare_cached("SELECT 1 FROM items WHERE scan_id = ?1 AND location = ?2")?
+        .exists(params![scan_id, location])?;
+    if own {
+        return Ok(Some((scan_id.to_string(), location.to_string())));
+    }
+    let reference = connection
+        .prepare_cached(
+            "SELECT origin_scan, origin_location FROM reused_items WHERE scan_id = ?1 AND location = ?2",
+        )?
+        .query_row(params![scan_id, location], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    if reference.is_some() {
+        return Ok(reference);
+    }
+    let mut ordinal_of = connection
+        .prepare_cached("SELECT ordinal FROM items WHERE scan_id = ?1 AND location = ?2")?;
+    for (origin, ranges) in unchanged_ranges(connection, scan_id)? {
+        let ordinal: Option<i64> = ordinal_of
+            .query_row(params![origin, location], |row| row.get(0))
+            .optional()?;
+        if ordinal.is_some_and(|ordinal| ranges.contains(ordinal as u64)) {
+            return Ok(Some((origin, location.to_string())));
+        }
+    }
+    Ok(None)
 }
 
 /// Returns true when an item's findings include a name that did not count a
