@@ -101,12 +101,14 @@ impl SweepLock {
     }
 }
 
+/// Formats the current time as `2026-03-14T02:00:01Z`, for the lock note
+/// that shows a waiting sweep since when the lock is held.
 fn time_now_rfc3339() -> String {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs())
-        .unwrap_or(0);
-    format!("unix time {seconds}")
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    time::OffsetDateTime::now_utc()
+        .format(&format)
+        .unwrap_or_else(|_| "an unknown time".to_string())
 }
 
 #[cfg(test)]
