@@ -17,7 +17,7 @@ use std::path::PathBuf;
 pub struct DiffCommand {
     /// The older scan id (or unique prefix). Default: the complete scan of
     /// the same sweep (or the same roots) before NEW.
-    #[arg(value_name = "OLD", requires = "new")]
+    #[arg(value_name = "OLD")]
     pub old: Option<String>,
 
     /// The newer scan id (or unique prefix). Default: the newest complete scan.
@@ -32,6 +32,11 @@ pub struct DiffCommand {
     /// Print the changes as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// Replace file and folder names below the scanned roots with numbered
+    /// placeholders, because names can hold patient names.
+    #[arg(long)]
+    pub mask_paths: bool,
 }
 
 pub fn run(command: DiffCommand) -> Result<u8> {
@@ -42,6 +47,7 @@ pub fn run(command: DiffCommand) -> Result<u8> {
     let mut database = Database::open_existing(&StoreTarget::parse(&path))?;
     let (old, new) = match (&command.old, &command.new) {
         (Some(old), Some(new)) => (database.scan(old)?, database.scan(new)?),
+        (Some(old), None) => (database.scan(old)?, database.latest_scan()?),
         _ => {
             let new = database.latest_scan()?;
             let Some(old) = previous_scan(&database.scans()?, &new) else {
@@ -54,7 +60,16 @@ pub fn run(command: DiffCommand) -> Result<u8> {
             (old, new)
         }
     };
-    let diff = compare(&mut database, &old, &new)?;
+    if old.started > new.started {
+        eprintln!(
+            "phiscan: note: scan {} started after scan {}, so gained and lost read backwards; give the older scan first",
+            old.id, new.id
+        );
+    }
+    let mut diff = compare(&mut database, &old, &new)?;
+    if command.mask_paths {
+        mask_paths(&mut diff);
+    }
     print_diff(&diff, command.json)?;
     Ok(status(&diff))
 }
@@ -80,6 +95,24 @@ pub fn compare(database: &mut Database, old: &ScanInfo, new: &ScanInfo) -> Resul
         (new, &new_data),
         &mut values_differ,
     )?)
+}
+
+/// Replaces names below both scans' roots in the changed locations.
+fn mask_paths(diff: &mut ScanDiff) {
+    let roots: Vec<String> = diff
+        .old
+        .roots
+        .iter()
+        .chain(&diff.new.roots)
+        .cloned()
+        .collect();
+    let mut masker = phiscan_report::PathMasker::new(&roots);
+    for change in &mut diff.changes {
+        change.location = masker.mask(&change.location);
+        if let Some(from) = &change.moved_from {
+            change.moved_from = Some(masker.mask(from));
+        }
+    }
 }
 
 /// Returns the complete scan before `new` of the same sweep, or of the same
@@ -130,14 +163,21 @@ pub fn print_diff(diff: &ScanDiff, json: bool) -> Result<()> {
             phiscan_inventory::ChangeKind::Moved => '>',
             phiscan_inventory::ChangeKind::Incomplete => '!',
         };
-        // A member missing because its container was not read whole is
-        // not known to be absent.
-        let missing = if change.change == phiscan_inventory::ChangeKind::Incomplete {
+        let class = |class: Option<phiscan_core::Class>| class.map_or("absent", |c| c.as_str());
+        // An item whose content was not read at all has no class to show,
+        // and neither has a member missing because its container was not
+        // read: neither is known to be clean or absent.
+        let read_nothing = matches!(
+            change.new_coverage,
+            Some(Coverage::Encrypted | Coverage::Unsupported | Coverage::Error | Coverage::Skipped)
+        );
+        let new_class = if change.change == phiscan_inventory::ChangeKind::Incomplete
+            && (change.new_class.is_none() || read_nothing)
+        {
             "not read"
         } else {
-            "absent"
+            class(change.new_class)
         };
-        let class = |class: Option<phiscan_core::Class>| class.map_or(missing, |c| c.as_str());
         // A changed item lists the categories it gained and lost. A gained
         // or lost item lists those it contains.
         let categories: Vec<String> = if change.change == phiscan_inventory::ChangeKind::Changed {
@@ -165,7 +205,7 @@ pub fn print_diff(diff: &ScanDiff, json: bool) -> Result<()> {
             change.change.as_str(),
             sanitize_for_terminal(&change.location),
             class(change.old_class),
-            class(change.new_class),
+            new_class,
             change.old_findings,
             change.new_findings,
         );

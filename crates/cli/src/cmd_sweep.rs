@@ -32,6 +32,11 @@ pub struct SweepCommand {
     /// Print only errors and the summary.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Sweep a target folder that is empty although the last complete
+    /// sweep recorded files in it, because it was emptied on purpose.
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 /// The sweep configuration file. Relative paths are taken from the folder
@@ -296,6 +301,9 @@ pub fn run(command: SweepCommand) -> Result<u8> {
 
     // Resume: an interrupted sweep newer than the last complete one.
     let scans = database.scans()?;
+    if !command.allow_empty {
+        check_targets_not_emptied(&mut database, &scans, &name, &config.targets)?;
+    }
     let resumed = interrupted_sweep(&scans, &name);
     // Without a JSON Lines output, the other outputs (the store and the
     // summary on the terminal) need only the class, coverage and findings
@@ -393,8 +401,13 @@ pub fn run(command: SweepCommand) -> Result<u8> {
         let others = summary
             .items
             .saturating_sub(summary.items_read + summary.items_reused);
+        let items = if summary.items_read == 1 {
+            "item"
+        } else {
+            "items"
+        };
         println!(
-            "  incremental:       {} items read, {} reused from earlier sweeps, {others} neither (folders, items that could not be opened)",
+            "  incremental:       {} {items} read, {} reused from earlier sweeps, {others} neither (folders, items that could not be opened)",
             summary.items_read, summary.items_reused
         );
     }
@@ -408,6 +421,35 @@ pub fn run(command: SweepCommand) -> Result<u8> {
 }
 
 /// Returns the newest scan of the sweep when it did not complete.
+/// Rejects a target folder that is empty when the last complete sweep
+/// recorded files in it. An unmounted share looks like that, and recording
+/// it would list every file as lost, then as new PHI when the share is back.
+fn check_targets_not_emptied(
+    database: &mut Database,
+    scans: &[ScanInfo],
+    name: &str,
+    targets: &[PathBuf],
+) -> Result<()> {
+    let Some(last) = scans
+        .iter()
+        .rev()
+        .find(|scan| scan.sweep.as_deref() == Some(name) && scan.complete)
+    else {
+        return Ok(());
+    };
+    for target in targets {
+        let empty = std::fs::read_dir(target).is_ok_and(|mut entries| entries.next().is_none());
+        if empty && database.has_items_under(&last.id, target)? {
+            bail!(
+                "sweep target {} is an empty folder, but the last complete sweep (started {}) recorded files in it; check that the share is mounted and reachable, or run the sweep once with --allow-empty if the folder was emptied on purpose",
+                target.display(),
+                last.started
+            );
+        }
+    }
+    Ok(())
+}
+
 fn interrupted_sweep(scans: &[ScanInfo], name: &str) -> Option<ScanInfo> {
     scans
         .iter()

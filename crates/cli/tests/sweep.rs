@@ -609,6 +609,100 @@ fn same_counts_of_other_values_are_changed() {
     }
 }
 
+/// An empty target that held files in the last sweep looks like an
+/// unmounted share: the sweep stops before recording it, and the next sweep
+/// with the share back reads nothing again.
+#[test]
+fn emptied_target_is_rejected_unless_allowed() {
+    let setup = Setup::new("");
+    assert_eq!(setup.sweep().0, Some(1));
+    let parked = setup.home.path().join("parked");
+    std::fs::rename(&setup.share, &parked).unwrap();
+    std::fs::create_dir(&setup.share).unwrap();
+
+    let (status, _, stdout, stderr) = setup.sweep();
+    assert_eq!(status, Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("is an empty folder"), "{stderr}");
+    assert!(stderr.contains("--allow-empty"), "{stderr}");
+    let connection = rusqlite::Connection::open(&setup.store).unwrap();
+    let scans: i64 = connection
+        .query_row("SELECT count(*) FROM scans", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(scans, 1, "the empty sweep is not recorded");
+
+    std::fs::remove_dir(&setup.share).unwrap();
+    std::fs::rename(&parked, &setup.share).unwrap();
+    let (status, summary, stdout, stderr) = setup.sweep();
+    assert_eq!(status, Some(0), "{stdout}{stderr}");
+    assert_eq!(summary["items_read"], 0, "{summary}");
+
+    // The last sweep recorded the files as unchanged rows of the first.
+    std::fs::remove_dir_all(&setup.share).unwrap();
+    std::fs::create_dir(&setup.share).unwrap();
+    assert_eq!(setup.sweep().0, Some(2));
+    let output = run(
+        setup.home.path(),
+        &[
+            "sweep",
+            "-q",
+            "--allow-empty",
+            "--config",
+            setup.config.to_str().unwrap(),
+        ],
+    );
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+    let (_, diff) = setup.diff();
+    assert!(diff.contains(" lost, "), "{diff}");
+    assert!(
+        diff.lines().any(|line| line.starts_with("- lost")),
+        "{diff}"
+    );
+}
+
+/// `--mask-paths` hides a patient's name in a folder name, in text and JSON,
+/// and OLD alone is compared with the newest scan.
+#[test]
+fn diff_masks_paths_and_takes_old_alone() {
+    let setup = Setup::new("");
+    assert_eq!(setup.sweep().0, Some(1));
+    write_file(
+        &setup.share,
+        "Patients/Quinlan, Theodora/intake.txt",
+        &visit_note("234-56-7890", "MRN-4417"),
+        0o644,
+    );
+    assert_eq!(setup.sweep().0, Some(1));
+    let connection = rusqlite::Connection::open(&setup.store).unwrap();
+    let first: String = connection
+        .query_row(
+            "SELECT id FROM scans ORDER BY started, rowid LIMIT 1",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+
+    let store = setup.store.to_str().unwrap();
+    let plain = run(setup.home.path(), &["diff", &first[..8], "--db", store]);
+    let (stdout, stderr) = texts(&plain);
+    assert_eq!(plain.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("Quinlan"), "{stdout}");
+
+    for extra in [&[][..], &["--json"][..]] {
+        let mut args = vec!["diff", &first[..8], "--db", store, "--mask-paths"];
+        args.extend_from_slice(extra);
+        let masked = run(setup.home.path(), &args);
+        let (stdout, stderr) = texts(&masked);
+        assert_eq!(masked.status.code(), Some(1), "{stdout}{stderr}");
+        assert!(
+            stdout.contains("intake") || stdout.contains("file-"),
+            "{stdout}"
+        );
+        assert!(!stdout.contains("Quinlan"), "{stdout}");
+        assert!(!stdout.contains("Theodora"), "{stdout}");
+    }
+}
+
 #[test]
 fn moved_file_is_recognized_by_content() {
     let setup = Setup::new("");
@@ -921,9 +1015,10 @@ fn interrupted_sweep_is_incomplete_and_resumes() {
         assert!(Instant::now() < deadline, "no item was committed in time");
         std::thread::sleep(Duration::from_millis(20));
     }
-    // What Ctrl-C sends.
+    // What systemd and `kill` send to stop a process. Ctrl-C's SIGINT goes
+    // to the same handler.
     let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());

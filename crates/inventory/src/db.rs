@@ -179,6 +179,18 @@ impl Database {
         }
     }
 
+    /// Returns true when a scan recorded a file below `folder`.
+    pub fn has_items_under(&mut self, scan_id: &str, folder: &Path) -> Result<bool, StoreError> {
+        let folder = folder.to_string_lossy();
+        match &mut self.backend {
+            Backend::Sqlite(store) => {
+                let result = read::has_items_under(store.connection(), scan_id, &folder);
+                result.map_err(|err| self.read_error(err))
+            }
+            Backend::Postgres(store) => Ok(store.has_items_under(scan_id, &folder)?),
+        }
+    }
+
     /// Returns the category and fingerprint of each finding of one item in
     /// a scan, sorted, for telling whether its values changed.
     pub fn fingerprints_of(

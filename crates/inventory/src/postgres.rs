@@ -522,6 +522,19 @@ impl PgStore {
         Ok(rows.iter().map(scan_from_row).collect())
     }
 
+    /// Returns true when a scan recorded a file below `folder`.
+    pub fn has_items_under(&mut self, scan_id: &str, folder: &str) -> Result<bool, PgError> {
+        let (low, high) = crate::read::below(folder);
+        let rows = self
+            .client
+            .query(
+                "SELECT 1 FROM all_items WHERE scan_id = $1 AND path > $2 AND path < $3 LIMIT 1",
+                &[&scan_id, &low, &high],
+            )
+            .map_err(|err| self.query_error(err))?;
+        Ok(!rows.is_empty())
+    }
+
     /// Returns the category and fingerprint of each finding of one item in
     /// a scan, sorted, wherever the scan keeps them.
     pub fn fingerprints_of(

@@ -247,6 +247,48 @@ pub(crate) fn fingerprints_of(
     Ok(fingerprints)
 }
 
+/// Returns true when a scan recorded a file below `folder`, in its own rows,
+/// in references to earlier rows, or in ranges of unchanged earlier rows.
+pub(crate) fn has_items_under(
+    connection: &Connection,
+    scan_id: &str,
+    folder: &str,
+) -> rusqlite::Result<bool> {
+    // Paths below the folder sort between "folder/" and "folder0", because
+    // '0' follows '/'.
+    let (low, high) = below(folder);
+    for table in ["items", "reused_items"] {
+        let found = connection
+            .prepare_cached(&format!(
+                "SELECT 1 FROM {table} WHERE scan_id = ?1 AND path > ?2 AND path < ?3 LIMIT 1"
+            ))?
+            .exists(params![scan_id, low, high])?;
+        if found {
+            return Ok(true);
+        }
+    }
+    let mut ordinals = connection.prepare_cached(
+        "SELECT ordinal FROM items WHERE scan_id = ?1 AND path > ?2 AND path < ?3",
+    )?;
+    for (origin, ranges) in unchanged_ranges(connection, scan_id)? {
+        let mut rows = ordinals.query(params![origin, low, high])?;
+        while let Some(row) = rows.next()? {
+            if ranges.contains(row.get::<_, i64>(0)? as u64) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Returns the bounds between which the paths below `folder` sort.
+pub(crate) fn below(folder: &str) -> (String, String) {
+    let folder = folder.trim_end_matches(['/', std::path::MAIN_SEPARATOR]);
+    let separator = std::path::MAIN_SEPARATOR;
+    let after = char::from_u32(separator as u32 + 1).unwrap_or(separator);
+    (format!("{folder}{separator}"), format!("{folder}{after}"))
+}
+
 /// Returns the scan and location whose rows hold an item's findings, or
 /// None when the scan has no such item.
 fn origin_of(
