@@ -221,6 +221,43 @@ fn trace_log_lists_items_without_values() {
 /// A sheet whose first row is data gives that row as column headers. The
 /// values in them are masked in every locator, and a true header row stays
 /// as it is.
+/// A lab export names the test in one column and its result in another:
+/// the test name under a test header is health information, so the rows
+/// with a patient are PHI. A test name under another header is not.
+#[test]
+fn lab_test_column_makes_rows_phi() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("labs.csv"),
+        "Patient,MRN,Test,Result\n\
+         Oswald Fairbanks,MRN-4417,Hemoglobin A1c,7.2%\n\
+         Delphine Marchetti,MRN-5520,LDL cholesterol,162 mg/dL\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("supplies.csv"),
+        "Item,Count\nsodium chloride wipes,40\nglucose meter strips,12\n",
+    )
+    .unwrap();
+    let result = scan(dir.path(), home.path(), &[".", "--no-db", "--quiet"]);
+    assert_eq!(result.status, Some(1), "{}", result.stderr);
+
+    let labs: Vec<&Value> = result
+        .findings_at("./labs.csv")
+        .filter(|finding| finding["category"] == "lab")
+        .collect();
+    assert_eq!(labs.len(), 2, "{:?}", result.findings);
+    assert!(labs.iter().all(|finding| finding["rule"] == "lab.test"));
+    assert_eq!(result.item("./labs.csv").unwrap()["class"], "phi");
+    assert_eq!(
+        result.findings_at("./supplies.csv").count(),
+        0,
+        "{:?}",
+        result.findings
+    );
+}
+
 #[test]
 fn headers_from_data_rows_are_masked() {
     let dir = tempfile::tempdir().unwrap();

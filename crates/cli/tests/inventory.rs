@@ -120,7 +120,7 @@ fn fixture_figures_per_folder() {
             0,
             0,
             &["date", "phone", "mrn"],
-            &["diagnosis"],
+            &["diagnosis", "lab"],
             (1, 1),
         ),
         (
