@@ -90,11 +90,31 @@ pub fn compare(database: &mut Database, old: &ScanInfo, new: &ScanInfo) -> Resul
         let new_values = database.fingerprints_of(&new.id, &after.location)?;
         Ok::<_, phiscan_inventory::StoreError>(old_values != new_values)
     };
-    Ok(ScanDiff::compare(
-        (old, &old_data),
-        (new, &new_data),
-        &mut values_differ,
-    )?)
+    let mut diff = ScanDiff::compare((old, &old_data), (new, &new_data), &mut values_differ)?;
+
+    // Scans before `old` of the same sweep or roots, newest first: where an
+    // item that `old` could not read was last read whole.
+    let scans = database.scans()?;
+    let earlier: Vec<&ScanInfo> = scans
+        .iter()
+        .take_while(|scan| scan.id != old.id)
+        .filter(|scan| match &new.sweep {
+            Some(sweep) => scan.sweep.as_ref() == Some(sweep),
+            None => scan.sweep.is_none() && scan.roots == new.roots,
+        })
+        .collect();
+    let mut read_whole = |location: &str| {
+        for scan in earlier.iter().rev() {
+            if let Some(item) = database.own_item(&scan.id, location)?
+                && item.coverage == Coverage::Complete
+            {
+                return Ok::<_, phiscan_inventory::StoreError>(Some((scan.id.clone(), item)));
+            }
+        }
+        Ok(None)
+    };
+    diff.judge_unread(&mut read_whole)?;
+    Ok(diff)
 }
 
 /// Replaces names below both scans' roots in the changed locations.
@@ -224,6 +244,9 @@ pub fn print_diff(diff: &ScanDiff, json: bool) -> Result<()> {
         }
         if change.other_values {
             line.push_str("; other values");
+        }
+        if let Some(scan) = &change.known_from {
+            line.push_str(&format!("; last read whole in scan {scan}"));
         }
         line.push(')');
         if let Some(from) = &change.moved_from {

@@ -558,6 +558,59 @@ fn damaged_archive_is_incomplete_in_diff() {
 /// A note rewritten for another patient keeps its class and counts: the
 /// diff lists it as changed with other values. A note saved again with the
 /// same values is not listed.
+/// A damaged archive restored from a backup brings back PHI that the last
+/// sweep to read it whole had found: no new PHI. The same archive restored
+/// with an SSN added is new PHI.
+#[test]
+fn restored_archive_is_not_new_phi() {
+    let setup = Setup::new("");
+    let archive = setup.share.join("Exports/records.zip");
+    std::fs::create_dir_all(archive.parent().unwrap()).unwrap();
+    let zip_with = |text: &str| {
+        let mut writer = zip::ZipWriter::new(std::fs::File::create(&archive).unwrap());
+        writer
+            .start_file("visit.txt", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut writer, text.as_bytes()).unwrap();
+        writer.finish().unwrap();
+    };
+    let note = "PROGRESS NOTE\nPatient: Maria Alvarez\nMRN: MRN-4417\nAssessment: type 2 diabetes mellitus (E11.9).\n";
+    zip_with(note);
+    let original = std::fs::read(&archive).unwrap();
+    assert_eq!(setup.sweep().0, Some(1));
+
+    std::fs::write(&archive, &original[..original.len() / 2]).unwrap();
+    assert_eq!(setup.sweep().0, Some(0));
+
+    std::fs::write(&archive, &original).unwrap();
+    let (status, _, stdout, stderr) = setup.sweep();
+    assert_eq!(
+        status,
+        Some(0),
+        "PHI known before the damage: {stdout}{stderr}"
+    );
+    let (status, diff) = setup.diff();
+    assert_eq!(status, Some(0), "{diff}");
+    let gained: Vec<&str> = diff
+        .lines()
+        .filter(|line| line.starts_with("+ gained"))
+        .collect();
+    assert_eq!(gained.len(), 1, "{diff}");
+    assert!(gained[0].contains("records.zip!"), "{diff}");
+    assert!(gained[0].contains("coverage error -> complete"), "{diff}");
+    assert!(gained[0].contains("last read whole in scan"), "{diff}");
+
+    std::fs::write(&archive, &original[..original.len() / 2]).unwrap();
+    assert_eq!(setup.sweep().0, Some(0));
+    zip_with(&format!("{note}SSN: 234-56-7890\n"));
+    let (status, _, stdout, stderr) = setup.sweep();
+    assert_eq!(
+        status,
+        Some(1),
+        "an SSN that no read found before: {stdout}{stderr}"
+    );
+}
+
 #[test]
 fn same_counts_of_other_values_are_changed() {
     let setup = Setup::new("");

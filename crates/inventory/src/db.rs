@@ -179,6 +179,22 @@ impl Database {
         }
     }
 
+    /// Returns the item row a scan wrote itself at `location`, if any: the
+    /// row of the scan that read the item, not a reference to it.
+    pub fn own_item(
+        &mut self,
+        scan_id: &str,
+        location: &str,
+    ) -> Result<Option<phiscan_core::records::ItemRecord>, StoreError> {
+        match &mut self.backend {
+            Backend::Sqlite(store) => {
+                let result = read::own_item(store.connection(), scan_id, location);
+                result.map_err(|err| self.read_error(err))
+            }
+            Backend::Postgres(store) => Ok(store.own_item(scan_id, location)?),
+        }
+    }
+
     /// Returns true when a scan recorded a file below `folder`.
     pub fn has_items_under(&mut self, scan_id: &str, folder: &Path) -> Result<bool, StoreError> {
         let folder = folder.to_string_lossy();

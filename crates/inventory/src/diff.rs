@@ -63,6 +63,10 @@ pub struct ItemChange {
     pub old_coverage: Option<Coverage>,
     /// Coverage in the new scan; None when the item is gone.
     pub new_coverage: Option<Coverage>,
+    /// The scan that last read the item whole, when the older scan could not
+    /// read it whole: new PHI is judged against that scan's record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known_from: Option<String>,
     /// True when the item contains other identifier values than before with
     /// the same class, categories and number of findings, such as a
     /// patient list exported again for other patients.
@@ -72,6 +76,9 @@ pub struct ItemChange {
     /// PHI for a scheduler.
     pub new_phi: bool,
 }
+
+/// The id of a scan that read an item whole, and its record there.
+pub type WholeRead = (String, ItemRecord);
 
 /// The changes between two scans.
 #[derive(Clone, Debug, Serialize)]
@@ -109,6 +116,13 @@ impl ScanDiff {
         for item in &new.1.items {
             let before = old_items.get(item.location.as_str()).copied();
             if let Some(mut change) = compare_item(before, Some(item)) {
+                // A member that is new because its container could not be
+                // read whole before may not be new at all.
+                if before.is_none()
+                    && let Some(container) = unread_container(item, &new_items, &old_items)
+                {
+                    change.old_coverage = Some(container.coverage);
+                }
                 if change.change == ChangeKind::Changed
                     && let Some(before) = before
                     && same_counts(before, item)
@@ -144,6 +158,34 @@ impl ScanDiff {
         })
     }
 
+    /// Judges new PHI again for items the older scan could not read whole,
+    /// against the last earlier record that read them whole, which
+    /// `read_whole` returns with its scan id. A file restored from a backup
+    /// after damage then raises no alarm for PHI that was known before.
+    pub fn judge_unread<E>(
+        &mut self,
+        read_whole: &mut dyn FnMut(&str) -> Result<Option<WholeRead>, E>,
+    ) -> Result<(), E> {
+        for change in &mut self.changes {
+            let unread_before = change
+                .old_coverage
+                .is_some_and(|coverage| coverage != Coverage::Complete);
+            if !change.new_phi || !unread_before {
+                continue;
+            }
+            let Some((scan, earlier)) = read_whole(&change.location)? else {
+                continue;
+            };
+            change.new_phi = !earlier.class.is_phi()
+                || change.new_categories.iter().any(|category| {
+                    category.default_role() == Role::Direct
+                        && !earlier.categories.contains(category)
+                });
+            change.known_from = Some(scan);
+        }
+        Ok(())
+    }
+
     /// Items that hold PHI now and did not before, moves excepted.
     pub fn new_phi(&self) -> usize {
         self.changes.iter().filter(|change| change.new_phi).count()
@@ -168,20 +210,20 @@ fn has_identifiers(class: Class) -> bool {
     matches!(class, Class::Phi | Class::PhiLikely | Class::Pii)
 }
 
-/// Returns the container of `item` in the new scan when it was not read
-/// whole there, looking through the item's containers in the old scan
-/// from the nearest.
+/// Returns the container of `item` in the other scan when it was not read
+/// whole there, looking through the item's containers in its own scan from
+/// the nearest.
 fn unread_container<'a>(
     item: &ItemRecord,
-    old_items: &HashMap<&str, &ItemRecord>,
-    new_items: &HashMap<&str, &'a ItemRecord>,
+    own_side: &HashMap<&str, &ItemRecord>,
+    other_side: &HashMap<&str, &'a ItemRecord>,
 ) -> Option<&'a ItemRecord> {
     let mut parent = item.parent.as_deref();
     while let Some(location) = parent {
-        if let Some(container) = new_items.get(location) {
+        if let Some(container) = other_side.get(location) {
             return (container.coverage != Coverage::Complete).then_some(*container);
         }
-        parent = old_items
+        parent = own_side
             .get(location)
             .and_then(|container| container.parent.as_deref());
     }
@@ -237,6 +279,7 @@ fn compare_item(old: Option<&ItemRecord>, new: Option<&ItemRecord>) -> Option<It
         old_coverage: old.map(|item| item.coverage),
         new_coverage: new.map(|item| item.coverage),
         other_values: false,
+        known_from: None,
         new_phi: new_class.is_some_and(Class::is_phi)
             && (!old_class.is_some_and(Class::is_phi) || gained_identifier(old, new)),
     })

@@ -522,6 +522,22 @@ impl PgStore {
         Ok(rows.iter().map(scan_from_row).collect())
     }
 
+    /// Returns the item row a scan wrote itself at `location`, if any.
+    pub fn own_item(
+        &mut self,
+        scan_id: &str,
+        location: &str,
+    ) -> Result<Option<ItemRecord>, PgError> {
+        let rows = self
+            .client
+            .query(
+                &format!("SELECT {ITEM_COLUMNS} FROM items WHERE scan_id = $1 AND location = $2"),
+                &[&scan_id, &location],
+            )
+            .map_err(|err| self.query_error(err))?;
+        Ok(rows.first().map(item_from_row))
+    }
+
     /// Returns true when a scan recorded a file below `folder`.
     pub fn has_items_under(&mut self, scan_id: &str, folder: &str) -> Result<bool, PgError> {
         let (low, high) = crate::read::below(folder);

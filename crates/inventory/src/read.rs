@@ -247,6 +247,20 @@ pub(crate) fn fingerprints_of(
     Ok(fingerprints)
 }
 
+/// Returns the item row a scan wrote itself at `location`, if any.
+pub(crate) fn own_item(
+    connection: &Connection,
+    scan_id: &str,
+    location: &str,
+) -> rusqlite::Result<Option<ItemRecord>> {
+    connection
+        .prepare_cached(&format!(
+            "SELECT {ITEM_COLUMNS} FROM items WHERE scan_id = ?1 AND location = ?2"
+        ))?
+        .query_row(params![scan_id, location], item_from_row)
+        .optional()
+}
+
 /// Returns true when a scan recorded a file below `folder`, in its own rows,
 /// in references to earlier rows, or in ranges of unchanged earlier rows.
 pub(crate) fn has_items_under(
