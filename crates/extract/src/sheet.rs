@@ -736,6 +736,14 @@ fn defined_names(writer: &mut SheetWriter<'_, '_>, defined: &[(String, String)])
     Flow::Continue
 }
 
+fn encrypted_xls(format: Format, method: &str) -> Outcome {
+    Outcome::with(
+        format,
+        Coverage::Encrypted,
+        format!("password-protected .xls workbook ({method}); content not examined"),
+    )
+}
+
 /// Extracts a legacy .xls workbook (BIFF5 or BIFF8) from an OLE2 file.
 pub fn extract_xls(bytes: &[u8], limits: &Limits, sink: &mut dyn crate::Sink) -> Outcome {
     let format = Format::Ole2;
@@ -744,7 +752,10 @@ pub fn extract_xls(bytes: &[u8], limits: &Limits, sink: &mut dyn crate::Sink) ->
     // sheet's whole bounding box, so a few far-apart cells could cost
     // gigabytes. NOTE: the budget of four times the cell limit (about 640 MB
     // at calamine's 32 bytes per cell with the default limit) is an estimate.
-    let span = biff::cell_span(bytes, limits);
+    let span = match biff::cell_span(bytes, limits) {
+        Ok(span) => span,
+        Err(method) => return encrypted_xls(format, method),
+    };
     let budget = limits.max_cells.saturating_mul(4);
     if span > budget {
         let claimed = match span {
@@ -768,11 +779,7 @@ pub fn extract_xls(bytes: &[u8], limits: &Limits, sink: &mut dyn crate::Sink) ->
     let mut workbook: calamine::Xls<_> = match opened {
         Ok(workbook) => workbook,
         Err(calamine::XlsError::Password) => {
-            return Outcome::with(
-                format,
-                Coverage::Encrypted,
-                "password-protected .xls workbook (BIFF FILEPASS, RC4 or XOR obfuscation); not examined",
-            );
+            return encrypted_xls(format, "XOR obfuscation or RC4, weak legacy ciphers");
         }
         Err(err) => {
             return Outcome::with(

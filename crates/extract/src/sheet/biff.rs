@@ -85,29 +85,34 @@ pub fn read_extras(bytes: &[u8], limits: &Limits) -> Extras {
 /// spans columns from its first to its last field.
 const CELL_RECORDS: [u16; 7] = [0x0203, 0x0204, 0x00D6, 0x0205, 0x0006, 0x027E, 0x00FD];
 const DIMENSIONS: u16 = 0x0200;
+/// Marks a workbook as password-protected: the data of every record after
+/// it is encrypted, while the record headers stay readable.
+const FILEPASS: u16 = 0x002F;
 
 /// Returns how many cells calamine would hold for a workbook: the sum over
 /// sheets of the bounding box of their cells, which calamine allocates in
 /// full for every sheet when it opens the file. Returns `u64::MAX` when a
 /// DIMENSIONS record claims more rows or columns than an .xls can have,
-/// because calamine reserves memory for the claimed range.
-pub fn cell_span(bytes: &[u8], limits: &Limits) -> u64 {
+/// because calamine reserves memory for the claimed range. Returns the name
+/// of the cipher as the error for a password-protected workbook: the data
+/// of its records after FILEPASS is encrypted, so their sizes are noise.
+pub fn cell_span(bytes: &[u8], limits: &Limits) -> Result<u64, &'static str> {
     let Ok(mut file) = cfb::CompoundFile::open(Cursor::new(bytes)) else {
-        return 0;
+        return Ok(0);
     };
     let mut stream = Vec::new();
     let opened = file
         .open_stream("/Workbook")
         .or_else(|_| file.open_stream("/Book"));
     let Ok(reader) = opened else {
-        return 0;
+        return Ok(0);
     };
     if reader
         .take(limits.max_whole_bytes)
         .read_to_end(&mut stream)
         .is_err()
     {
-        return 0;
+        return Ok(0);
     }
     let mut total = 0u64;
     // Bounding box of the current substream: (first row, last row, first column, last column).
@@ -124,6 +129,7 @@ pub fn cell_span(bytes: &[u8], limits: &Limits) -> u64 {
             (u32::from(row), u32::from(first), u32::from(last.max(first)))
         };
         let span = match record.kind {
+            FILEPASS => return Err(filepass_method(record.data)),
             BOF => {
                 total = total.saturating_add(area(bounds.take()));
                 None
@@ -143,7 +149,7 @@ pub fn cell_span(bytes: &[u8], limits: &Limits) -> u64 {
                     )
                 };
                 if last_row > 65_536 || last_column > 256 {
-                    return u64::MAX;
+                    return Ok(u64::MAX);
                 }
                 None
             }
@@ -175,7 +181,24 @@ pub fn cell_span(bytes: &[u8], limits: &Limits) -> u64 {
             });
         }
     }
-    total.saturating_add(area(bounds))
+    Ok(total.saturating_add(area(bounds)))
+}
+
+/// Names the cipher of a FILEPASS record. A BIFF5 record holds only an XOR
+/// key and hash (4 bytes). In BIFF8 the first field is 0 for XOR
+/// obfuscation and 1 for RC4, whose next field is 1 for the original RC4
+/// and 2 to 4 for RC4 CryptoAPI. All of them are weak legacy ciphers.
+fn filepass_method(data: &[u8]) -> &'static str {
+    const XOR: &str = "XOR obfuscation, not real encryption";
+    if data.len() == 4 {
+        return XOR;
+    }
+    match (u16_at(data, 0), u16_at(data, 2)) {
+        (Some(0), _) => XOR,
+        (Some(1), Some(1)) => "RC4, a weak legacy cipher",
+        (Some(1), _) => "RC4 CryptoAPI, a weak legacy cipher",
+        _ => "XOR obfuscation or RC4, weak legacy ciphers",
+    }
 }
 
 struct Record<'s> {
@@ -538,6 +561,81 @@ mod tests {
         stream.extend(biff5_note(3, 0, 0, b""));
         stream.extend(record(EOF, &[]));
         stream
+    }
+
+    /// Wraps a workbook stream in a compound file, as an .xls is stored.
+    fn compound_file(stream: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut file = cfb::CompoundFile::create(Cursor::new(Vec::new())).unwrap();
+        file.create_stream("/Workbook")
+            .unwrap()
+            .write_all(stream)
+            .unwrap();
+        file.into_inner().into_inner()
+    }
+
+    /// Counts the segments and members an extraction hands over.
+    struct Count(usize);
+
+    impl crate::Sink for Count {
+        fn segment(&mut self, _segment: &crate::Segment<'_>) -> crate::Flow {
+            self.0 += 1;
+            crate::Flow::Continue
+        }
+
+        fn child(&mut self, _child: crate::Child<'_>) -> crate::Flow {
+            self.0 += 1;
+            crate::Flow::Continue
+        }
+    }
+
+    /// Data after FILEPASS is encrypted, so a DIMENSIONS record there can
+    /// claim any size: the workbook is encrypted, not too large.
+    #[test]
+    fn password_protected_workbook_is_encrypted() {
+        let workbook = |protected: bool| {
+            let mut stream = bof(BIFF8);
+            if protected {
+                stream.extend(record(FILEPASS, &[1, 0, 1, 0, 1, 0]));
+            }
+            stream.extend(record(EOF, &[]));
+            stream.extend(bof(BIFF8));
+            stream.extend(record(DIMENSIONS, &[0xFF; 14]));
+            stream.extend(record(EOF, &[]));
+            compound_file(&stream)
+        };
+        let limits = Limits::default();
+        assert_eq!(
+            cell_span(&workbook(true), &limits),
+            Err("RC4, a weak legacy cipher")
+        );
+        assert_eq!(cell_span(&workbook(false), &limits), Ok(u64::MAX));
+        assert_eq!(
+            filepass_method(&[0, 0, 0x34, 0x12, 0x78, 0x56]),
+            "XOR obfuscation, not real encryption"
+        );
+        assert_eq!(
+            filepass_method(&[1, 0, 1, 0]),
+            "XOR obfuscation, not real encryption",
+            "a BIFF5 record"
+        );
+        assert_eq!(
+            filepass_method(&[1, 0, 4, 0, 2, 0]),
+            "RC4 CryptoAPI, a weak legacy cipher"
+        );
+
+        let mut sink = Count(0);
+        let outcome = crate::sheet::extract_xls(&workbook(true), &limits, &mut sink);
+        assert_eq!(outcome.coverage, phiscan_core::Coverage::Encrypted);
+        assert!(
+            outcome
+                .reason
+                .as_deref()
+                .is_some_and(|reason| reason.contains("weak")),
+            "{:?}",
+            outcome.reason
+        );
+        assert_eq!(sink.0, 0);
     }
 
     #[test]
