@@ -99,6 +99,8 @@ pub struct Matcher {
     touched_rules: Vec<u32>,
     /// For each label seen, the rules it gives context to.
     label_rules: FxHashMap<String, Arc<[u32]>>,
+    /// For each label seen, the rules whose exclude keywords it contains.
+    label_exclusions: FxHashMap<String, Arc<[u32]>>,
     raw: Vec<Match>,
     /// Rules matching at the current candidate start, reused between candidates.
     matched_rules: Vec<usize>,
@@ -135,6 +137,7 @@ impl Matcher {
             exclude_spans: vec![Vec::new(); rules.rules.len()],
             touched_rules: Vec::new(),
             label_rules: FxHashMap::default(),
+            label_exclusions: FxHashMap::default(),
             raw: Vec::new(),
             matched_rules: Vec::new(),
         }
@@ -543,6 +546,19 @@ impl Matcher {
         {
             return;
         }
+        // A column header or field name such as `Part #` or `Item #` excludes
+        // the value as a keyword beside it would, unless it also names the
+        // rule's own kind.
+        if compiled.has_exclude_keywords
+            && !field_context
+            && !label_context
+            && let Some(label) = field_label.or(input.label)
+            && self
+                .rules_excluded_by_label(rules, label)
+                .contains(&(rule_index as u32))
+        {
+            return;
+        }
 
         let confidence = if context {
             compiled.rule.context_confidence()
@@ -591,6 +607,36 @@ impl Matcher {
         }
         self.label_rules.insert(label.to_string(), marked.clone());
         marked
+    }
+
+    /// Returns the rules whose exclude keywords a column header or field
+    /// name contains as whole words.
+    fn rules_excluded_by_label(&mut self, rules: &RuleSet, label: &str) -> Arc<[u32]> {
+        if let Some(excluded) = self.label_exclusions.get(label) {
+            return excluded.clone();
+        }
+        let normalized = normalize_label(label);
+        let excluded: Arc<[u32]> = rules
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, compiled)| {
+                compiled
+                    .rule
+                    .spec
+                    .exclude_keywords
+                    .iter()
+                    .any(|keyword| label_contains(&normalized, &normalize_label(keyword)))
+            })
+            .map(|(index, _)| index as u32)
+            .collect::<Vec<u32>>()
+            .into();
+        if self.label_exclusions.len() >= LABEL_CACHE_LIMIT {
+            self.label_exclusions.clear();
+        }
+        self.label_exclusions
+            .insert(label.to_string(), excluded.clone());
+        excluded
     }
 
     /// Returns true when a keyword of the given use for the rule lies within
