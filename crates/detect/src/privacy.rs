@@ -67,17 +67,68 @@ pub fn hex_fingerprint(fingerprint: &[u8; 16]) -> String {
 /// Identifiers keep their last four letters or digits when they have at least
 /// eight (`***-**-6789`), their last two when they have five to seven, and
 /// nothing when shorter. Emails keep the domain and, when the part before `@`
-/// has four or more characters, its first letter. Names keep their initials,
-/// and health signals their first three characters (`E11.*`, the ICD-10
-/// category), because a code or drug name on its own does not identify
-/// anyone. Punctuation and spacing are kept as they are.
+/// has four or more characters, its first letter. Names keep their initials.
+/// Dates keep only a four-digit year (`**/**/1961`, `1961-**-**`), the one
+/// element of a date that Safe Harbor allows. Health signals keep their first
+/// three characters (`E11.*`, the ICD-10 category), because a code or drug
+/// name on its own does not identify anyone. A code of three characters or
+/// a word of four or fewer keeps only its first (`B**`, `A***`), because it
+/// would otherwise show whole or nearly so.
+/// Punctuation and spacing are kept as they are.
 pub fn mask(category: Category, value: &str) -> String {
     match category {
         Category::Email => mask_email(value),
         Category::Name => mask_words(value),
-        category if category.is_health() => mask_keep_prefix(value, 3),
+        Category::Date => mask_date(value),
+        category if category.is_health() => {
+            let alphanumerics = value.chars().filter(|c| c.is_alphanumeric()).count();
+            let has_digit = value.chars().any(|c| c.is_ascii_digit());
+            let short = alphanumerics <= 3 || alphanumerics == 4 && !has_digit;
+            mask_keep_prefix(value, if short { 1 } else { 3 })
+        }
         _ => mask_keep_suffix(value),
     }
+}
+
+/// Masks every letter and digit of a date except a year: a run of four
+/// digits from 1800 to 2199, or the first four digits of an eight-digit run
+/// that starts with such a year (`19610722`).
+fn mask_date(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut keep = 0..0;
+    let mut start = 0;
+    while start < bytes.len() {
+        if !bytes[start].is_ascii_digit() {
+            start += 1;
+            continue;
+        }
+        let end = start
+            + bytes[start..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+        let is_year = |digits: &str| matches!(digits.parse::<u16>(), Ok(1800..=2199));
+        let run = &value[start..end];
+        if (run.len() == 4 || run.len() == 8) && is_year(&run[..4]) {
+            keep = start..start + 4;
+            break;
+        }
+        start = end;
+    }
+    value
+        .char_indices()
+        .map(|(index, c)| {
+            if keep.contains(&index) {
+                c
+            } else if c.is_alphanumeric() {
+                '*'
+            } else if c.is_whitespace() {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 fn mask_keep_suffix(value: &str) -> String {
@@ -197,6 +248,31 @@ mod tests {
     #[test]
     fn diagnosis_keeps_category() {
         assert_eq!(mask(Category::Diagnosis, "E11.9"), "E11.*");
+    }
+
+    #[test]
+    fn short_health_values_keep_one_character() {
+        assert_eq!(mask(Category::Diagnosis, "B20"), "B**");
+        assert_eq!(mask(Category::ClinicalTerm, "HIV"), "H**");
+        assert_eq!(mask(Category::ClinicalTerm, "AIDS"), "A***");
+        assert_eq!(mask(Category::Diagnosis, "E119"), "E11*");
+        assert_eq!(mask(Category::Medication, "metformin"), "met******");
+    }
+
+    #[test]
+    fn dates_keep_only_the_year() {
+        let cases = [
+            ("03/14/1961", "**/**/1961"),
+            ("1961-07-22", "1961-**-**"),
+            ("July 22, 1961", "**** **, 1961"),
+            ("22-Jul-1961", "**-***-1961"),
+            ("19610722", "1961****"),
+            ("07/22/61", "**/**/**"),
+            ("2024-03-14T09:30", "2024-**-*****:**"),
+        ];
+        for (date, masked) in cases {
+            assert_eq!(mask(Category::Date, date), masked, "{date}");
+        }
     }
 
     #[test]
