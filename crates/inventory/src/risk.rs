@@ -182,7 +182,7 @@ pub fn assess(row: &LocationRow) -> Vec<RiskReason> {
                 items(row.incomplete),
                 if row.incomplete == 1 { "was" } else { "were" }
             ),
-            "Review the coverage section: scan again as an account that can read the items that could not be opened, and decrypt, convert or inspect the others by hand.",
+            "Review the coverage section: scan again as an account that can read the items that could not be opened, run OCR on scanned or faxed pages (phiscan reads no images) or review them by hand, and decrypt or convert the others.",
         );
     }
     reasons.sort_by_key(|reason| std::cmp::Reverse(reason.level));
