@@ -134,8 +134,12 @@ pub struct InventoryArgs {
     pub scan: Option<String>,
 
     /// One inventory location per root, per folder N levels below each root
-    /// (folder:N), or per mailbox folder.
-    #[arg(long, value_name = "root|folder:N|mailbox", default_value = "folder:1")]
+    /// (folder:N), per mailbox folder, or per file.
+    #[arg(
+        long,
+        value_name = "root|folder:N|mailbox|file",
+        default_value = "folder:1"
+    )]
     pub group_by: GroupBy,
 
     /// A mail domain of the practice (repeatable); mail to other domains

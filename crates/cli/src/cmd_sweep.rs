@@ -98,7 +98,7 @@ pub struct Outputs {
     pub markdown: Option<PathBuf>,
     #[serde(default)]
     pub mask_paths: bool,
-    /// Inventory grouping of the reports: root, folder:N or mailbox.
+    /// Inventory grouping of the reports: root, folder:N, mailbox or file.
     pub group_by: Option<String>,
 }
 

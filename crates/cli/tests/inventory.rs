@@ -712,3 +712,76 @@ fn store_without_scans_says_to_scan() {
         assert!(stderr.contains("phiscan scan"), "{args:?}: {stderr}");
     }
 }
+
+/// `--group-by file` gives each file a row, with the members of an archive
+/// counted in the archive's row, and `--mask-paths` keeps each file's
+/// extension.
+#[test]
+fn grouped_by_file() {
+    let home = tempdir();
+    let share = home.path().join("share");
+    std::fs::create_dir_all(&share).unwrap();
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(share.join("records.zip")).unwrap());
+    for (name, mrn) in [("a.txt", "MRN-4417"), ("b.txt", "MRN-5520")] {
+        writer
+            .start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(
+            &mut writer,
+            format!("Patient: Maria Alvarez\nMRN: {mrn}\nAssessment: asthma (J45.909).\n")
+                .as_bytes(),
+        )
+        .unwrap();
+    }
+    writer.finish().unwrap();
+    std::fs::write(share.join("supplies.txt"), "Gloves and gauze.\n").unwrap();
+    let store = home.path().join("inventory.sqlite");
+    let store_arg = store.to_str().unwrap();
+    let scan = std::process::Command::new(env!("CARGO_BIN_EXE_phiscan"))
+        .env("PHISCAN_HOME", home.path())
+        .current_dir(home.path())
+        .args(["scan", "share", "-q", "--db", store_arg])
+        .output()
+        .unwrap();
+    assert_eq!(scan.status.code(), Some(1), "{:?}", texts(&scan));
+
+    let output = run(
+        home.path(),
+        &[
+            "inventory",
+            "--db",
+            store_arg,
+            "--json",
+            "--group-by",
+            "file",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
+    let inventory: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(inventory["group_by"], "file");
+    let archive = row(&inventory, "share/records.zip");
+    assert_eq!(archive["items"], 3, "the archive and its two members");
+    assert_eq!(archive["by_class"]["phi"], 2);
+    assert_eq!(row(&inventory, "share/supplies.txt")["items"], 1);
+
+    let report = home.path().join("report.json");
+    let output = run(
+        home.path(),
+        &[
+            "report",
+            "--db",
+            store_arg,
+            "--format",
+            "json",
+            "--group-by",
+            "file",
+            "--mask-paths",
+            "-o",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(text.contains("share/file-1.zip"), "{text}");
+    assert!(!text.contains("records"), "{text}");
+}

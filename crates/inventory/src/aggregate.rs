@@ -27,6 +27,9 @@ pub enum GroupBy {
     /// One location per mailbox folder (inside a mailbox file or an IMAP
     /// account); other items count in their folder.
     Mailbox,
+    /// One location per file on disk (or mailbox on a mail server): the
+    /// members of an archive or mailbox file count in that file.
+    File,
 }
 
 impl std::str::FromStr for GroupBy {
@@ -35,12 +38,13 @@ impl std::str::FromStr for GroupBy {
     fn from_str(text: &str) -> Result<GroupBy, String> {
         let invalid = || {
             format!(
-                "invalid grouping {text:?}: use root, folder:N with N from 1 (folder:2 is two levels below each root), or mailbox"
+                "invalid grouping {text:?}: use root, folder:N with N from 1 (folder:2 is two levels below each root), mailbox, or file"
             )
         };
         match text {
             "root" => Ok(GroupBy::Root),
             "mailbox" => Ok(GroupBy::Mailbox),
+            "file" => Ok(GroupBy::File),
             _ => {
                 let depth = text.strip_prefix("folder:").ok_or_else(invalid)?;
                 match depth.parse::<usize>() {
@@ -58,6 +62,7 @@ impl std::fmt::Display for GroupBy {
             GroupBy::Root => f.write_str("root"),
             GroupBy::Folder(depth) => write!(f, "folder:{depth}"),
             GroupBy::Mailbox => f.write_str("mailbox"),
+            GroupBy::File => f.write_str("file"),
         }
     }
 }
@@ -436,6 +441,7 @@ impl Grouper<'_> {
                 join_location(root, &folders[..folders.len().min(depth)])
             }
             GroupBy::Mailbox => mailbox_key(item, container, root, relative),
+            GroupBy::File => item.path.clone(),
         }
     }
 }

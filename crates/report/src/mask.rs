@@ -2,7 +2,7 @@
 //! hold patient names, so every name below a scanned root is replaced by a
 //! numbered placeholder that keeps the file extension.
 
-use phiscan_inventory::Inventory;
+use phiscan_inventory::{GroupBy, Inventory};
 use std::collections::HashMap;
 
 /// Folder names that never name a person and tell where a file is; they are
@@ -131,16 +131,25 @@ impl PathMasker {
         masked
     }
 
-    /// Masks every location in an inventory.
+    /// Masks every location in an inventory. Under `--group-by file` a
+    /// location is a file, so it keeps its extension.
     pub fn mask_inventory(&mut self, inventory: &mut Inventory) {
+        let files = inventory.group_by == GroupBy::File.to_string();
+        let mask_location = |masker: &mut PathMasker, location: &str| {
+            if files {
+                masker.mask(location)
+            } else {
+                masker.mask_folder(location)
+            }
+        };
         let mut rows: Vec<&mut phiscan_inventory::LocationRow> =
             inventory.locations.iter_mut().collect();
         for row in rows.iter_mut() {
-            row.location = self.mask_folder(&row.location);
+            row.location = mask_location(self, &row.location);
             row.copies_in = row
                 .copies_in
                 .iter()
-                .map(|other| self.mask_folder(other))
+                .map(|other| mask_location(self, other))
                 .collect();
         }
         for set in &mut inventory.copies {
@@ -148,11 +157,11 @@ impl PathMasker {
             set.locations = set
                 .locations
                 .iter()
-                .map(|other| self.mask_folder(other))
+                .map(|other| mask_location(self, other))
                 .collect();
         }
         for flow in &mut inventory.flows {
-            flow.from = self.mask_folder(&flow.from);
+            flow.from = mask_location(self, &flow.from);
         }
         for gap in &mut inventory.gaps {
             gap.location = self.mask(&gap.location);
