@@ -94,11 +94,13 @@ fn list(rules: &RuleSet) -> Result<u8> {
     Ok(exit::CLEAN)
 }
 
+/// Runs the examples of the default rules, with a directory's rules and
+/// allowed values added to them as a scan with `--rules DIR` would load them.
 fn check(dir: Option<PathBuf>) -> Result<u8> {
-    let rules = match &dir {
-        Some(dir) => RuleSet::from_dir(dir),
-        None => RuleSet::embedded(),
-    }
+    let rules = RuleSet::load(&RuleSources {
+        no_defaults: false,
+        dirs: dir.into_iter().collect(),
+    })
     .context("invalid rules")?;
     let failures = check_examples(&rules);
     let examples: usize = rules
@@ -108,12 +110,20 @@ fn check(dir: Option<PathBuf>) -> Result<u8> {
     for failure in &failures {
         eprintln!("{failure}");
     }
+    let allowed = match rules.allowed_values() {
+        0 => String::new(),
+        1 => "; 1 allowed value".to_string(),
+        count => format!("; {count} allowed values"),
+    };
     if failures.is_empty() {
-        println!("{} rules, {examples} examples: all passed", rules.len());
+        println!(
+            "{} rules, {examples} examples: all passed{allowed}",
+            rules.len()
+        );
         Ok(exit::CLEAN)
     } else {
         println!(
-            "{} rules, {examples} examples: {} failed",
+            "{} rules, {examples} examples: {} failed{allowed}",
             rules.len(),
             failures.len()
         );

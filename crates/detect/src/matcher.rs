@@ -2,7 +2,7 @@
 //! then validators and context scoring run on the candidates only.
 
 use crate::normalize::Normalized;
-use crate::rule::{Anchor, MAX_MATCH_LEN};
+use crate::rule::{Anchor, MAX_MATCH_LEN, allow_key};
 use crate::ruleset::{KeywordUse, RuleSet, label_contains, normalize_label, word_hash};
 use aho_corasick::Anchored as AcAnchored;
 use aho_corasick::automaton::Automaton;
@@ -528,6 +528,12 @@ impl Matcher {
         };
         let original_end = normalized.to_original(value_end);
         let value_text = &text[value_start..value_end];
+        if !rules.allowed.is_empty()
+            && (rules.allowed.contains(&allow_key(value_text))
+                || rules.allowed.contains(&allow_key(&canonical)))
+        {
+            return;
+        }
         if !compiled.exclude.is_empty()
             && (compiled.exclude.contains(&canonical)
                 || compiled.exclude.contains(&value_text.to_ascii_lowercase()))

@@ -152,7 +152,14 @@ pub const MAX_WINDOW: usize = 1000;
 struct RuleFileSpec {
     #[serde(default)]
     rule: Vec<RuleSpec>,
+    /// Values that are never reported, whatever rule finds them: the
+    /// practice's own phone numbers, addresses and web sites.
+    #[serde(default)]
+    allow: Vec<String>,
 }
+
+/// Most values one rule file may allow.
+pub const MAX_ALLOWED_VALUES: usize = 10_000;
 
 /// A rule file that failed to load, with the file, the rule id and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -219,6 +226,14 @@ impl Rule {
 
 /// Parses one rule file's text. `file` names it in errors.
 pub fn parse_rule_file(file: &str, text: &str) -> Result<Vec<Rule>, RuleError> {
+    parse_rule_file_with_allowed(file, text).map(|(rules, _)| rules)
+}
+
+/// Parses one rule file's text into its rules and its allowed values.
+pub(crate) fn parse_rule_file_with_allowed(
+    file: &str,
+    text: &str,
+) -> Result<(Vec<Rule>, Vec<String>), RuleError> {
     let parsed: RuleFileSpec = toml::from_str(text).map_err(|err| {
         RuleError::new(
             file,
@@ -226,10 +241,42 @@ pub fn parse_rule_file(file: &str, text: &str) -> Result<Vec<Rule>, RuleError> {
             toml_message(&err, text),
         )
     })?;
-    parsed
+    if parsed.allow.len() > MAX_ALLOWED_VALUES {
+        return Err(RuleError::new(
+            file,
+            None,
+            format!(
+                "allow lists {} values, more than the limit of {MAX_ALLOWED_VALUES}; keep the practice's own numbers and addresses there, and write a rule with exclude for a larger list",
+                parsed.allow.len()
+            ),
+        ));
+    }
+    for value in &parsed.allow {
+        if allow_key(value).is_empty() {
+            return Err(RuleError::new(
+                file,
+                None,
+                format!(
+                    "allow value {value:?} has no letter or digit, so it would match nothing; remove it"
+                ),
+            ));
+        }
+    }
+    let rules = parsed
         .rule
         .into_iter()
         .map(|spec| check_rule(file, spec))
+        .collect::<Result<Vec<Rule>, RuleError>>()?;
+    Ok((rules, parsed.allow))
+}
+
+/// Returns the form in which allowed values are compared: the letters and
+/// digits, lowercased, so `(508) 340-7712` and `508.340.7712` are one value.
+pub fn allow_key(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
         .collect()
 }
 

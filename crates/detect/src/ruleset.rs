@@ -1,7 +1,9 @@
 //! Compiling rules into one multi-pattern matcher.
 
 use crate::data::{RuleData, data_lines};
-use crate::rule::{Anchor, MAX_MATCH_LEN, Rule, RuleError, parse_rule_file, read_rule_dir};
+use crate::rule::{
+    Anchor, MAX_MATCH_LEN, Rule, RuleError, allow_key, parse_rule_file_with_allowed, read_rule_dir,
+};
 use aho_corasick::nfa::contiguous::NFA;
 use regex_automata::MatchKind;
 use regex_automata::meta;
@@ -78,6 +80,9 @@ pub struct RuleSet {
     pub(crate) data: RuleData,
     /// Terms of the dictionary rules, by dictionary name.
     dictionaries: Dictionaries,
+    /// Values never reported, in [`allow_key`] form, from the rule files'
+    /// `allow` lists.
+    pub(crate) allowed: HashSet<String>,
     version: String,
 }
 
@@ -121,10 +126,13 @@ impl RuleSet {
     /// Compiles rules from `(file name, text)` pairs.
     pub fn from_files(files: &[(String, String)]) -> Result<RuleSet, RuleError> {
         let mut rules = Vec::new();
+        let mut allowed = HashSet::new();
         let mut seen: HashMap<String, String> = HashMap::new();
         let mut digest = Sha256::new();
         for (file, text) in files {
-            for rule in parse_rule_file(file, text)? {
+            let (file_rules, file_allowed) = parse_rule_file_with_allowed(file, text)?;
+            allowed.extend(file_allowed.iter().map(|value| allow_key(value)));
+            for rule in file_rules {
                 if let Some(first) = seen.insert(rule.spec.id.clone(), file.clone()) {
                     return Err(RuleError {
                         file: file.clone(),
@@ -163,7 +171,14 @@ impl RuleSet {
             }
         }
         let version = format!("sha256:{}", &hex::encode(digest.finalize())[..16]);
-        compile(rules, &dictionaries, version)
+        let mut set = compile(rules, &dictionaries, version)?;
+        set.allowed = allowed;
+        Ok(set)
+    }
+
+    /// Number of values the rule files allow.
+    pub fn allowed_values(&self) -> usize {
+        self.allowed.len()
     }
 
     /// Returns true when a word of the text, given by its [`word_hash`],
@@ -407,6 +422,7 @@ fn compile(
         max_keyword_len,
         data: RuleData::embedded(),
         dictionaries: dictionaries.clone(),
+        allowed: HashSet::new(),
         version,
     })
 }

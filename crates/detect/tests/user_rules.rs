@@ -112,3 +112,57 @@ fn empty_rule_directory_is_reported() {
     let err = RuleSet::from_dir(dir.path()).unwrap_err();
     assert!(err.message.contains("no rule files"), "{err}");
 }
+
+/// A rule file's `allow` list drops the practice's own phone number and
+/// address whatever rule finds them, in any written form, and nothing else.
+#[test]
+fn allowed_values_are_not_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "practice.toml",
+        "allow = [\"(508) 340-7712\", \"1420 Maple Ave\"]\n",
+    );
+    let with_allow = RuleSet::load(&RuleSources {
+        no_defaults: false,
+        dirs: vec![dir.path().to_path_buf()],
+    })
+    .unwrap();
+    let defaults = RuleSet::embedded().unwrap();
+    assert_eq!(with_allow.allowed_values(), 2);
+    assert_ne!(with_allow.version(), defaults.version());
+
+    let text = "Call us at 508.340.7712 or visit 1420 Maple Ave. Patient line: (617) 555-2368.";
+    let values = |rules: &RuleSet| -> Vec<String> {
+        let mut matcher = Matcher::new(rules);
+        let mut found = Vec::new();
+        matcher.find(rules, &SegmentInput::plain(text), &mut found);
+        found
+            .iter()
+            .map(|m| text[m.start..m.end].to_string())
+            .collect()
+    };
+    let all = values(&defaults);
+    assert!(all.iter().any(|value| value == "508.340.7712"), "{all:?}");
+    let reported = values(&with_allow);
+    assert!(
+        !reported.iter().any(|value| value.contains("340")),
+        "{reported:?}"
+    );
+    assert!(
+        !reported.iter().any(|value| value.contains("Maple")),
+        "{reported:?}"
+    );
+    assert!(
+        reported.iter().any(|value| value.contains("2368")),
+        "{reported:?}"
+    );
+}
+
+#[test]
+fn allow_value_without_letters_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "practice.toml", "allow = [\"--\"]\n");
+    let err = RuleSet::from_dir(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("allow value \"--\""), "{err}");
+}
