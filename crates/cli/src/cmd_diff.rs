@@ -198,9 +198,15 @@ pub fn print_diff(diff: &ScanDiff, json: bool) -> Result<()> {
         } else {
             class(change.new_class)
         };
-        // A changed item lists the categories it gained and lost. A gained
-        // or lost item lists those it contains.
-        let categories: Vec<String> = if change.change == phiscan_inventory::ChangeKind::Changed {
+        // A changed item, or a moved one whose categories changed on the
+        // way, lists the categories it gained and lost. Others list those
+        // they contain.
+        let compared = match change.change {
+            phiscan_inventory::ChangeKind::Changed => true,
+            phiscan_inventory::ChangeKind::Moved => change.old_categories != change.new_categories,
+            _ => false,
+        };
+        let categories: Vec<String> = if compared {
             let added = change
                 .new_categories
                 .iter()

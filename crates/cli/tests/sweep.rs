@@ -756,6 +756,36 @@ fn diff_masks_paths_and_takes_old_alone() {
     }
 }
 
+/// A folder renamed from a patient's name to a chart number moves, and the
+/// line shows the category it gained and the one it lost.
+#[test]
+fn renamed_folder_lists_changed_categories() {
+    let setup = Setup::new("");
+    write_file(
+        &setup.share,
+        "Patients/Quinlan, Theodora/intake.txt",
+        &visit_note("234-56-7890", "MRN-4417"),
+        0o644,
+    );
+    assert_eq!(setup.sweep().0, Some(1));
+    std::fs::rename(
+        setup.share.join("Patients/Quinlan, Theodora"),
+        setup.share.join("Patients/Chart 4471029"),
+    )
+    .unwrap();
+    let (status, _, stdout, stderr) = setup.sweep();
+    assert_eq!(status, Some(0), "a move is not new PHI: {stdout}{stderr}");
+
+    let (_, diff) = setup.diff();
+    let folder: Vec<&str> = diff
+        .lines()
+        .filter(|line| line.starts_with("> moved") && line.contains("Chart 4471029 ("))
+        .collect();
+    assert_eq!(folder.len(), 1, "{diff}");
+    assert!(folder[0].contains("+mrn"), "{diff}");
+    assert!(folder[0].contains("-name"), "{diff}");
+}
+
 #[test]
 fn moved_file_is_recognized_by_content() {
     let setup = Setup::new("");

@@ -13,7 +13,8 @@ use std::collections::{BTreeMap, HashMap};
 pub enum ChangeKind {
     /// The item now contains identifiers and did not before (or is new).
     Gained,
-    /// The item held identifiers and no longer does (or is gone).
+    /// The item held identifiers and no longer does (or is gone), or it
+    /// was never read whole and is gone.
     Lost,
     /// The item contains identifiers in both scans, with another class,
     /// other categories, another number of findings, or the same counts of
@@ -244,8 +245,12 @@ fn compare_item(old: Option<&ItemRecord>, new: Option<&ItemRecord>) -> Option<It
                 None => new.coverage != Coverage::Skipped,
             }
     });
+    // Gone, and never read whole: it may have held PHI.
+    let gone_unread = new.is_none()
+        && old.is_some_and(|old| !matches!(old.coverage, Coverage::Complete | Coverage::Skipped));
     let change = match (had, has) {
         (false, false) if unread => ChangeKind::Incomplete,
+        (false, false) if gone_unread => ChangeKind::Lost,
         (false, false) => return None,
         (false, true) => ChangeKind::Gained,
         (true, false) if unread => ChangeKind::Incomplete,
@@ -317,7 +322,9 @@ fn pair_moves(
     let mut consumed = vec![false; changes.len()];
     let mut out = Vec::with_capacity(changes.len());
     for (index, change) in changes.iter().enumerate() {
-        if change.change != ChangeKind::Gained || change.old_class.is_some() {
+        // A new item that could not be read moves like one with identifiers.
+        let appeared = matches!(change.change, ChangeKind::Gained | ChangeKind::Incomplete);
+        if !appeared || change.old_class.is_some() {
             continue;
         }
         let content = new_items
@@ -670,6 +677,40 @@ mod tests {
             member.new_coverage,
             Some(Coverage::Error),
             "the coverage of the container that was not read"
+        );
+        assert_eq!(diff.new_phi(), 0);
+    }
+
+    #[test]
+    fn unread_items_that_leave_are_lost_or_moved() {
+        let locked = |location: &str, content: &str| ItemRecord {
+            coverage: Coverage::Encrypted,
+            ..item(location, Class::None, 0, content)
+        };
+        let old = ScanData {
+            items: vec![
+                locked("share/claims.zip", "z"),
+                locked("share/old/payroll.xlsx", "p"),
+                unread(item("share/link", Class::None, 0, "l"), Coverage::Skipped),
+            ],
+            ..ScanData::default()
+        };
+        let new = ScanData {
+            items: vec![locked("share/new/payroll.xlsx", "p")],
+            ..ScanData::default()
+        };
+        let diff = compare(&old, &new);
+        assert_eq!(
+            kinds_and_moves(&diff),
+            vec![
+                (ChangeKind::Lost, "share/claims.zip", None),
+                (
+                    ChangeKind::Moved,
+                    "share/new/payroll.xlsx",
+                    Some("share/old/payroll.xlsx")
+                ),
+            ],
+            "a link skipped on purpose is not listed"
         );
         assert_eq!(diff.new_phi(), 0);
     }
