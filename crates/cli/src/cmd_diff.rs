@@ -98,10 +98,7 @@ pub fn compare(database: &mut Database, old: &ScanInfo, new: &ScanInfo) -> Resul
     let earlier: Vec<&ScanInfo> = scans
         .iter()
         .take_while(|scan| scan.id != old.id)
-        .filter(|scan| match &new.sweep {
-            Some(sweep) => scan.sweep.as_ref() == Some(sweep),
-            None => scan.sweep.is_none() && scan.roots == new.roots,
-        })
+        .filter(|scan| same_series(scan, new))
         .collect();
     let mut read_whole = |location: &str| {
         for scan in earlier.iter().rev() {
@@ -142,14 +139,17 @@ pub fn previous_scan(scans: &[ScanInfo], new: &ScanInfo) -> Option<ScanInfo> {
     scans[..position]
         .iter()
         .rev()
-        .find(|scan| {
-            scan.complete
-                && match &new.sweep {
-                    Some(sweep) => scan.sweep.as_ref() == Some(sweep),
-                    None => scan.sweep.is_none() && scan.roots == new.roots,
-                }
-        })
+        .find(|scan| scan.complete && same_series(scan, new))
         .cloned()
+}
+
+/// Returns true when `scan` belongs to the same sweep as `new`, or, for
+/// one-off scans, covered the same roots.
+fn same_series(scan: &ScanInfo, new: &ScanInfo) -> bool {
+    match &new.sweep {
+        Some(sweep) => scan.sweep.as_ref() == Some(sweep),
+        None => scan.sweep.is_none() && scan.roots == new.roots,
+    }
 }
 
 /// Returns the exit status for a scheduler: 1 when an item contains PHI

@@ -26,17 +26,15 @@ fn fixture_inventory(home: &Path, group_by: &str) -> Value {
         .output()
         .unwrap();
     assert_eq!(scan.status.code(), Some(1), "{:?}", texts(&scan));
-    let output = run(
-        home,
-        &[
-            "inventory",
-            "--db",
-            store_arg,
-            "--json",
-            "--group-by",
-            group_by,
-        ],
-    );
+    inventory_json(home, store_arg, &["--group-by", group_by])
+}
+
+/// Runs `phiscan inventory --json` on a store with `extra` arguments and
+/// returns the parsed report.
+fn inventory_json(home: &Path, store: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["inventory", "--db", store, "--json"];
+    args.extend_from_slice(extra);
+    let output = run(home, &args);
     assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
     serde_json::from_slice(&output.stdout).unwrap()
 }
@@ -433,19 +431,7 @@ fn mail_flows_per_mailbox_folder() {
     let store = home.path().join("inventory.sqlite");
     store_mail_scan(&store);
     let store_arg = store.to_str().unwrap();
-    let output = run(
-        home.path(),
-        &[
-            "inventory",
-            "--db",
-            store_arg,
-            "--json",
-            "--group-by",
-            "mailbox",
-        ],
-    );
-    assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
-    let inventory: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let inventory = inventory_json(home.path(), store_arg, &["--group-by", "mailbox"]);
 
     let sent = row(&inventory, "mail/export.mbox!/Sent");
     // Two messages and the message attached to one of them.
@@ -606,13 +592,10 @@ fn internal_domains_override_flow_flags() {
     let store = home.path().join("inventory.sqlite");
     store_mail_scan(&store);
     let store_arg = store.to_str().unwrap();
-    let output = run(
+    let inventory = inventory_json(
         home.path(),
+        store_arg,
         &[
-            "inventory",
-            "--db",
-            store_arg,
-            "--json",
             "--group-by",
             "mailbox",
             "--internal-domain",
@@ -621,8 +604,6 @@ fn internal_domains_override_flow_flags() {
             "lab.example",
         ],
     );
-    assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
-    let inventory: Value = serde_json::from_slice(&output.stdout).unwrap();
     let sent = row(&inventory, "mail/export.mbox!/Sent");
     assert_eq!(sent["flows"]["external"], 2, "lab.example is internal now");
 }
@@ -745,19 +726,7 @@ fn grouped_by_file() {
         .unwrap();
     assert_eq!(scan.status.code(), Some(1), "{:?}", texts(&scan));
 
-    let output = run(
-        home.path(),
-        &[
-            "inventory",
-            "--db",
-            store_arg,
-            "--json",
-            "--group-by",
-            "file",
-        ],
-    );
-    assert_eq!(output.status.code(), Some(0), "{:?}", texts(&output));
-    let inventory: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let inventory = inventory_json(home.path(), store_arg, &["--group-by", "file"]);
     assert_eq!(inventory["group_by"], "file");
     let archive = row(&inventory, "share/records.zip");
     assert_eq!(archive["items"], 3, "the archive and its two members");

@@ -7,8 +7,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use sweep_common::{
-    CLEAN_TEXT, copy_share_folder, copy_share_subset, records, run, summary, tempdir, texts,
-    visit_note, write_config, write_file,
+    CLEAN_TEXT, copy_share_folder, copy_share_subset, diff_lines, records, run, summary, tempdir,
+    texts, visit_note, write_config, write_file,
 };
 
 /// A copy of the sample share with a sweep configuration and a private data folder.
@@ -371,10 +371,7 @@ fn changed_file_appears_in_diff() {
 
     let (status, diff) = setup.diff();
     assert_eq!(status, Some(1), "{diff}");
-    let gained: Vec<&str> = diff
-        .lines()
-        .filter(|line| line.starts_with("+ gained"))
-        .collect();
+    let gained = diff_lines(&diff, "+ gained");
     assert_eq!(gained.len(), 1, "{diff}");
     assert!(gained[0].contains("Admin/supplies.csv"), "{diff}");
     assert!(gained[0].contains("none -> phi"), "{diff}");
@@ -507,23 +504,25 @@ fn removed_phi_is_lost_in_diff() {
     );
 }
 
+/// Writes a zip archive at `archive`, creating its folder, with one member
+/// `visit.txt` holding `text`.
+fn write_zip_note(archive: &Path, text: &str) {
+    std::fs::create_dir_all(archive.parent().unwrap()).unwrap();
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(archive).unwrap());
+    writer
+        .start_file("visit.txt", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    std::io::Write::write_all(&mut writer, text.as_bytes()).unwrap();
+    writer.finish().unwrap();
+}
+
 /// A damaged archive hides its members: the diff lists the archive and the
 /// members it held PHI in as incomplete, not as lost.
 #[test]
 fn damaged_archive_is_incomplete_in_diff() {
     let setup = Setup::new("");
     let archive = setup.share.join("Exports/records.zip");
-    std::fs::create_dir_all(archive.parent().unwrap()).unwrap();
-    let mut writer = zip::ZipWriter::new(std::fs::File::create(&archive).unwrap());
-    writer
-        .start_file("visit.txt", zip::write::SimpleFileOptions::default())
-        .unwrap();
-    std::io::Write::write_all(
-        &mut writer,
-        visit_note("219-09-9999", "MRN-4417").as_bytes(),
-    )
-    .unwrap();
-    writer.finish().unwrap();
+    write_zip_note(&archive, &visit_note("219-09-9999", "MRN-4417"));
     assert_eq!(setup.sweep().0, Some(1));
 
     // Cut off the end, where the zip directory is.
@@ -535,17 +534,12 @@ fn damaged_archive_is_incomplete_in_diff() {
 
     let (status, diff) = setup.diff();
     assert_eq!(status, Some(0), "{diff}");
-    let incomplete: Vec<&str> = diff
-        .lines()
-        .filter(|line| line.starts_with("! incomplete"))
-        .collect();
+    let incomplete = diff_lines(&diff, "! incomplete");
     assert_eq!(incomplete.len(), 2, "{diff}");
-    assert!(
-        incomplete
-            .iter()
-            .all(|line| line.contains("records.zip") && line.contains("coverage complete -> error")),
-        "{diff}"
-    );
+    for line in &incomplete {
+        assert!(line.contains("records.zip"), "{diff}");
+        assert!(line.contains("coverage complete -> error"), "{diff}");
+    }
     assert!(
         incomplete
             .iter()
@@ -565,17 +559,8 @@ fn damaged_archive_is_incomplete_in_diff() {
 fn restored_archive_is_not_new_phi() {
     let setup = Setup::new("");
     let archive = setup.share.join("Exports/records.zip");
-    std::fs::create_dir_all(archive.parent().unwrap()).unwrap();
-    let zip_with = |text: &str| {
-        let mut writer = zip::ZipWriter::new(std::fs::File::create(&archive).unwrap());
-        writer
-            .start_file("visit.txt", zip::write::SimpleFileOptions::default())
-            .unwrap();
-        std::io::Write::write_all(&mut writer, text.as_bytes()).unwrap();
-        writer.finish().unwrap();
-    };
     let note = "PROGRESS NOTE\nPatient: Maria Alvarez\nMRN: MRN-4417\nAssessment: type 2 diabetes mellitus (E11.9).\n";
-    zip_with(note);
+    write_zip_note(&archive, note);
     let original = std::fs::read(&archive).unwrap();
     assert_eq!(setup.sweep().0, Some(1));
 
@@ -591,10 +576,7 @@ fn restored_archive_is_not_new_phi() {
     );
     let (status, diff) = setup.diff();
     assert_eq!(status, Some(0), "{diff}");
-    let gained: Vec<&str> = diff
-        .lines()
-        .filter(|line| line.starts_with("+ gained"))
-        .collect();
+    let gained = diff_lines(&diff, "+ gained");
     assert_eq!(gained.len(), 1, "{diff}");
     assert!(gained[0].contains("records.zip!"), "{diff}");
     assert!(gained[0].contains("coverage error -> complete"), "{diff}");
@@ -602,7 +584,7 @@ fn restored_archive_is_not_new_phi() {
 
     std::fs::write(&archive, &original[..original.len() / 2]).unwrap();
     assert_eq!(setup.sweep().0, Some(0));
-    zip_with(&format!("{note}SSN: 234-56-7890\n"));
+    write_zip_note(&archive, &format!("{note}SSN: 234-56-7890\n"));
     let (status, _, stdout, stderr) = setup.sweep();
     assert_eq!(
         status,
@@ -649,10 +631,7 @@ fn same_counts_of_other_values_are_changed() {
 
     let (status, diff) = setup.diff();
     assert_eq!(status, Some(0), "{diff}");
-    let changed: Vec<&str> = diff
-        .lines()
-        .filter(|line| line.starts_with("~ changed"))
-        .collect();
+    let changed = diff_lines(&diff, "~ changed");
     assert_eq!(changed.len(), 1, "{diff}");
     assert!(changed[0].contains("Intake/today.txt"), "{diff}");
     assert!(changed[0].contains("other values"), "{diff}");
@@ -716,7 +695,7 @@ fn emptied_target_is_rejected_unless_allowed() {
 /// `--mask-paths` hides a patient's name in a folder name, in text and JSON,
 /// and OLD alone is compared with the newest scan.
 #[test]
-fn diff_masks_paths_and_takes_old_alone() {
+fn diff_mask_paths_and_old_only() {
     let setup = Setup::new("");
     assert_eq!(setup.sweep().0, Some(1));
     write_file(
@@ -777,9 +756,9 @@ fn renamed_folder_lists_changed_categories() {
     assert_eq!(status, Some(0), "a move is not new PHI: {stdout}{stderr}");
 
     let (_, diff) = setup.diff();
-    let folder: Vec<&str> = diff
-        .lines()
-        .filter(|line| line.starts_with("> moved") && line.contains("Chart 4471029 ("))
+    let folder: Vec<&str> = diff_lines(&diff, "> moved")
+        .into_iter()
+        .filter(|line| line.contains("Chart 4471029 ("))
         .collect();
     assert_eq!(folder.len(), 1, "{diff}");
     assert!(folder[0].contains("+mrn"), "{diff}");
@@ -1217,10 +1196,7 @@ examples = ["CH-123456"]
     let output = run(home.path(), &["diff", "--db", store]);
     let (stdout, stderr) = texts(&output);
     assert!(stdout.contains("used different rules"), "{stdout}{stderr}");
-    let changed: Vec<&str> = stdout
-        .lines()
-        .filter(|line| line.starts_with("~ changed"))
-        .collect();
+    let changed = diff_lines(&stdout, "~ changed");
     assert_eq!(changed.len(), 1, "{stdout}");
     assert!(changed[0].contains("; +ssn)"), "{stdout}");
 }

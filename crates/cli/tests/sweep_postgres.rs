@@ -11,8 +11,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use sweep_common::{
-    copy_share_folder, copy_share_subset, run, summary, tempdir, texts, visit_note, write_config,
-    write_file,
+    copy_share_folder, copy_share_subset, diff_lines, run, summary, tempdir, texts, visit_note,
+    write_config, write_file,
 };
 
 /// A PostgreSQL server on a free loopback port, stopped on drop.
@@ -390,10 +390,7 @@ fn sweeps_are_incremental_and_locked(server: &Server) {
     let diff = run(home.path(), &["diff", "--db", &server.url]);
     let (stdout, stderr) = texts(&diff);
     assert_eq!(diff.status.code(), Some(0), "{stdout}{stderr}");
-    let changed: Vec<&str> = stdout
-        .lines()
-        .filter(|line| line.starts_with("~ changed"))
-        .collect();
+    let changed = diff_lines(&stdout, "~ changed");
     assert_eq!(changed.len(), 1, "{stdout}");
     assert!(changed[0].contains("Intake/today.txt"), "{stdout}");
     assert!(changed[0].contains("other values"), "{stdout}");

@@ -3,7 +3,9 @@
 
 use crate::normalize::Normalized;
 use crate::rule::{Anchor, MAX_MATCH_LEN, allow_key};
-use crate::ruleset::{KeywordUse, RuleSet, label_contains, normalize_label, word_hash};
+use crate::ruleset::{
+    CompiledRule, KeywordUse, RuleSet, label_contains, normalize_label, word_hash,
+};
 use aho_corasick::Anchored as AcAnchored;
 use aho_corasick::automaton::Automaton;
 use phiscan_core::Category;
@@ -104,6 +106,33 @@ pub struct Matcher {
     raw: Vec<Match>,
     /// Rules matching at the current candidate start, reused between candidates.
     matched_rules: Vec<usize>,
+}
+
+/// Returns the rules that `keep` selects for a label, given the label in
+/// normalized form, from `cache` or computed and cached.
+fn rules_of_label(
+    cache: &mut FxHashMap<String, Arc<[u32]>>,
+    rules: &RuleSet,
+    label: &str,
+    keep: impl Fn(&CompiledRule, &str) -> bool,
+) -> Arc<[u32]> {
+    if let Some(selected) = cache.get(label) {
+        return selected.clone();
+    }
+    let normalized = normalize_label(label);
+    let selected: Arc<[u32]> = rules
+        .rules
+        .iter()
+        .enumerate()
+        .filter(|(_, compiled)| keep(compiled, &normalized))
+        .map(|(index, _)| index as u32)
+        .collect::<Vec<u32>>()
+        .into();
+    if cache.len() >= LABEL_CACHE_LIMIT {
+        cache.clear();
+    }
+    cache.insert(label.to_string(), selected.clone());
+    selected
 }
 
 /// Why a candidate is being checked, which decides whether it has context.
@@ -583,66 +612,41 @@ impl Matcher {
 
     /// Returns the rules a column header or field name gives context to.
     fn rules_for_label(&mut self, rules: &RuleSet, label: &str) -> Arc<[u32]> {
-        if let Some(marked) = self.label_rules.get(label) {
-            return marked.clone();
-        }
-        let normalized = normalize_label(label);
-        let marked: Arc<[u32]> = rules
-            .rules
-            .iter()
-            .enumerate()
-            .filter(|(_, compiled)| {
+        rules_of_label(
+            &mut self.label_rules,
+            rules,
+            label,
+            |compiled, normalized| {
                 compiled
                     .headers
                     .iter()
-                    .any(|header| label_contains(&normalized, header))
+                    .any(|header| label_contains(normalized, header))
                     || compiled.rule.spec.anchor == Anchor::Pattern
                         && compiled.rule.spec.keywords.iter().any(|keyword| {
                             // A keyword like `patient #` loses its `#` when
                             // normalized and would claim every `Patient ...` header.
                             let as_label = normalize_label(keyword);
                             as_label == keyword.to_ascii_lowercase()
-                                && label_contains(&normalized, &as_label)
+                                && label_contains(normalized, &as_label)
                         })
-            })
-            .map(|(index, _)| index as u32)
-            .collect::<Vec<u32>>()
-            .into();
-        if self.label_rules.len() >= LABEL_CACHE_LIMIT {
-            self.label_rules.clear();
-        }
-        self.label_rules.insert(label.to_string(), marked.clone());
-        marked
+            },
+        )
     }
 
     /// Returns the rules whose exclude keywords a column header or field
     /// name contains as whole words.
     fn rules_excluded_by_label(&mut self, rules: &RuleSet, label: &str) -> Arc<[u32]> {
-        if let Some(excluded) = self.label_exclusions.get(label) {
-            return excluded.clone();
-        }
-        let normalized = normalize_label(label);
-        let excluded: Arc<[u32]> = rules
-            .rules
-            .iter()
-            .enumerate()
-            .filter(|(_, compiled)| {
+        rules_of_label(
+            &mut self.label_exclusions,
+            rules,
+            label,
+            |compiled, normalized| {
                 compiled
-                    .rule
-                    .spec
-                    .exclude_keywords
+                    .exclude_labels
                     .iter()
-                    .any(|keyword| label_contains(&normalized, &normalize_label(keyword)))
-            })
-            .map(|(index, _)| index as u32)
-            .collect::<Vec<u32>>()
-            .into();
-        if self.label_exclusions.len() >= LABEL_CACHE_LIMIT {
-            self.label_exclusions.clear();
-        }
-        self.label_exclusions
-            .insert(label.to_string(), excluded.clone());
-        excluded
+                    .any(|keyword| label_contains(normalized, keyword))
+            },
+        )
     }
 
     /// Returns true when a keyword of the given use for the rule lies within

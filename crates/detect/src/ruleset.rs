@@ -33,6 +33,8 @@ pub struct CompiledRule {
     pub(crate) value_group: Option<usize>,
     /// Column headers and field names, normalized with [`normalize_label`].
     pub(crate) headers: Vec<String>,
+    /// Exclude keywords normalized as labels, for headers that exclude.
+    pub(crate) exclude_labels: Vec<String>,
     /// Excluded values in canonical or plain lowercase form.
     pub(crate) exclude: HashSet<String>,
     /// Whether the rule has context keywords, so candidates need a keyword look-up.
@@ -462,6 +464,13 @@ fn compile_rule(rule: Rule) -> Result<CompiledRule, RuleError> {
             std::iter::once(plain).chain(canonical)
         })
         .collect();
+    let exclude_labels = rule
+        .spec
+        .exclude_keywords
+        .iter()
+        .map(|keyword| normalize_label(keyword))
+        .filter(|label| !label.is_empty())
+        .collect();
     let has_context_keywords = !rule.spec.anchor_gives_context() && !rule.spec.keywords.is_empty();
     let has_exclude_keywords = !rule.spec.exclude_keywords.is_empty();
     Ok(CompiledRule {
@@ -469,6 +478,7 @@ fn compile_rule(rule: Rule) -> Result<CompiledRule, RuleError> {
         regex,
         value_group,
         headers,
+        exclude_labels,
         exclude,
         has_context_keywords,
         has_exclude_keywords,

@@ -259,6 +259,8 @@ fn compare_item(old: Option<&ItemRecord>, new: Option<&ItemRecord>) -> Option<It
             let (old, new) = (old?, new?);
             // Other content with the same counts may hold other values: the
             // caller compares them.
+            // NOTE: an item without a content digest of its own (a message in
+            // a mailbox file) is never compared, so its new values go unlisted.
             let other_content = old.content_id.is_some()
                 && new.content_id.is_some()
                 && old.content_id != new.content_id;
@@ -682,7 +684,7 @@ mod tests {
     }
 
     #[test]
-    fn unread_items_that_leave_are_lost_or_moved() {
+    fn gone_unread_items_lost_or_moved() {
         let locked = |location: &str, content: &str| ItemRecord {
             coverage: Coverage::Encrypted,
             ..item(location, Class::None, 0, content)

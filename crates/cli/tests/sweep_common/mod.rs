@@ -15,6 +15,12 @@ pub fn visit_note(ssn: &str, mrn: &str) -> String {
     )
 }
 
+/// Returns the lines of a `phiscan diff` output that start with `mark`,
+/// such as `+ gained`.
+pub fn diff_lines<'a>(diff: &'a str, mark: &str) -> Vec<&'a str> {
+    diff.lines().filter(|line| line.starts_with(mark)).collect()
+}
+
 /// A file without any identifier.
 pub const CLEAN_TEXT: &str = "Supplies: gloves, gauze, paper towels.\n";
 
